@@ -1,0 +1,69 @@
+"""The estimators a churn model can use, built from a name and a dict of hyperparameters."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
+from sklearn.linear_model import LogisticRegression
+
+from churnops.errors import ChurnopsError
+
+
+def _logistic_regression(random_state: int, C: float = 1.0, class_weight: str | None = None):  # noqa: N803
+    return LogisticRegression(C=float(C), class_weight=class_weight, max_iter=2000, random_state=random_state)
+
+
+def _random_forest(
+    random_state: int,
+    n_estimators: int = 300,
+    max_depth: int | None = None,
+    min_samples_leaf: int = 5,
+    class_weight: str | None = None,
+):
+    return RandomForestClassifier(
+        n_estimators=int(n_estimators),
+        max_depth=None if max_depth in (None, 0) else int(max_depth),
+        min_samples_leaf=int(min_samples_leaf),
+        class_weight=class_weight,
+        n_jobs=1,
+        random_state=random_state,
+    )
+
+
+def _hist_gradient_boosting(
+    random_state: int,
+    learning_rate: float = 0.05,
+    max_depth: int | None = 3,
+    max_iter: int = 300,
+    l2_regularization: float = 0.0,
+):
+    return HistGradientBoostingClassifier(
+        learning_rate=float(learning_rate),
+        max_depth=None if max_depth in (None, 0) else int(max_depth),
+        max_iter=int(max_iter),
+        l2_regularization=float(l2_regularization),
+        early_stopping=False,
+        random_state=random_state,
+    )
+
+
+ESTIMATORS: dict[str, Callable[..., Any]] = {
+    "logistic_regression": _logistic_regression,
+    "random_forest": _random_forest,
+    "hist_gradient_boosting": _hist_gradient_boosting,
+}
+
+
+def build_estimator(model_type: str, hyperparameters: dict[str, Any] | None, random_state: int = 42):
+    """An unfitted classifier; unknown names or parameters are refused with the valid choices."""
+    if model_type not in ESTIMATORS:
+        raise ChurnopsError(f"Unknown model_type {model_type!r}; choose one of {sorted(ESTIMATORS)}.")
+    factory = ESTIMATORS[model_type]
+    accepted = set(factory.__code__.co_varnames[1 : factory.__code__.co_argcount])
+    unknown = sorted(set(hyperparameters or {}) - accepted)
+    if unknown:
+        raise ChurnopsError(
+            f"Hyperparameter(s) {unknown} are not used by {model_type}; it accepts {sorted(accepted)}."
+        )
+    return factory(random_state, **(hyperparameters or {}))
