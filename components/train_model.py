@@ -1,0 +1,39 @@
+from kfp import dsl
+
+from components.images import COMPONENT_IMAGE
+
+
+@dsl.component(base_image=COMPONENT_IMAGE, install_kfp_package=False)
+def train_model(
+    x_train: dsl.Input[dsl.Dataset],
+    y_train: dsl.Input[dsl.Dataset],
+    mlflow_tracking_uri: str,
+    mlflow_experiment_name: str,
+    model_name: str,
+    model: dsl.Output[dsl.Model],
+    model_type: str = "logistic_regression",
+    hyperparameters: dict = {},  # noqa: B006 (KFP reads the default from the signature)
+    random_state: int = 42,
+) -> str:
+    """Fit preprocessing + estimator as one sklearn Pipeline, log it to MLflow, return its model URI.
+
+    `model` is a local MLflow-format copy for KFP lineage; its metadata carries the MLflow run id
+    and URI that the evaluation and registration steps use.
+    """
+    from churnops.steps import train
+
+    info = train(
+        x_train.path,
+        y_train.path,
+        dict(x_train.metadata),
+        mlflow_tracking_uri,
+        mlflow_experiment_name,
+        model_name,
+        model_type,
+        hyperparameters,
+        random_state,
+        model_copy_path=model.path,
+    )
+    model.metadata.update(info)
+    model.metadata["dataset_sha256"] = x_train.metadata.get("dataset_sha256", "")
+    return info["model_uri"]

@@ -1,0 +1,69 @@
+"""Training pipeline: load -> train -> evaluate -> register."""
+
+from kfp import dsl
+
+from components import evaluate_model, load_and_preprocess_data, register_model, train_model
+
+PIPELINE_NAME = "churn-training"
+# Defaults compiled into the KFP YAML: what a scheduled run on the cluster uses unless the
+# run overrides them. `churnops train` overrides the URIs for the local, embedded run.
+DEFAULT_DATASET_URI = "gs://churnops-data/churn_data_2025_03.csv"
+DEFAULT_TRACKING_URI = "http://mlflow.mlflow.svc.cluster.local:5000"
+DEFAULT_EXPERIMENT = "churn"
+DEFAULT_MODEL_NAME = "churn-classifier"
+
+
+@dsl.pipeline(name=PIPELINE_NAME, description="Train, evaluate and register the churn classifier.")
+def training_pipeline(
+    dataset_uri: str = DEFAULT_DATASET_URI,
+    test_size_ratio: float = 0.2,
+    target_column: str = "Churn",
+    mlflow_tracking_uri: str = DEFAULT_TRACKING_URI,
+    mlflow_experiment_name: str = DEFAULT_EXPERIMENT,
+    model_name: str = DEFAULT_MODEL_NAME,
+    model_type: str = "logistic_regression",
+    hyperparameters: dict = {"C": 1.0},  # noqa: B006 (KFP reads the default from the signature)
+    random_state: int = 42,
+    decision_threshold: float = 0.5,
+) -> str:
+    """Steps:
+
+    1. load_and_preprocess_data: validate `dataset_uri`, stratified split by `test_size_ratio`.
+    2. train_model: fit `model_type` with `hyperparameters`, log the run and model to MLflow.
+    3. evaluate_model: holdout metrics and plots, logged to the same run and to KFP.
+    4. register_model: a new version of `model_name`, alias `candidate-latest`.
+
+    Returns the registered version number.
+    """
+    data = load_and_preprocess_data(
+        dataset_uri=dataset_uri,
+        test_size_ratio=test_size_ratio,
+        target_column=target_column,
+        random_state=random_state,
+    ).set_display_name("Load and split data")
+
+    trained = train_model(
+        x_train=data.outputs["x_train"],
+        y_train=data.outputs["y_train"],
+        mlflow_tracking_uri=mlflow_tracking_uri,
+        mlflow_experiment_name=mlflow_experiment_name,
+        model_name=model_name,
+        model_type=model_type,
+        hyperparameters=hyperparameters,
+        random_state=random_state,
+    ).set_display_name("Train model")
+
+    evaluated = evaluate_model(
+        x_test=data.outputs["x_test"],
+        y_test=data.outputs["y_test"],
+        model=trained.outputs["model"],
+        decision_threshold=decision_threshold,
+    ).set_display_name("Evaluate on holdout")
+
+    registered = register_model(
+        model=trained.outputs["model"],
+        model_name=model_name,
+        test_metrics=evaluated.outputs["Output"],
+    ).set_display_name("Register model version")
+
+    return registered.output
