@@ -1,0 +1,116 @@
+"""Run a KFP pipeline with KFP's local runner, quietly: logs to a file, progress to stderr.
+
+`kfp.local` prints every step's output to stdout. The CLI promises stdout holds only its
+result (one JSON object with --json), so the run's stdout goes to a log file under the
+churnops home; a line per step goes to stderr; a failed step's churnops error is lifted
+out of the log into the raised error.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import re
+import sys
+import time
+import warnings
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable, TextIO
+
+from kfp import local
+
+from churnops.errors import ChurnopsError
+
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+STARTED = re.compile(r"Executing task '([\w-]+)'")
+FINISHED = re.compile(r"Task '([\w-]+)' finished with status (\w+)")
+# The last line of a failed step's traceback when churnops raised a user-facing error.
+STEP_ERROR = re.compile(r"^\s*churnops\.errors\.(\w+): (.+)$")
+OTHER_ERROR = re.compile(r"^\s*([A-Za-z_][\w.]*(?:Error|Exception)): (.+)$")
+
+
+class ProgressLog(io.TextIOBase):
+    """A stdout stand-in: keeps the full log in a file, reports step starts/ends on `progress`."""
+
+    def __init__(self, log_file: TextIO, progress: TextIO, verbose: bool) -> None:
+        self.log_file = log_file
+        self.progress = progress
+        self.verbose = verbose
+        self.started: dict[str, float] = {}
+        self._pending = ""
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        self.log_file.write(text)
+        if self.verbose:
+            self.progress.write(text)
+        self._pending += text
+        *lines, self._pending = self._pending.split("\n")
+        for line in lines:
+            self._on_line(ANSI.sub("", line))
+        return len(text)
+
+    def flush(self) -> None:
+        self.log_file.flush()
+        self.progress.flush()
+
+    def _on_line(self, line: str) -> None:
+        if self.verbose:
+            return
+        if match := STARTED.search(line):
+            self.started[match.group(1)] = time.monotonic()
+            self.progress.write(f"churnops: {match.group(1)} ...\n")
+        elif match := FINISHED.search(line):
+            name, status = match.groups()
+            seconds = time.monotonic() - self.started.get(name, time.monotonic())
+            self.progress.write(f"churnops: {name} {status.lower()} ({seconds:.1f}s)\n")
+        self.progress.flush()
+
+
+def step_error(log_text: str) -> str | None:
+    """The message of the error that failed a step, preferring churnops' own errors."""
+    lines = [ANSI.sub("", line) for line in log_text.splitlines()]
+    for pattern in (STEP_ERROR, OTHER_ERROR):
+        for line in reversed(lines):
+            if match := pattern.match(line):
+                return match.group(2).strip()
+    return None
+
+
+def run_locally(
+    pipeline: Callable[..., Any],
+    arguments: dict[str, Any],
+    home: Path,
+    *,
+    verbose: bool = False,
+    progress: TextIO | None = None,
+) -> Any:
+    """Run `pipeline(**arguments)` in subprocesses of this interpreter; return its output."""
+    progress = progress or sys.stderr
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+    log_path = home / "logs" / f"{pipeline.name}-{stamp}.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    local.init(
+        # use_venv=False: steps run in this interpreter, where churnops and kfp are installed,
+        # so no step pip-installs anything (the components set install_kfp_package=False).
+        runner=local.SubprocessRunner(use_venv=False),
+        pipeline_root=str(home / "local_outputs"),
+        raise_on_error=True,
+    )
+    with open(log_path, "w", encoding="utf-8") as log_file:
+        stream = ProgressLog(log_file, progress, verbose)
+        try:
+            with contextlib.redirect_stdout(stream), warnings.catch_warnings():
+                # Expected in local mode and said once in the README: display names are a UI
+                # feature, and the steps deliberately run in this interpreter, not the image.
+                warnings.filterwarnings("ignore", message=".*have no effect in the current local runner.*")
+                warnings.filterwarnings("ignore", message=".*custom or non-Python base image.*")
+                task = pipeline(**arguments)
+        except RuntimeError as exc:
+            stream.flush()
+            detail = step_error(log_path.read_text(encoding="utf-8")) or str(exc)
+            raise ChurnopsError(f"{detail} (pipeline {pipeline.name} failed; full log: {log_path})") from exc
+    return task.output
