@@ -10,7 +10,6 @@ import argparse
 import json
 import os
 import sys
-import time
 import traceback
 from pathlib import Path
 
@@ -69,46 +68,22 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def resolve_tracking_uri(explicit: str | None) -> str:
-    from churnops.tracking import churnops_home, embedded_tracking_uri
-
-    return explicit or embedded_tracking_uri(churnops_home())
-
-
 def cmd_train(args: argparse.Namespace) -> int:
-    from churnops.data import local_path
-    from churnops.local_run import run_locally
-    from churnops.summary import training_summary
-    from churnops.tracking import churnops_home, connect
-    from pipelines.training import training_pipeline
+    from churnops import runs
 
-    tracking_uri = resolve_tracking_uri(args.tracking_uri)
-    dataset = args.dataset
-    path = local_path(dataset)
-    if path is not None:
-        # Steps run in their own working directory: hand them an absolute path.
-        dataset = str(Path(path).resolve())
-    connect(tracking_uri)  # fail fast on an unreachable server, before any step starts
-    started = time.monotonic()
-    version = run_locally(
-        training_pipeline,
-        {
-            "dataset_uri": dataset,
-            "test_size_ratio": args.test_size,
-            "target_column": args.target,
-            "mlflow_tracking_uri": tracking_uri,
-            "mlflow_experiment_name": args.experiment,
-            "model_name": args.model_name,
-            "model_type": args.model_type,
-            "hyperparameters": dict(args.param) if args.param else {"C": 1.0}
-            if args.model_type == "logistic_regression" else {},
-            "random_state": args.random_state,
-        },
-        churnops_home(),
+    result = runs.train(
+        args.dataset,
+        tracking_uri=args.tracking_uri,
+        experiment=args.experiment,
+        model_name=args.model_name,
+        target=args.target,
+        positive_label=args.positive_label,
+        test_size=args.test_size,
+        model_type=args.model_type,
+        hyperparameters=dict(args.param) if args.param else None,
+        random_state=args.random_state,
         verbose=args.verbose,
     )
-    result = training_summary(tracking_uri, args.model_name, version)
-    result["duration_seconds"] = round(time.monotonic() - started, 2)
     if args.json:
         print(json.dumps(result, sort_keys=True))
     else:
@@ -116,7 +91,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         print(f"Registered {result['model_name']} version {result['model_version']} (run {result['run_id']})")
         print(f"  holdout: {metrics}")
         print(f"  aliases: {result['aliases']}")
-        print(f"  tracking: {tracking_uri}")
+        print(f"  tracking: {result['tracking_uri']}")
     return 0
 
 

@@ -18,6 +18,7 @@ def training_pipeline(
     dataset_uri: str = DEFAULT_DATASET_URI,
     test_size_ratio: float = 0.2,
     target_column: str = "Churn",
+    positive_label: str = "",
     mlflow_tracking_uri: str = DEFAULT_TRACKING_URI,
     mlflow_experiment_name: str = DEFAULT_EXPERIMENT,
     model_name: str = DEFAULT_MODEL_NAME,
@@ -28,7 +29,8 @@ def training_pipeline(
 ) -> str:
     """Steps:
 
-    1. load_and_preprocess_data: validate `dataset_uri`, stratified split by `test_size_ratio`.
+    1. load_and_preprocess_data: validate `dataset_uri`, stratified split by `test_size_ratio`
+       on `target_column` (`positive_label` names the churn value when it is not Yes/True/1).
     2. train_model: fit `model_type` with `hyperparameters`, log the run and model to MLflow.
     3. evaluate_model: holdout metrics and plots, logged to the same run and to KFP.
     4. register_model: a new version of `model_name`, alias `candidate-latest`.
@@ -39,6 +41,7 @@ def training_pipeline(
         dataset_uri=dataset_uri,
         test_size_ratio=test_size_ratio,
         target_column=target_column,
+        positive_label=positive_label,
         random_state=random_state,
     ).set_display_name("Load and split data")
 
