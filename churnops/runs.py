@@ -6,7 +6,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from churnops.candidates import DEFAULT_CANDIDATES, SEARCH, check_candidates
 from churnops.data import local_path
+from churnops.errors import ChurnopsError
 from churnops.local_run import run_locally
 from churnops.summary import training_summary
 from churnops.tracking import churnops_home, connect, embedded_tracking_uri
@@ -29,14 +31,27 @@ def train(
     target: str = "Churn",
     positive_label: str = "",
     test_size: float = 0.2,
-    model_type: str = "logistic_regression",
+    model_type: str = SEARCH,
     hyperparameters: dict[str, Any] | None = None,
     random_state: int = 42,
     home: Path | None = None,
     verbose: bool = False,
+    candidates: list[dict[str, Any]] | None = None,
+    cv_folds: int = 3,
 ) -> dict[str, Any]:
-    """Run the training pipeline locally and return what it registered (see summary.training_summary)."""
+    """Run the training pipeline locally and return what it registered (see summary.training_summary).
+
+    `model_type` "auto" searches `candidates` (default: churnops.candidates.DEFAULT_CANDIDATES);
+    any estimator name trains that one model with `hyperparameters`.
+    """
     from pipelines.training import training_pipeline
+
+    candidates = check_candidates(candidates if candidates is not None else DEFAULT_CANDIDATES)
+    if model_type == SEARCH and hyperparameters:
+        raise ChurnopsError(
+            "Hyperparameters apply to one named model, not to the candidate search (--model-type auto). "
+            "Name the model with --model-type, or put the settings in a candidates file (--candidates)."
+        )
 
     home = home or churnops_home()
     tracking_uri = tracking_uri or embedded_tracking_uri(home)
@@ -56,6 +71,8 @@ def train(
             "hyperparameters": hyperparameters if hyperparameters is not None
             else DEFAULT_HYPERPARAMETERS.get(model_type, {}),
             "random_state": random_state,
+            "search_candidates": candidates,
+            "search_cv_folds": cv_folds,
         },
         home,
         verbose=verbose,

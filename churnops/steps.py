@@ -2,17 +2,20 @@
 
 Each function here is what one `@dsl.component` in `components/` runs; the component only maps its
 KFP artifacts to paths and copies the returned metadata onto them.
+
+Each step imports only what it needs, inside the function: every step is a fresh process, and
+importing MLflow or scikit-learn costs 1-3 s that the steps that don't use them should not pay.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import mlflow
-
-from churnops import data, evaluation, registry, tracking, training
 from churnops.errors import ChurnopsError
+
+if TYPE_CHECKING:
+    from churnops import evaluation
 
 
 def load_and_split(
@@ -24,6 +27,8 @@ def load_and_split(
     paths: dict[str, str],
 ) -> dict[str, Any]:
     """Read, validate and split; write x_train/y_train/x_test/y_test CSVs to `paths`."""
+    from churnops import data
+
     frame = data.read_dataset(dataset_uri)
     split = data.split_dataset(frame, target_column, test_size_ratio, random_state, positive_label)
     split.x_train.to_csv(paths["x_train"], index=False)
@@ -55,8 +60,20 @@ def train(
     hyperparameters: dict[str, Any],
     random_state: int,
     model_copy_path: str | None = None,
+    candidate: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Fit and log the model in a new MLflow run; optionally write a local MLflow-format copy."""
+    """Fit and log the model in an MLflow run; optionally write a local MLflow-format copy.
+
+    `candidate` (from the search or single-model mode) overrides `model_type`/`hyperparameters`;
+    when it carries a `run_id` (the search's parent run) the model is logged into that run.
+    """
+    import mlflow
+
+    from churnops import data, tracking, training
+
+    candidate = candidate or {}
+    model_type = candidate.get("model_type", model_type)
+    hyperparameters = candidate.get("hyperparameters", hyperparameters)
     tracking.connect(tracking_uri)
     experiment_id = tracking.ensure_experiment(tracking_uri, experiment_name)
     x_train = data.read_features(x_train_path)
@@ -75,9 +92,14 @@ def train(
         run_params={
             key: dataset_info[key]
             for key in ("dataset_uri", "dataset_sha256", "test_size_ratio")
-            if key in dataset_info
+            if key in dataset_info and not candidate.get("run_id")  # the search logged them already
         },
+        run_id=candidate.get("run_id") or None,
     )
+    if candidate.get("run_id"):
+        from churnops.search import log_selection
+
+        log_selection(logged.run_id, candidate)
     mlflow.MlflowClient().set_tag(logged.run_id, "churnops.model_name", model_name)
     if model_copy_path:
         example = training.typed_features(x_train, fitted.spec).head(5)
@@ -104,6 +126,10 @@ def evaluate(
     threshold: float = 0.5,
 ) -> evaluation.Evaluation:
     """Score the holdout with the model as logged in MLflow; log metrics and plots to its run."""
+    import mlflow
+
+    from churnops import data, evaluation, tracking, training
+
     tracking.connect(tracking_uri)
     model = mlflow.sklearn.load_model(model_uri)
     spec = _spec_of(model_uri)
@@ -120,6 +146,8 @@ def evaluate(
 
 
 def _spec_of(model_uri: str):
+    import mlflow
+
     from churnops.features import FeatureSpec
 
     info = mlflow.models.get_model_info(model_uri)
@@ -138,6 +166,8 @@ def register(
     dataset_sha256: str = "",
 ) -> dict[str, Any]:
     """Register the evaluated model as a new version, `candidate-latest`, validation pending."""
+    from churnops import registry, tracking
+
     tracking.connect(tracking_uri)
     tags = {"source_run_id": run_id, **{f"test_{k}": f"{v:.6f}" for k, v in sorted(test_metrics.items())}}
     if dataset_sha256:

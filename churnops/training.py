@@ -68,14 +68,21 @@ def fit_model(
             f"No usable feature columns (identifiers: {spec.id_columns}, dropped: {spec.dropped}). "
             "Add feature columns to the dataset."
         )
-    pipeline = Pipeline(
+    pipeline = build_pipeline(spec, model_type, hyperparameters, random_state)
+    pipeline.fit(typed_features(x_train, spec), y_train)
+    return FittedModel(pipeline, spec)
+
+
+def build_pipeline(
+    spec: FeatureSpec, model_type: str, hyperparameters: dict[str, Any] | None, random_state: int
+) -> Pipeline:
+    """The unfitted model: preprocessing for `spec`'s columns, then the estimator."""
+    return Pipeline(
         [
             ("preprocess", build_preprocessor(spec)),
             ("classifier", build_estimator(model_type, hyperparameters, random_state)),
         ]
     )
-    pipeline.fit(typed_features(x_train, spec), y_train)
-    return FittedModel(pipeline, spec)
 
 
 def model_requirements() -> list[str]:
@@ -137,12 +144,20 @@ def train_and_log(
     positive_label: str,
     run_params: dict[str, Any] | None = None,
     run_name: str | None = None,
+    run_id: str | None = None,
 ) -> tuple[FittedModel, LoggedModel]:
-    """Fit, then log params, training metrics and the model in one new MLflow run."""
+    """Fit, then log params, training metrics and the model in one MLflow run.
+
+    A new run, or the existing run `run_id` (the parent run of a candidate search).
+    """
     fitted = fit_model(x_train, y_train, model_type, hyperparameters, random_state)
     typed = typed_features(x_train, fitted.spec)
     example = typed.head(5)
-    with mlflow.start_run(experiment_id=experiment_id, run_name=run_name or f"train-{model_type}") as run:
+    if run_id:
+        context = mlflow.start_run(run_id=run_id)
+    else:
+        context = mlflow.start_run(experiment_id=experiment_id, run_name=run_name or f"train-{model_type}")
+    with context as run:
         mlflow.set_tags({"churnops.step": "train", "churnops.version": churnops.__version__})
         mlflow.log_params(
             {

@@ -14,11 +14,14 @@ def train_model(
     model_type: str = "logistic_regression",
     hyperparameters: dict = {},  # noqa: B006 (KFP reads the default from the signature)
     random_state: int = 42,
+    candidate: dict = {},  # noqa: B006
 ) -> str:
     """Fit preprocessing + estimator as one sklearn Pipeline, log it to MLflow, return its model URI.
 
     `model` is a local MLflow-format copy for KFP lineage; its metadata carries the MLflow run id
-    and URI that the evaluation and registration steps use.
+    and URI that the evaluation and registration steps use. `candidate` (the search's winner or
+    the single model) overrides `model_type`/`hyperparameters`; with a `run_id` it names the
+    search's parent run, which then receives the refit model.
     """
     from churnops.steps import train
 
@@ -33,6 +36,7 @@ def train_model(
         hyperparameters,
         random_state,
         model_copy_path=model.path,
+        candidate=candidate,
     )
     model.metadata.update(info)
     model.metadata["dataset_sha256"] = x_train.metadata.get("dataset_sha256", "")

@@ -2,7 +2,17 @@
 
 from kfp import dsl
 
-from components import evaluate_model, load_and_preprocess_data, register_model, train_model
+from churnops.candidates import DEFAULT_CANDIDATES, SEARCH
+from components import (
+    evaluate_model,
+    load_and_preprocess_data,
+    register_model,
+    score_candidate,
+    select_best_candidate,
+    single_model,
+    start_candidate_search,
+    train_model,
+)
 
 PIPELINE_NAME = "churn-training"
 # Defaults compiled into the KFP YAML: what a scheduled run on the cluster uses unless the
@@ -11,6 +21,9 @@ DEFAULT_DATASET_URI = "gs://churnops-data/churn_data_2025_03.csv"
 DEFAULT_TRACKING_URI = "http://mlflow.mlflow.svc.cluster.local:5000"
 DEFAULT_EXPERIMENT = "churn"
 DEFAULT_MODEL_NAME = "churn-classifier"
+# How many candidates are cross-validated at once (pods on a cluster, processes locally).
+# KFP needs it at compile time; each candidate uses one core (n_jobs=1).
+SEARCH_PARALLELISM = 4
 
 
 @dsl.pipeline(name=PIPELINE_NAME, description="Train, evaluate and register the churn classifier.")
@@ -22,16 +35,24 @@ def training_pipeline(
     mlflow_tracking_uri: str = DEFAULT_TRACKING_URI,
     mlflow_experiment_name: str = DEFAULT_EXPERIMENT,
     model_name: str = DEFAULT_MODEL_NAME,
-    model_type: str = "logistic_regression",
-    hyperparameters: dict = {"C": 1.0},  # noqa: B006 (KFP reads the default from the signature)
+    model_type: str = SEARCH,
+    hyperparameters: dict = {},  # noqa: B006 (KFP reads the default from the signature)
     random_state: int = 42,
     decision_threshold: float = 0.5,
+    search_candidates: list = DEFAULT_CANDIDATES,  # noqa: B006
+    search_cv_folds: int = 3,
 ) -> str:
     """Steps:
 
     1. load_and_preprocess_data: validate `dataset_uri`, stratified split by `test_size_ratio`
        on `target_column` (`positive_label` names the churn value when it is not Yes/True/1).
-    2. train_model: fit `model_type` with `hyperparameters`, log the run and model to MLflow.
+    2. Choose the model. `model_type` "auto" (candidate search): start_candidate_search opens a
+       parent MLflow run; score_candidate cross-validates each of `search_candidates` on the
+       training split (`search_cv_folds` stratified folds; a dsl.ParallelFor, SEARCH_PARALLELISM
+       at once), each a nested run; select_best_candidate takes the best mean ROC AUC.
+       Any other `model_type` (single-model mode): single_model passes it on with `hyperparameters`.
+       train_model refits the choice on the whole training split and logs the model to MLflow
+       (into the search's parent run).
     3. evaluate_model: holdout metrics and plots, logged to the same run and to KFP.
     4. register_model: a new version of `model_name`, alias `candidate-latest`.
 
@@ -45,6 +66,34 @@ def training_pipeline(
         random_state=random_state,
     ).set_display_name("Load and split data")
 
+    with dsl.If(model_type == SEARCH, name="candidate-search"):
+        search = start_candidate_search(
+            x_train=data.outputs["x_train"],
+            mlflow_tracking_uri=mlflow_tracking_uri,
+            mlflow_experiment_name=mlflow_experiment_name,
+            model_name=model_name,
+            candidates=search_candidates,
+            cv_folds=search_cv_folds,
+        ).set_display_name("Start candidate search")
+        with dsl.ParallelFor(search_candidates, parallelism=SEARCH_PARALLELISM, name="candidates") as candidate:
+            scored = score_candidate(
+                x_train=data.outputs["x_train"],
+                y_train=data.outputs["y_train"],
+                search_run=search.outputs["search_run"],
+                candidate=candidate,
+                cv_folds=search_cv_folds,
+                random_state=random_state,
+            ).set_display_name("Cross-validate candidate")
+        best = select_best_candidate(
+            scores=dsl.Collected(scored.output),
+            candidates=search_candidates,
+            search_run=search.outputs["search_run"],
+        ).set_display_name("Select best candidate")
+    with dsl.Else(name="single-model"):
+        single = single_model(model_type=model_type, hyperparameters=hyperparameters).set_display_name(
+            "Single model"
+        )
+
     trained = train_model(
         x_train=data.outputs["x_train"],
         y_train=data.outputs["y_train"],
@@ -54,6 +103,7 @@ def training_pipeline(
         model_type=model_type,
         hyperparameters=hyperparameters,
         random_state=random_state,
+        candidate=dsl.OneOf(best.output, single.output),
     ).set_display_name("Train model")
 
     evaluated = evaluate_model(

@@ -1,0 +1,22 @@
+from typing import List
+
+from kfp import dsl
+
+from components.images import COMPONENT_IMAGE
+
+
+@dsl.component(base_image=COMPONENT_IMAGE, install_kfp_package=False)
+def select_best_candidate(
+    scores: List[dict],
+    candidates: list,
+    search_run: dsl.Input[dsl.Artifact],
+) -> dict:
+    """Pick the candidate with the best mean CV ROC AUC (ties: the earlier, simpler one).
+
+    Returns it with the parent run id, so train_model refits it on the whole training split and
+    logs the model into the parent run, plus the leaderboard of every candidate.
+    """
+    from churnops.candidates import leaderboard, select_best
+
+    best = select_best(scores, [candidate["name"] for candidate in candidates])
+    return {**best, "run_id": search_run.metadata["run_id"], "leaderboard": leaderboard(scores)}
