@@ -1,16 +1,19 @@
-"""The estimators a churn model can use, built from a name and a dict of hyperparameters."""
+"""The estimators a churn model can use, built from a name and a dict of hyperparameters.
+
+scikit-learn is imported inside the factories: checking a name and its hyperparameters (the CLI,
+the search's first step) must not cost the ~1 s import.
+"""
 
 from __future__ import annotations
 
 from typing import Any, Callable
 
-from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
-from sklearn.linear_model import LogisticRegression
-
 from churnops.errors import ChurnopsError
 
 
 def _logistic_regression(random_state: int, C: float = 1.0, class_weight: str | None = None):  # noqa: N803
+    from sklearn.linear_model import LogisticRegression
+
     return LogisticRegression(C=float(C), class_weight=class_weight, max_iter=2000, random_state=random_state)
 
 
@@ -21,6 +24,8 @@ def _random_forest(
     min_samples_leaf: int = 5,
     class_weight: str | None = None,
 ):
+    from sklearn.ensemble import RandomForestClassifier
+
     return RandomForestClassifier(
         n_estimators=int(n_estimators),
         max_depth=None if max_depth in (None, 0) else int(max_depth),
@@ -38,6 +43,8 @@ def _hist_gradient_boosting(
     max_iter: int = 300,
     l2_regularization: float = 0.0,
 ):
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
     return HistGradientBoostingClassifier(
         learning_rate=float(learning_rate),
         max_depth=None if max_depth in (None, 0) else int(max_depth),
@@ -57,6 +64,12 @@ ESTIMATORS: dict[str, Callable[..., Any]] = {
 
 def build_estimator(model_type: str, hyperparameters: dict[str, Any] | None, random_state: int = 42):
     """An unfitted classifier; unknown names or parameters are refused with the valid choices."""
+    check_hyperparameters(model_type, hyperparameters)
+    return ESTIMATORS[model_type](random_state, **(hyperparameters or {}))
+
+
+def check_hyperparameters(model_type: str, hyperparameters: dict[str, Any] | None) -> None:
+    """Refuse an unknown estimator name or a hyperparameter it does not take, naming the choices."""
     if model_type not in ESTIMATORS:
         raise ChurnopsError(f"Unknown model_type {model_type!r}; choose one of {sorted(ESTIMATORS)}.")
     factory = ESTIMATORS[model_type]
@@ -66,4 +79,3 @@ def build_estimator(model_type: str, hyperparameters: dict[str, Any] | None, ran
         raise ChurnopsError(
             f"Hyperparameter(s) {unknown} are not used by {model_type}; it accepts {sorted(accepted)}."
         )
-    return factory(random_state, **(hyperparameters or {}))

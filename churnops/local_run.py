@@ -37,7 +37,8 @@ class ProgressLog(io.TextIOBase):
         self.log_file = log_file
         self.progress = progress
         self.verbose = verbose
-        self.started: dict[str, float] = {}
+        # A ParallelFor runs several tasks of one name at once: a queue of start times per name.
+        self.started: dict[str, list[float]] = {}
         self._pending = ""
 
     def writable(self) -> bool:
@@ -61,11 +62,12 @@ class ProgressLog(io.TextIOBase):
         if self.verbose:
             return
         if match := STARTED.search(line):
-            self.started[match.group(1)] = time.monotonic()
+            self.started.setdefault(match.group(1), []).append(time.monotonic())
             self.progress.write(f"churnops: {match.group(1)} ...\n")
         elif match := FINISHED.search(line):
             name, status = match.groups()
-            seconds = time.monotonic() - self.started.get(name, time.monotonic())
+            starts = self.started.get(name) or [time.monotonic()]
+            seconds = time.monotonic() - starts.pop(0)
             self.progress.write(f"churnops: {name} {status.lower()} ({seconds:.1f}s)\n")
         self.progress.flush()
 

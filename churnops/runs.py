@@ -6,7 +6,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from churnops.candidates import DEFAULT_CANDIDATES, SEARCH, check_candidates
+from churnops.candidates import DEFAULT_SEARCH_SPACE, SEARCH, check_search_space
 from churnops.data import local_path
 from churnops.errors import ChurnopsError
 from churnops.local_run import run_locally
@@ -36,21 +36,21 @@ def train(
     random_state: int = 42,
     home: Path | None = None,
     verbose: bool = False,
-    candidates: list[dict[str, Any]] | None = None,
+    search_space: list[dict[str, Any]] | None = None,
     cv_folds: int = 3,
 ) -> dict[str, Any]:
     """Run the training pipeline locally and return what it registered (see summary.training_summary).
 
-    `model_type` "auto" searches `candidates` (default: churnops.candidates.DEFAULT_CANDIDATES);
+    `model_type` "auto" searches `search_space` (default: churnops.candidates.DEFAULT_SEARCH_SPACE);
     any estimator name trains that one model with `hyperparameters`.
     """
     from pipelines.training import training_pipeline
 
-    candidates = check_candidates(candidates if candidates is not None else DEFAULT_CANDIDATES)
+    search_space = check_search_space(search_space if search_space is not None else DEFAULT_SEARCH_SPACE)
     if model_type == SEARCH and hyperparameters:
         raise ChurnopsError(
             "Hyperparameters apply to one named model, not to the candidate search (--model-type auto). "
-            "Name the model with --model-type, or put the settings in a candidates file (--candidates)."
+            "Name the model with --model-type, or put the settings in a search space file (--search-space)."
         )
 
     home = home or churnops_home()
@@ -71,7 +71,7 @@ def train(
             "hyperparameters": hyperparameters if hyperparameters is not None
             else DEFAULT_HYPERPARAMETERS.get(model_type, {}),
             "random_state": random_state,
-            "search_candidates": candidates,
+            "search_space": search_space,
             "search_cv_folds": cv_folds,
         },
         home,

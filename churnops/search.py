@@ -19,12 +19,12 @@ import pandas as pd
 from mlflow.entities import RunStatus
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold
+from threadpoolctl import threadpool_limits
 
 import churnops
 from churnops import data, tracking
-from churnops.candidates import check_candidates, leaderboard
+from churnops.candidates import check_search_space, expand, leaderboard
 from churnops.errors import ChurnopsError, DatasetError
-from churnops.estimators import build_estimator
 from churnops.features import infer_feature_spec
 from churnops.training import build_pipeline, typed_features
 
@@ -80,31 +80,23 @@ def cross_validate(
     }
 
 
-def check_candidate_parameters(candidates: list[dict[str, Any]]) -> None:
-    """Build each estimator once (unfitted) so a typo in a grid fails before any task starts."""
-    for candidate in check_candidates(candidates):
-        try:
-            build_estimator(candidate["model_type"], candidate.get("hyperparameters"))
-        except ChurnopsError as exc:
-            raise ChurnopsError(f"Candidate {candidate['name']!r}: {exc}") from None
-
-
 def start_search(
     tracking_uri: str,
     experiment_name: str,
     model_name: str,
-    candidates: list[dict[str, Any]],
+    space: list[dict[str, Any]],
     cv_folds: int,
     dataset_info: dict[str, Any],
 ) -> dict[str, Any]:
-    """Check the candidates, then open the parent run that the score tasks nest under."""
-    check_candidate_parameters(candidates)
+    """Check the search space, then open the parent run that the candidates' runs nest under."""
+    check_search_space(space)
+    n_candidates = sum(len(expand(family)) for family in space)
     tracking.connect(tracking_uri)
     experiment_id = tracking.ensure_experiment(tracking_uri, experiment_name)
     client = mlflow.MlflowClient()
     run = client.create_run(
         experiment_id,
-        run_name=f"search-{len(candidates)}-candidates",
+        run_name=f"search-{n_candidates}-candidates",
         tags={
             "churnops.step": "search",
             "churnops.version": churnops.__version__,
@@ -112,26 +104,47 @@ def start_search(
         },
     )
     run_id = run.info.run_id
-    params = {"search_n_candidates": len(candidates), "search_cv_folds": cv_folds}
+    params = {"search_n_candidates": n_candidates, "search_cv_folds": cv_folds}
     params.update({key: dataset_info[key] for key in ("dataset_uri", "dataset_sha256", "test_size_ratio")
                    if key in dataset_info})
     for key, value in params.items():
         client.log_param(run_id, key, value)
-    client.log_dict(run_id, candidates, "search/candidates.json")
+    client.log_dict(run_id, space, "search/search_space.json")
     # Left RUNNING: the training step reopens it to log the winner and ends it.
     return {"run_id": run_id, "experiment_id": experiment_id, "mlflow_tracking_uri": tracking_uri}
 
 
-def score_candidate(
+def score_family(
     x_train_path: str,
     y_train_path: str,
+    family: dict[str, Any],
+    parent: dict[str, Any],
+    cv_folds: int,
+    random_state: int,
+) -> dict[str, Any]:
+    """Cross-validate every setting of one model family, each as a child run of the search's parent run."""
+    tracking.connect(parent["mlflow_tracking_uri"])
+    x_train = data.read_features(x_train_path)
+    y_train = data.read_target(y_train_path)
+    # One core per task (n_jobs=1 and one OpenMP thread for hist gradient boosting): tasks run
+    # side by side, and oversubscribed OpenMP threads slow everyone down.
+    with threadpool_limits(limits=1):
+        scores = [
+            score_candidate(x_train, y_train, candidate, parent, int(cv_folds), int(random_state))
+            for candidate in expand(family)
+        ]
+    return {"model_type": family["model_type"], "scores": scores}
+
+
+def score_candidate(
+    x_train: pd.DataFrame,
+    y_train: pd.Series,
     candidate: dict[str, Any],
     parent: dict[str, Any],
     cv_folds: int,
     random_state: int,
 ) -> dict[str, Any]:
-    """Cross-validate one candidate and record it as a child run of the search's parent run."""
-    tracking.connect(parent["mlflow_tracking_uri"])
+    """One candidate's CV score, recorded in its own run nested under `parent["run_id"]`."""
     client = mlflow.MlflowClient()
     run = client.create_run(
         parent["experiment_id"],
@@ -140,9 +153,7 @@ def score_candidate(
     )
     run_id = run.info.run_id
     try:
-        x_train = data.read_features(x_train_path)
-        y_train = data.read_target(y_train_path)
-        score = cross_validate(x_train, y_train, candidate, int(cv_folds), int(random_state))
+        score = cross_validate(x_train, y_train, candidate, cv_folds, random_state)
         client.log_batch(
             run_id,
             params=[mlflow.entities.Param(key, str(value)) for key, value in _candidate_params(candidate).items()],

@@ -3,7 +3,7 @@
 from components.evaluate_model import evaluate_model
 from components.load_and_preprocess_data import load_and_preprocess_data
 from components.register_model import register_model
-from components.score_candidate import score_candidate
+from components.score_model_family import score_model_family
 from components.select_best_candidate import select_best_candidate
 from components.single_model import single_model
 from components.start_candidate_search import start_candidate_search
@@ -12,7 +12,7 @@ from components.train_model import train_model
 __all__ = [
     "load_and_preprocess_data",
     "start_candidate_search",
-    "score_candidate",
+    "score_model_family",
     "select_best_candidate",
     "single_model",
     "train_model",

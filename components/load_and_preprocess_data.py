@@ -20,6 +20,10 @@ def load_and_preprocess_data(
     Any problem with the data (missing file, no target column, one class, too few rows...)
     fails this step with a message that names it, before anything is trained or registered.
     """
+    from churnops.process import exit_fast_after_step
+
+    exit_fast_after_step()
+
     from churnops.steps import load_and_split
 
     outputs = {"x_train": x_train, "y_train": y_train, "x_test": x_test, "y_test": y_test}

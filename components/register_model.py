@@ -13,6 +13,10 @@ def register_model(
 
     Returns the version number. Promotion to `champion` is a separate step that takes it.
     """
+    from churnops.process import exit_fast_after_step
+
+    exit_fast_after_step()
+
     from churnops.steps import register
 
     registered = register(

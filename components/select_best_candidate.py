@@ -7,8 +7,8 @@ from components.images import COMPONENT_IMAGE
 
 @dsl.component(base_image=COMPONENT_IMAGE, install_kfp_package=False)
 def select_best_candidate(
-    scores: List[dict],
-    candidates: list,
+    family_scores: List[dict],
+    search_space: list,
     search_run: dsl.Input[dsl.Artifact],
 ) -> dict:
     """Pick the candidate with the best mean CV ROC AUC (ties: the earlier, simpler one).
@@ -16,7 +16,8 @@ def select_best_candidate(
     Returns it with the parent run id, so train_model refits it on the whole training split and
     logs the model into the parent run, plus the leaderboard of every candidate.
     """
-    from churnops.candidates import leaderboard, select_best
+    from churnops.candidates import candidate_order, flatten, leaderboard, select_best
 
-    best = select_best(scores, [candidate["name"] for candidate in candidates])
+    scores = flatten(family_scores)
+    best = select_best(scores, candidate_order(search_space))
     return {**best, "run_id": search_run.metadata["run_id"], "leaderboard": leaderboard(scores)}

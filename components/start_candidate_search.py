@@ -9,15 +9,19 @@ def start_candidate_search(
     mlflow_tracking_uri: str,
     mlflow_experiment_name: str,
     model_name: str,
-    candidates: list,
+    search_space: list,
     cv_folds: int,
     search_run: dsl.Output[dsl.Artifact],
 ):
-    """Check the candidate list and open the parent MLflow run that every candidate's run nests under.
+    """Check the search space and open the parent MLflow run that every candidate's run nests under.
 
     The parent run id travels as metadata of `search_run` (an artifact, not a string output:
     kfp.local 2.17.3 hands a ParallelFor task the loop item in place of an upstream string output).
     """
+    from churnops.process import exit_fast_after_step
+
+    exit_fast_after_step()
+
     from churnops.search import start_search
 
     search_run.metadata.update(
@@ -25,7 +29,7 @@ def start_candidate_search(
             mlflow_tracking_uri,
             mlflow_experiment_name,
             model_name,
-            candidates,
+            search_space,
             cv_folds,
             dict(x_train.metadata),
         )

@@ -23,6 +23,10 @@ def train_model(
     the single model) overrides `model_type`/`hyperparameters`; with a `run_id` it names the
     search's parent run, which then receives the refit model.
     """
+    from churnops.process import exit_fast_after_step
+
+    exit_fast_after_step()
+
     from churnops.steps import train
 
     info = train(

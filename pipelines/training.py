@@ -2,12 +2,12 @@
 
 from kfp import dsl
 
-from churnops.candidates import DEFAULT_CANDIDATES, SEARCH
+from churnops.candidates import DEFAULT_SEARCH_SPACE, SEARCH
 from components import (
     evaluate_model,
     load_and_preprocess_data,
     register_model,
-    score_candidate,
+    score_model_family,
     select_best_candidate,
     single_model,
     start_candidate_search,
@@ -21,9 +21,9 @@ DEFAULT_DATASET_URI = "gs://churnops-data/churn_data_2025_03.csv"
 DEFAULT_TRACKING_URI = "http://mlflow.mlflow.svc.cluster.local:5000"
 DEFAULT_EXPERIMENT = "churn"
 DEFAULT_MODEL_NAME = "churn-classifier"
-# How many candidates are cross-validated at once (pods on a cluster, processes locally).
-# KFP needs it at compile time; each candidate uses one core (n_jobs=1).
-SEARCH_PARALLELISM = 4
+# How many model families are cross-validated at once (pods on a cluster, processes locally).
+# KFP needs it at compile time; each uses one core (n_jobs=1). The default space has 3 families.
+SEARCH_PARALLELISM = 3
 
 
 @dsl.pipeline(name=PIPELINE_NAME, description="Train, evaluate and register the churn classifier.")
@@ -39,7 +39,7 @@ def training_pipeline(
     hyperparameters: dict = {},  # noqa: B006 (KFP reads the default from the signature)
     random_state: int = 42,
     decision_threshold: float = 0.5,
-    search_candidates: list = DEFAULT_CANDIDATES,  # noqa: B006
+    search_space: list = DEFAULT_SEARCH_SPACE,  # noqa: B006
     search_cv_folds: int = 3,
 ) -> str:
     """Steps:
@@ -47,9 +47,10 @@ def training_pipeline(
     1. load_and_preprocess_data: validate `dataset_uri`, stratified split by `test_size_ratio`
        on `target_column` (`positive_label` names the churn value when it is not Yes/True/1).
     2. Choose the model. `model_type` "auto" (candidate search): start_candidate_search opens a
-       parent MLflow run; score_candidate cross-validates each of `search_candidates` on the
-       training split (`search_cv_folds` stratified folds; a dsl.ParallelFor, SEARCH_PARALLELISM
-       at once), each a nested run; select_best_candidate takes the best mean ROC AUC.
+       parent MLflow run; score_model_family cross-validates every setting of each model
+       family in `search_space` on the training split (`search_cv_folds` stratified folds; a
+       dsl.ParallelFor over families, SEARCH_PARALLELISM at once), each setting a nested run;
+       select_best_candidate takes the best mean ROC AUC.
        Any other `model_type` (single-model mode): single_model passes it on with `hyperparameters`.
        train_model refits the choice on the whole training split and logs the model to MLflow
        (into the search's parent run).
@@ -72,21 +73,21 @@ def training_pipeline(
             mlflow_tracking_uri=mlflow_tracking_uri,
             mlflow_experiment_name=mlflow_experiment_name,
             model_name=model_name,
-            candidates=search_candidates,
+            search_space=search_space,
             cv_folds=search_cv_folds,
         ).set_display_name("Start candidate search")
-        with dsl.ParallelFor(search_candidates, parallelism=SEARCH_PARALLELISM, name="candidates") as candidate:
-            scored = score_candidate(
+        with dsl.ParallelFor(search_space, parallelism=SEARCH_PARALLELISM, name="model-families") as family:
+            scored = score_model_family(
                 x_train=data.outputs["x_train"],
                 y_train=data.outputs["y_train"],
                 search_run=search.outputs["search_run"],
-                candidate=candidate,
+                family=family,
                 cv_folds=search_cv_folds,
                 random_state=random_state,
-            ).set_display_name("Cross-validate candidate")
+            ).set_display_name("Cross-validate model family")
         best = select_best_candidate(
-            scores=dsl.Collected(scored.output),
-            candidates=search_candidates,
+            family_scores=dsl.Collected(scored.output),
+            search_space=search_space,
             search_run=search.outputs["search_run"],
         ).set_display_name("Select best candidate")
     with dsl.Else(name="single-model"):

@@ -1,0 +1,28 @@
+from kfp import dsl
+
+from components.images import COMPONENT_IMAGE
+
+
+@dsl.component(base_image=COMPONENT_IMAGE, install_kfp_package=False)
+def score_model_family(
+    x_train: dsl.Input[dsl.Dataset],
+    y_train: dsl.Input[dsl.Dataset],
+    search_run: dsl.Input[dsl.Artifact],
+    family: dict,
+    cv_folds: int = 3,
+    random_state: int = 42,
+) -> dict:
+    """Stratified k-fold ROC AUC on the training split of every setting in one model family's grid.
+
+    Each setting is logged as an MLflow run nested under the search's parent run. Returns
+    {"model_type", "scores": [{name, model_type, hyperparameters, cv_roc_auc, cv_roc_auc_std,
+    run_id, ...}]} for select_best_candidate, which receives every family's result through
+    dsl.Collected.
+    """
+    from churnops.process import exit_fast_after_step
+
+    exit_fast_after_step()
+
+    from churnops.search import score_family
+
+    return score_family(x_train.path, y_train.path, family, dict(search_run.metadata), cv_folds, random_state)
