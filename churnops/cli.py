@@ -49,10 +49,15 @@ def build_parser() -> argparse.ArgumentParser:
     _add_tracking(train)
     train.add_argument("--experiment", default="churn", help="MLflow experiment (default: %(default)s)")
     train.add_argument("--model-name", default="churn-classifier", help="registered model name (default: %(default)s)")
-    train.add_argument("--model-type", default="logistic_regression",
-                       help="logistic_regression | random_forest | hist_gradient_boosting (default: %(default)s)")
+    train.add_argument("--model-type", default="auto",
+                       help="auto (candidate search by cross-validation) | logistic_regression | random_forest | "
+                            "hist_gradient_boosting (one model) (default: %(default)s)")
     train.add_argument("--param", action="append", type=_parse_param, default=[], metavar="KEY=VALUE",
-                       help="estimator hyperparameter, repeatable (e.g. --param C=0.5)")
+                       help="hyperparameter of the one --model-type, repeatable (e.g. --param C=0.5)")
+    train.add_argument("--search-space", type=Path, metavar="FILE",
+                       help="JSON/YAML list of {model_type, grid: [{hyperparameters}]} for --model-type auto "
+                            "(default: logistic regression, random forest, hist gradient boosting; see docs/model-search.md)")
+    train.add_argument("--cv-folds", type=int, default=3, help="cross-validation folds of the search (default: %(default)s)")
     train.add_argument("--random-state", type=int, default=42)
     train.add_argument("--json", action="store_true", help="print one JSON object with the result on stdout")
     train.add_argument("--verbose", action="store_true", help=argparse.SUPPRESS)
@@ -66,6 +71,20 @@ def build_parser() -> argparse.ArgumentParser:
     ui.add_argument("--port", type=int, default=5000)
     ui.add_argument("--host", default="127.0.0.1")
     return parser
+
+
+def load_search_space(path: Path | None) -> list | None:
+    """The --search-space file (JSON or YAML), or None for the default space."""
+    if path is None:
+        return None
+    if not path.is_file():
+        raise ChurnopsError(f"Search space file {path} does not exist. Pass a JSON or YAML file with --search-space.")
+    import yaml
+
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))  # JSON is YAML
+    except yaml.YAMLError as exc:
+        raise ChurnopsError(f"Search space file {path} is not valid JSON/YAML ({exc}). Fix its syntax.") from None
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -83,12 +102,15 @@ def cmd_train(args: argparse.Namespace) -> int:
         hyperparameters=dict(args.param) if args.param else None,
         random_state=args.random_state,
         verbose=args.verbose,
+        search_space=load_search_space(args.search_space),
+        cv_folds=args.cv_folds,
     )
     if args.json:
         print(json.dumps(result, sort_keys=True))
     else:
         metrics = ", ".join(f"{name} {value:.3f}" for name, value in result["metrics"].items() if value is not None)
         print(f"Registered {result['model_name']} version {result['model_version']} (run {result['run_id']})")
+        print(f"  model: {runs.describe_selection(result['selection'])}")
         print(f"  holdout: {metrics}")
         print(f"  aliases: {result['aliases']}")
         print(f"  tracking: {result['tracking_uri']}")

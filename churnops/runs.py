@@ -78,5 +78,36 @@ def train(
         verbose=verbose,
     )
     result = training_summary(tracking_uri, model_name, version)
+    result["selection"] = selection(tracking_uri, result["run_id"])
     result["duration_seconds"] = round(time.monotonic() - started, 2)
     return result
+
+
+def selection(tracking_uri: str, run_id: str) -> dict[str, Any]:
+    """Which model the run trained and, after a search, how it was chosen (from the run in MLflow)."""
+    import json
+
+    import mlflow
+
+    run = mlflow.MlflowClient(tracking_uri=tracking_uri).get_run(run_id)
+    params, tags, metrics = run.data.params, run.data.tags, run.data.metrics
+    chosen = json.loads(tags.get("churnops.selected_candidate", "null") or "null")
+    return {
+        "mode": "search" if chosen else "single",
+        "model_type": params.get("model_type"),
+        "hyperparameters": chosen["hyperparameters"] if chosen
+        else {key[3:]: value for key, value in params.items() if key.startswith("hp_")},
+        "candidate": chosen["name"] if chosen else None,
+        "n_candidates": int(params["search_n_candidates"]) if "search_n_candidates" in params else 1,
+        "cv_folds": int(params["search_cv_folds"]) if "search_cv_folds" in params else None,
+        "cv_roc_auc": metrics.get("cv_roc_auc"),
+    }
+
+
+def describe_selection(chosen: dict[str, Any]) -> str:
+    if chosen["mode"] == "single":
+        return f"{chosen['model_type']} {chosen['hyperparameters']} (single-model mode)"
+    return (
+        f"{chosen['candidate']}, best of {chosen['n_candidates']} candidates by "
+        f"{chosen['cv_folds']}-fold CV ROC AUC {chosen['cv_roc_auc']:.3f}"
+    )
