@@ -173,3 +173,13 @@ def test_optional_resources_appear_only_when_enabled():
                                          "--set", "metrics.enabled=true", "--set", "serviceMonitor.enabled=true")}
     assert {"HorizontalPodAutoscaler", "PodDisruptionBudget", "ServiceMonitor"} <= kinds
     assert not {"HorizontalPodAutoscaler", "PodDisruptionBudget", "ServiceMonitor", "Ingress"} & {o["kind"] for o in rendered()}
+
+
+def test_server_image_pins_the_mlflow_version_the_chart_deploys():
+    chart = yaml.safe_load((CHART / "Chart.yaml").read_text())
+    values = yaml.safe_load((CHART / "values.yaml").read_text())
+    dockerfile = (CHART.parents[1] / "docker" / "mlflow-server" / "Dockerfile").read_text()
+    pins = dict(re.findall(r"^\s+([a-z0-9-]+)==([\w.]+)", dockerfile, re.M))
+    assert pins["mlflow"] == chart["appVersion"] == values["image"]["tag"]
+    assert {"psycopg2-binary", "boto3", "google-cloud-storage"} <= set(pins)
+    assert re.search(r"^USER 10001$", dockerfile, re.M) and values["podSecurityContext"]["runAsUser"] == 10001
