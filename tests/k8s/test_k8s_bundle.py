@@ -58,7 +58,10 @@ def test_prod_is_highly_available_with_auth_and_gcs(prod):
 def test_pipeline_runner_has_least_privilege(dev):
     role = find(dev, "Role", "churnops-pipeline-runner", "kubeflow")
     for rule in role["rules"]:
-        assert rule["verbs"] == ["get"] and rule["resourceNames"] and "*" not in rule["resources"]
+        assert "*" not in rule["resources"] + rule["verbs"] + rule["apiGroups"]
+        assert set(rule["verbs"]) <= {"get", "create", "patch"}
+        if set(rule["resources"]) & {"secrets", "configmaps"}:
+            assert rule["verbs"] == ["get"] and rule["resourceNames"]  # read only, and only by name
     assert not any(o["kind"] in ("ClusterRole", "ClusterRoleBinding") for o in dev)
     assert find(dev, "ServiceAccount", "churnops-pipeline-runner", "kubeflow")
 
