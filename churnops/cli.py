@@ -49,9 +49,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_tracking(train)
     train.add_argument("--experiment", default="churn", help="MLflow experiment (default: %(default)s)")
     train.add_argument("--model-name", default="churn-classifier", help="registered model name (default: %(default)s)")
-    train.add_argument("--model-type", default="auto",
+    train.add_argument("--model-type",
                        help="auto (candidate search by cross-validation) | logistic_regression | random_forest | "
-                            "hist_gradient_boosting (one model) (default: %(default)s)")
+                            "hist_gradient_boosting (one model) (default: auto; logistic_regression when --param "
+                            "is given without it, as before the search existed)")
     train.add_argument("--param", action="append", type=_parse_param, default=[], metavar="KEY=VALUE",
                        help="hyperparameter of the one --model-type, repeatable (e.g. --param C=0.5)")
     train.add_argument("--search-space", type=Path, metavar="FILE",
@@ -89,6 +90,7 @@ def load_search_space(path: Path | None) -> list | None:
 
 def cmd_train(args: argparse.Namespace) -> int:
     from churnops import runs
+    from churnops.candidates import SEARCH
 
     result = runs.train(
         args.dataset,
@@ -98,7 +100,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         target=args.target,
         positive_label=args.positive_label,
         test_size=args.test_size,
-        model_type=args.model_type,
+        model_type=args.model_type or ("logistic_regression" if args.param else SEARCH),
         hyperparameters=dict(args.param) if args.param else None,
         random_state=args.random_state,
         verbose=args.verbose,

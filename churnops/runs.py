@@ -9,6 +9,7 @@ from typing import Any
 from churnops.candidates import DEFAULT_SEARCH_SPACE, SEARCH, check_search_space
 from churnops.data import local_path
 from churnops.errors import ChurnopsError
+from churnops.estimators import check_hyperparameters
 from churnops.local_run import run_locally
 from churnops.summary import training_summary
 from churnops.tracking import churnops_home, connect, embedded_tracking_uri
@@ -47,12 +48,16 @@ def train(
     from pipelines.training import training_pipeline
 
     search_space = check_search_space(search_space if search_space is not None else DEFAULT_SEARCH_SPACE)
-    if model_type == SEARCH and hyperparameters:
-        raise ChurnopsError(
-            "Hyperparameters apply to one named model, not to the candidate search (--model-type auto). "
-            "Name the model with --model-type, or put the settings in a search space file (--search-space)."
-        )
-
+    if model_type == SEARCH:
+        if hyperparameters:
+            raise ChurnopsError(
+                "Hyperparameters apply to one named model, not to the candidate search (--model-type auto). "
+                "Name the model with --model-type, or put the settings in a search space file (--search-space)."
+            )
+        hyperparameters = {}
+    else:
+        hyperparameters = hyperparameters if hyperparameters is not None else DEFAULT_HYPERPARAMETERS.get(model_type, {})
+        check_hyperparameters(model_type, hyperparameters)  # refuse a bad model config before any step runs
     home = home or churnops_home()
     tracking_uri = tracking_uri or embedded_tracking_uri(home)
     connect(tracking_uri)  # fail fast on an unreachable server, before any step starts
@@ -68,8 +73,7 @@ def train(
             "mlflow_experiment_name": experiment,
             "model_name": model_name,
             "model_type": model_type,
-            "hyperparameters": hyperparameters if hyperparameters is not None
-            else DEFAULT_HYPERPARAMETERS.get(model_type, {}),
+            "hyperparameters": hyperparameters,
             "random_state": random_state,
             "search_space": search_space,
             "search_cv_folds": cv_folds,
