@@ -40,14 +40,23 @@ DEFAULT_SEARCH_SPACE: list[dict[str, Any]] = [
 TIE_TOLERANCE = 1e-4
 
 
+def normalise(hyperparameters: dict[str, Any] | None) -> dict[str, Any]:
+    """Keys sorted, whole floats as ints: a KFP parameter comes back as a protobuf Struct, which
+    sorts keys and turns 200 into 200.0; both sides of the pipeline must name a candidate alike."""
+    return {
+        key: int(value) if isinstance(value, float) and value.is_integer() else value
+        for key, value in sorted((hyperparameters or {}).items())
+    }
+
+
 def candidate_name(model_type: str, hyperparameters: dict[str, Any]) -> str:
-    settings = ",".join(f"{key}={value}" for key, value in hyperparameters.items())
+    settings = ",".join(f"{key}={value}" for key, value in normalise(hyperparameters).items())
     return f"{model_type}({settings})"
 
 
 def single_candidate(model_type: str, hyperparameters: dict[str, Any] | None) -> dict[str, Any]:
     """The one candidate of single-model mode."""
-    hyperparameters = dict(hyperparameters or {})
+    hyperparameters = normalise(hyperparameters)
     return {"name": candidate_name(model_type, hyperparameters), "model_type": model_type,
             "hyperparameters": hyperparameters}
 

@@ -22,7 +22,14 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 NUMERIC_SHARE = 0.98
 # More distinct values than this in a text column: free text, not a category.
 MAX_CATEGORIES = 100
-ID_NAME = re.compile(r"(^id$|_id$|id$|^uuid$|^key$)", re.IGNORECASE)
+# Last word of a column name that marks an identifier when (nearly) every row has its own value:
+# customerID, CustomerId, account_id, RowNumber, phone_no. Words, not suffixes: "AmountPaid"
+# and "Android" end in "id" but are no identifiers.
+ID_WORDS = {"id", "uuid", "guid", "key", "number", "no", "nr"}
+NAME_WORDS = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
+# An integer column unique on every row whose values span at most this many times the row
+# count is a row number (pandas' "Unnamed: 0", a sequence), even after a random split.
+ROW_NUMBER_SPAN = 2.0
 
 
 @dataclass
@@ -48,15 +55,32 @@ def _numeric_share(values: pd.Series) -> float:
     return float(pd.to_numeric(present, errors="coerce").notna().mean())
 
 
+def _id_name(name: str) -> bool:
+    words = NAME_WORDS.findall(str(name))
+    return bool(words) and words[-1].lower() in ID_WORDS
+
+
+def _row_numbers(values: pd.Series) -> bool:
+    numbers = pd.to_numeric(values.dropna().astype(str).str.strip(), errors="coerce")
+    if numbers.isna().any() or (numbers % 1 != 0).any():
+        return False
+    return numbers.max() - numbers.min() + 1 <= ROW_NUMBER_SPAN * len(values)
+
+
 def _looks_like_id(name: str, values: pd.Series) -> bool:
     distinct = values.nunique(dropna=True)
     rows = len(values)
     if rows == 0:
         return False
-    if ID_NAME.search(name) and distinct >= 0.9 * rows:
+    if _id_name(name) and distinct >= 0.9 * rows:
         return True
-    # A text column unique on every row cannot generalise: an identifier in all but name.
-    return rows >= 20 and distinct == rows and _numeric_share(values) < NUMERIC_SHARE
+    if rows < 20 or distinct != rows:
+        return False
+    # Unique on every row cannot generalise: text (an identifier in all but name) or a row number.
+    if _numeric_share(values) < NUMERIC_SHARE:
+        return True
+    # Few rows make distinct integers (ages, counts) likely by chance: row numbers need more.
+    return rows >= 50 and _row_numbers(values)
 
 
 def infer_feature_spec(frame: pd.DataFrame) -> FeatureSpec:

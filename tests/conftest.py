@@ -61,3 +61,66 @@ def trained_run(tmp_path_factory, synthetic_csv) -> dict:
     result = runs.train(str(synthetic_csv), home=home)
     result["home"] = home
     return result
+
+
+def churn_dataset(shape: str, rows: int = 600, seed: int = 0) -> tuple[pd.DataFrame, str]:
+    """A generated churn dataset of another schema than Telco, and its target column.
+
+    Shapes: many_categoricals (8 categories + 1 number, Yes/No), numeric_only (0/1 target),
+    messy (True/False target, blanks in numbers and categories, an id column and a pandas row
+    number), interaction (the signal is x1*x2: tree ensembles beat a linear model).
+    """
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    noise = rng.normal(size=rows)
+    if shape == "many_categoricals":
+        frame = pd.DataFrame({f"cat{i}": rng.choice(list("abcd"), rows) for i in range(8)})
+        frame["usage"] = rng.normal(size=rows).round(3)
+        logit = 1.5 * (frame.cat0 == "a") + (frame.cat1 == "b") - (frame.cat2 == "c") + 0.8 * frame.usage - 1
+        target, labels = "Churn", ("Yes", "No")
+    elif shape == "numeric_only":
+        frame = pd.DataFrame({f"x{i}": rng.normal(size=rows).round(3) for i in range(4)})
+        logit = 1.2 * frame.x0 - frame.x1 + 0.5 * frame.x2
+        target, labels = "label", ("1", "0")
+    elif shape == "messy":
+        frame = pd.DataFrame({
+            "Unnamed: 0": np.arange(rows),
+            "account_id": [f"ACC{i:06d}" for i in rng.permutation(rows)],
+            "plan": rng.choice(["basic", "plus", "pro"], rows).astype(object),
+            "monthly_spend": rng.gamma(2.0, 30.0, rows).round(2).astype(object),
+            "support_calls": rng.poisson(2, rows),
+        })
+        logit = 0.6 * frame.support_calls - 0.02 * frame.monthly_spend.astype(float) + (frame.plan == "basic") - 0.5
+        frame.loc[rng.random(rows) < 0.1, "plan"] = None
+        frame.loc[rng.random(rows) < 0.1, "monthly_spend"] = " "
+        target, labels = "churned", ("True", "False")
+    elif shape == "interaction":
+        frame = pd.DataFrame({"x1": rng.uniform(-1, 1, rows).round(3), "x2": rng.uniform(-1, 1, rows).round(3),
+                              "segment": rng.choice(["a", "b"], rows)})
+        logit = 6 * np.sign(frame.x1 * frame.x2)
+        target, labels = "Churn", ("Yes", "No")
+    else:
+        raise ValueError(f"unknown shape {shape!r}")
+    churned = rng.random(rows) < 1 / (1 + np.exp(-(logit + 0.3 * noise)))
+    frame[target] = np.where(churned, labels[0], labels[1])
+    return frame, target
+
+
+@pytest.fixture(scope="session")
+def make_churn_dataset():
+    """churn_dataset(shape, rows) for tests that want the frame itself."""
+    return churn_dataset
+
+
+@pytest.fixture(scope="session")
+def churn_dataset_csv(tmp_path_factory):
+    """Write churn_dataset(shape) to a CSV; returns (path, target column)."""
+
+    def write(shape: str, rows: int = 600) -> tuple[Path, str]:
+        frame, target = churn_dataset(shape, rows)
+        path = tmp_path_factory.mktemp(shape) / f"{shape}.csv"
+        frame.to_csv(path, index=False)
+        return path, target
+
+    return write

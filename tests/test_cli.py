@@ -30,6 +30,8 @@ def test_train_json_prints_exactly_one_object_and_progress_on_stderr(tmp_path):
     assert payload["model_uri"] == "models:/cli-model/1"
     assert set(payload["metrics"]) == {"roc_auc", "accuracy", "precision", "recall", "f1", "log_loss"}
     assert "train-model" in result.stderr  # progress per step
+    # --param without --model-type keeps meaning logistic regression (single-model mode).
+    assert payload["selection"]["mode"] == "single" and payload["selection"]["model_type"] == "logistic_regression"
     assert (tmp_path / "mlflow" / "mlflow.db").exists()
 
 
