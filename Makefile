@@ -45,10 +45,15 @@ validate: tools $(VALIDATE_STAMP) ## Validate the Kubernetes bundle offline: kus
 compile: setup ## Compile every pipeline to KFP YAML under build/
 	$(BIN)/churnops compile --output-dir build/pipelines
 
+bench: setup ## Run the benchmarks (not tests): each prints ratios against a baseline measured in the same run
+	$(BIN)/python benchmarks/quality.py
+	$(BIN)/python benchmarks/pipeline_overhead.py --profile
+	$(BIN)/python benchmarks/batch_inference.py
+
 mlflow-ui: setup ## Open the MLflow UI on the embedded store (http://127.0.0.1:5000)
 	$(BIN)/churnops mlflow ui
 
 data: setup ## Regenerate data/churn_synthetic.csv (byte-for-byte reproducible)
 	$(BIN)/python scripts/generate_synthetic_data.py --output data/churn_synthetic.csv
 
-.PHONY: help setup run test tools validate compile mlflow-ui data
+.PHONY: help setup run test tools validate compile bench mlflow-ui data

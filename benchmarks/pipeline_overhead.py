@@ -1,0 +1,138 @@
+"""Pipeline overhead: the local training pipeline vs one process doing the same work.
+
+Pipeline: `churnops train --model-type logistic_regression` (single-model mode, KFP local runner,
+one process per step, fresh embedded SQLite store). Baseline: one fresh Python process that calls
+the same step functions in a row (read + split, fit + log params/metrics/model, evaluate + log
+metrics/plots, register + alias) against a fresh store of the same kind. Both are timed from
+process start to exit, interleaved, medians over --runs. Ratio = pipeline / baseline; target <= 1.5.
+
+--profile adds where the pipeline's time goes: each step's wall time from the run log, and the
+fixed cost every step process pays (interpreter + kfp, imports, opening the store, teardown).
+
+    python benchmarks/pipeline_overhead.py [--runs 3] [--profile] [--python /path/to/other/venv/python]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import sys
+import tempfile
+from pathlib import Path
+
+from benchlib import REPO, machine, median, print_table, run_measured, verdict
+
+DATASET = REPO / "data" / "churn_synthetic.csv"
+TARGET_RATIO = 1.5
+STEP_LINE = re.compile(r"^(\d\d):(\d\d):(\d\d\.\d+) - INFO - (?:Executing task '([\w-]+)'|Task '([\w-]+)' finished)")
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def in_process_run(dataset: str, home: Path) -> None:
+    """The pipeline's work in this one process: same functions, same logging, same kind of store."""
+    from churnops import steps
+    from churnops.summary import training_summary
+    from churnops.tracking import connect, embedded_tracking_uri
+
+    uri = embedded_tracking_uri(home)
+    connect(uri)
+    paths = {name: str(home / f"{name}.csv") for name in ("x_train", "y_train", "x_test", "y_test")}
+    info = steps.load_and_split(dataset, 0.2, "Churn", 42, "", paths)
+    trained = steps.train(paths["x_train"], paths["y_train"], info, uri, "churn", "churn-classifier",
+                          "logistic_regression", {"C": 1.0}, 42)
+    result = steps.evaluate(paths["x_test"], paths["y_test"], trained["model_uri"], trained["run_id"], uri, 0.5)
+    registered = steps.register(trained["model_uri"], trained["run_id"], uri, "churn-classifier", result.metrics,
+                                info["dataset_sha256"])
+    training_summary(uri, "churn-classifier", str(registered["model_version"]))
+
+
+def pipeline_command(python: str) -> list[str]:
+    return [python, "-m", "churnops.cli", "train", "--dataset", str(DATASET), "--model-type", "logistic_regression",
+            "--json"]
+
+
+def step_seconds(log_text: str) -> dict[str, float]:
+    """Wall seconds per step from a kfp.local run log."""
+    started: dict[str, float] = {}
+    seconds: dict[str, float] = {}
+    for line in ANSI.sub("", log_text).splitlines():
+        match = STEP_LINE.match(line)
+        if not match:
+            continue
+        hours, minutes, secs, begin, end = match.groups()
+        moment = int(hours) * 3600 + int(minutes) * 60 + float(secs)
+        if begin:
+            started[begin] = moment
+        elif end in started:
+            seconds[end] = seconds.get(end, 0.0) + moment - started.pop(end)
+    return seconds
+
+
+def fixed_costs(python: str, runs: int) -> list[list[str]]:
+    """What every step process pays before and after its work (medians of `runs` fresh processes)."""
+    with tempfile.TemporaryDirectory() as scratch:
+        store = f"sqlite:///{scratch}/mlflow.db"
+        run_measured([python, "-c", f"import mlflow; mlflow.MlflowClient('{store}').search_experiments()"])
+        probes = {
+            "interpreter + kfp executor import": "import kfp.dsl.executor_main",
+            "+ import pandas": "import kfp.dsl.executor_main, pandas",
+            "+ import scikit-learn": "import kfp.dsl.executor_main, pandas, sklearn.ensemble, sklearn.linear_model",
+            "+ import mlflow": "import kfp.dsl.executor_main, pandas, sklearn.ensemble, mlflow",
+            "+ open the SQLite store": "import kfp.dsl.executor_main, pandas, sklearn.ensemble, mlflow; "
+                                       f"mlflow.MlflowClient('{store}').search_experiments()",
+            "  ... ending with os._exit (no teardown)": "import kfp.dsl.executor_main, pandas, sklearn.ensemble, "
+                                                        f"mlflow, os; mlflow.MlflowClient('{store}')"
+                                                        ".search_experiments(); os._exit(0)",
+        }
+        rows = []
+        for label, code in probes.items():
+            walls = [run_measured([python, "-c", code])["wall"] for _ in range(runs)]
+            rows.append([label, f"{median(walls):.2f}"])
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--python", default=sys.executable,
+                        help="interpreter whose churnops is measured (e.g. a venv of another checkout)")
+    parser.add_argument("--in-process", type=Path, metavar="HOME", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.in_process:
+        in_process_run(str(DATASET), args.in_process)
+        return 0
+
+    print(f"pipeline overhead benchmark: {DATASET.name}, single-model mode; {machine()}")
+    pipeline_walls, baseline_walls, steps_runs = [], [], []
+    for _ in range(args.runs):
+        with tempfile.TemporaryDirectory(prefix="churnops-overhead-") as home:
+            env = {**os.environ, "CHURNOPS_HOME": home}
+            pipeline_walls.append(run_measured(pipeline_command(args.python), env=env)["wall"])
+            logs = sorted((Path(home) / "logs").glob("*.log"))
+            steps_runs.append(step_seconds(logs[-1].read_text(encoding="utf-8")))
+        with tempfile.TemporaryDirectory(prefix="churnops-inprocess-") as home:
+            command = [args.python, str(Path(__file__).resolve()), "--in-process", home]
+            baseline_walls.append(run_measured(command)["wall"])
+    pipeline, baseline = median(pipeline_walls), median(baseline_walls)
+    ratio = pipeline / baseline
+    print_table(
+        "Wall time, process start to exit (median)",
+        ["what", "median s", "runs"],
+        [["local pipeline (churnops train, single model)", f"{pipeline:.2f}", " ".join(f"{w:.1f}" for w in pipeline_walls)],
+         ["one process, same work (baseline)", f"{baseline:.2f}", " ".join(f"{w:.1f}" for w in baseline_walls)],
+         ["ratio pipeline / baseline", f"{ratio:.2f}", verdict(ratio, TARGET_RATIO, higher_is_better=False)]],
+    )
+    if args.profile:
+        names = list(steps_runs[0])
+        print_table("Pipeline steps (median wall s, from the run log)", ["step", "median s"],
+                    [[name, f"{median([run.get(name, 0.0) for run in steps_runs]):.2f}"] for name in names]
+                    + [["sum of steps", f"{median([sum(run.values()) for run in steps_runs]):.2f}"]])
+        print_table("Fixed cost of one step process (median wall s, cumulative)", ["process does", "s"],
+                    fixed_costs(args.python, args.runs))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
