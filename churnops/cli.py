@@ -164,5 +164,13 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
 
+def run() -> None:
+    """The `churnops` console command: main() in a process that exits without interpreter teardown
+    (~1 s with MLflow loaded). Tests call main() itself."""
+    from churnops.process import run_and_exit
+
+    run_and_exit(main)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

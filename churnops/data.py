@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from urllib.parse import urlparse
 
 import pandas as pd
-from sklearn.model_selection import train_test_split
 
 from churnops.errors import DatasetError
 
@@ -146,6 +145,8 @@ def split_dataset(
     positive_label: str = "",
 ) -> Split:
     """Validate and split stratified on the target. Features keep every non-target column."""
+    from sklearn.model_selection import train_test_split
+
     y, label = encode_target(frame, target, positive_label)
     check_split_size(y, test_size)
     features = frame.drop(columns=[target])

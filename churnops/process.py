@@ -1,10 +1,9 @@
-"""Process-level settings for pipeline step processes.
+"""Skip interpreter teardown in short-lived processes (pipeline steps, the `churnops` command).
 
 A local KFP step is a fresh `python -m kfp.dsl.executor_main` process. Once the step has written
 its outputs, a normal interpreter exit still tears down every module and object that MLflow,
-SQLAlchemy and scikit-learn loaded: 0.7-1.3 s per step measured here, for nothing. A step
-process that opts in ends with `os._exit` right after the other exit handlers ran instead,
-keeping the exit status (1 after an uncaught exception, as Python would).
+SQLAlchemy and scikit-learn loaded: 0.7-1.3 s per process measured here, for nothing. A process
+that opts in ends with `os._exit` right after the exit handlers ran, keeping the exit status.
 """
 
 from __future__ import annotations
@@ -23,29 +22,47 @@ def in_kfp_step() -> bool:
     return getattr(spec, "name", None) == EXECUTOR_MODULE
 
 
-def exit_fast_after_step(force: bool = False) -> None:
-    """Skip interpreter teardown when this step process exits; a no-op outside KFP step processes.
+def exit_now(code: int) -> None:
+    """Flush logs and streams, then end the process with `code`, skipping teardown."""
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(code)
+
+
+def run_and_exit(main, *args) -> None:
+    """`sys.exit(main(*args))` without teardown: the exit handlers run, then os._exit(code).
+
+    Errors that escape `main` (argparse's exit, a crash) take the normal exit path.
+    """
+    code = main(*args)
+    atexit._run_exitfuncs()  # MLflow ends an active run here; nothing is skipped but teardown
+    exit_now(int(code or 0))
+
+
+def skip_teardown_at_exit() -> None:
+    """In a KFP step process, exit without teardown (status 1 after an uncaught exception or a
+    non-zero sys.exit, 0 otherwise); a no-op anywhere else (tests, the CLI).
 
     Call it first in the component body, before MLflow is imported: exit handlers run last
     registered first, so MLflow's own (ending an active run) still run before this one.
     """
-    if not (force or in_kfp_step()):
+    if not in_kfp_step():
         return
-    failed: list[bool] = []
-    previous_hook = sys.excepthook
+    status = [0]
+    previous_hook, previous_exit = sys.excepthook, sys.exit
 
     def remember_failure(*exc_info) -> None:
-        failed.append(True)
+        status[0] = 1
         previous_hook(*exc_info)
 
-    def exit_now() -> None:
-        logging.shutdown()
-        for stream in (sys.stdout, sys.stderr):
-            try:
-                stream.flush()
-            except (OSError, ValueError):
-                pass
-        os._exit(1 if failed else 0)
+    def remember_exit(code=0):
+        status[0] = code if isinstance(code, int) else (0 if code is None else 1)
+        previous_exit(code)
 
     sys.excepthook = remember_failure
-    atexit.register(exit_now)
+    sys.exit = remember_exit
+    atexit.register(lambda: exit_now(status[0]))

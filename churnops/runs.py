@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,7 @@ from churnops.errors import ChurnopsError
 from churnops.estimators import check_hyperparameters
 from churnops.local_run import run_locally
 from churnops.summary import training_summary
-from churnops.tracking import churnops_home, connect, embedded_tracking_uri
+from churnops.tracking import check_reachable, churnops_home, connect, embedded_tracking_uri
 
 DEFAULT_HYPERPARAMETERS = {"logistic_regression": {"C": 1.0}}
 
@@ -21,6 +22,17 @@ def absolute_dataset_uri(dataset: str) -> str:
     """Steps run in their own working directory: hand them an absolute path for local files."""
     path = local_path(dataset)
     return str(Path(path).resolve()) if path is not None else dataset
+
+
+def connect_quietly(tracking_uri: str) -> None:
+    """Import MLflow and its store code (no database access: the steps may be creating it)."""
+    try:
+        connect(tracking_uri)
+        if tracking_uri.startswith(("sqlite:", "postgresql", "mysql", "mssql")):
+            import mlflow.store.model_registry.sqlalchemy_store  # noqa: F401
+            import mlflow.store.tracking.sqlalchemy_store  # noqa: F401
+    except Exception:  # noqa: BLE001 (an optimisation: the summary connects again and reports errors)
+        pass
 
 
 def train(
@@ -60,8 +72,11 @@ def train(
         check_hyperparameters(model_type, hyperparameters)  # refuse a bad model config before any step runs
     home = home or churnops_home()
     tracking_uri = tracking_uri or embedded_tracking_uri(home)
-    connect(tracking_uri)  # fail fast on an unreachable server, before any step starts
+    check_reachable(tracking_uri)  # fail fast on an unreachable server, before any step starts
     started = time.monotonic()
+    # This process needs MLflow only for the summary at the end: import it while the steps run.
+    warm = threading.Thread(target=connect_quietly, args=(tracking_uri,), name="import-mlflow", daemon=True)
+    warm.start()
     version = run_locally(
         training_pipeline,
         {
@@ -81,6 +96,8 @@ def train(
         home,
         verbose=verbose,
     )
+    warm.join()
+    connect(tracking_uri)
     result = training_summary(tracking_uri, model_name, version)
     result["selection"] = selection(tracking_uri, result["run_id"])
     result["duration_seconds"] = round(time.monotonic() - started, 2)

@@ -17,9 +17,9 @@ def evaluate_model(
     Returns the metrics (roc_auc, accuracy, precision, recall, f1, log_loss) for the next steps,
     and shows them in the KFP UI as Metrics and a ROC curve / confusion matrix.
     """
-    from churnops.process import exit_fast_after_step
+    from churnops.process import skip_teardown_at_exit
 
-    exit_fast_after_step()
+    skip_teardown_at_exit()
 
     from churnops.steps import evaluate
 

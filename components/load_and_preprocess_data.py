@@ -20,9 +20,9 @@ def load_and_preprocess_data(
     Any problem with the data (missing file, no target column, one class, too few rows...)
     fails this step with a message that names it, before anything is trained or registered.
     """
-    from churnops.process import exit_fast_after_step
+    from churnops.process import skip_teardown_at_exit
 
-    exit_fast_after_step()
+    skip_teardown_at_exit()
 
     from churnops.steps import load_and_split
 

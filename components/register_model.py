@@ -13,9 +13,9 @@ def register_model(
 
     Returns the version number. Promotion to `champion` is a separate step that takes it.
     """
-    from churnops.process import exit_fast_after_step
+    from churnops.process import skip_teardown_at_exit
 
-    exit_fast_after_step()
+    skip_teardown_at_exit()
 
     from churnops.steps import register
 

@@ -19,9 +19,9 @@ def score_model_family(
     run_id, ...}]} for select_best_candidate, which receives every family's result through
     dsl.Collected.
     """
-    from churnops.process import exit_fast_after_step
+    from churnops.process import skip_teardown_at_exit
 
-    exit_fast_after_step()
+    skip_teardown_at_exit()
 
     from churnops.search import score_family
 

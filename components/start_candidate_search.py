@@ -18,9 +18,9 @@ def start_candidate_search(
     The parent run id travels as metadata of `search_run` (an artifact, not a string output:
     kfp.local 2.17.3 hands a ParallelFor task the loop item in place of an upstream string output).
     """
-    from churnops.process import exit_fast_after_step
+    from churnops.process import skip_teardown_at_exit
 
-    exit_fast_after_step()
+    skip_teardown_at_exit()
 
     from churnops.search import start_search
 

@@ -23,9 +23,9 @@ def train_model(
     the single model) overrides `model_type`/`hyperparameters`; with a `run_id` it names the
     search's parent run, which then receives the refit model.
     """
-    from churnops.process import exit_fast_after_step
+    from churnops.process import skip_teardown_at_exit
 
-    exit_fast_after_step()
+    skip_teardown_at_exit()
 
     from churnops.steps import train
 

@@ -76,7 +76,7 @@ def test_each_candidate_is_a_finished_child_run_of_the_search_run(tracking_uri, 
     assert parent_run.data.params["search_n_candidates"] == "2"
     assert parent_run.data.params["dataset_sha256"] == "abc"
     children = client.search_runs([parent["experiment_id"]], f"tags.mlflow.parentRunId = '{parent['run_id']}'")
-    assert {run.info.run_name for run in children} == {"logistic_regression(C=0.1)", "logistic_regression(C=1.0)"}
+    assert {run.info.run_name for run in children} == {"logistic_regression(C=0.1)", "logistic_regression(C=1)"}
     assert {run.info.status for run in children} == {"FINISHED"}
     by_id = {run.info.run_id: run for run in children}
     for score in result["scores"]:
