@@ -1,0 +1,115 @@
+"""`scripts/sync_schedules.py` and `churnops sync`: reconcile KFP with a schedules file.
+
+Exit codes (stable; scripts and the sync Job rely on them):
+  0  in sync: nothing to change (with --check: the file is valid)
+  3  changes applied (with --dry-run: changes pending); --changes-exit-code sets another code
+  4  invalid config: every problem is listed on stderr, nothing was contacted or changed
+  5  KFP API error: what was and was not applied is listed; rerun to converge
+  1  unexpected error (a bug: rerun with --verbose and report it); 2 is a usage error
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import traceback
+from pathlib import Path
+from typing import Any, Mapping
+
+from churnops.problems import ConfigError
+from churnops.schedules.apply import apply
+from churnops.schedules.compiled import compile_declared
+from churnops.schedules.config import SchedulesConfig, load_config
+from churnops.schedules.kfp_api import ApiError, KfpApi, RetryPolicy, connect
+from churnops.schedules.plan import plan
+from churnops.schedules.report import apply_report, plan_table
+
+EXIT_IN_SYNC = 0
+EXIT_UNEXPECTED = 1
+EXIT_CHANGED = 3
+EXIT_INVALID = 4
+EXIT_API_ERROR = 5
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    parser.add_argument("--config", required=True, type=Path, help="schedules file, e.g. schedules/prod.yaml")
+    parser.add_argument("--host", help="KFP API URL (default: the in-cluster ml-pipeline Service, found "
+                                       "through the Kubernetes API)")
+    parser.add_argument("--namespace", help="KFP namespace (multi-user KFP; omit for single-user)")
+    parser.add_argument("--token-file", help="bearer token file (default in a pod: the KFP projected token, "
+                                             "else the ServiceAccount token)")
+    parser.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
+    parser.add_argument("--prune", action="store_true",
+                        help="delete recurring runs of this scope that the file no longer declares")
+    parser.add_argument("--check", action="store_true",
+                        help="validate the file and compile its pipelines without contacting KFP")
+    parser.add_argument("--changes-exit-code", type=int, default=EXIT_CHANGED, metavar="CODE",
+                        help="exit code when changes were applied or are pending (default: %(default)s; "
+                             "the in-cluster Job passes 0)")
+    parser.add_argument("--verbose", action="store_true", help="tracebacks on errors")
+    return parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="sync_schedules.py", description=__doc__.splitlines()[0],
+                                     epilog=__doc__.split("\n", 2)[2], formatter_class=argparse.RawDescriptionHelpFormatter)
+    return add_arguments(parser)
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run(build_parser().parse_args(argv))
+
+
+def run(args: argparse.Namespace, *, pipelines: Mapping[str, Any] | None = None,
+        retry: RetryPolicy | None = None) -> int:
+    try:
+        with tempfile.TemporaryDirectory(prefix="churnops-sync-") as workdir:
+            return _run(args, Path(workdir), pipelines, retry)
+    except ConfigError as exc:
+        print(f"{args.config}: invalid, nothing was changed. {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    except ApiError as exc:
+        print(f"KFP API error: {exc}", file=sys.stderr)
+        return EXIT_API_ERROR
+    except Exception as exc:  # noqa: BLE001 (one paragraph, traceback on request)
+        if args.verbose:
+            traceback.print_exc()
+        print(f"unexpected error: {type(exc).__name__}: {exc}. Rerun with --verbose for the traceback.",
+              file=sys.stderr)
+        return EXIT_UNEXPECTED
+
+
+def _run(args: argparse.Namespace, workdir: Path, pipelines: Mapping[str, Any] | None,
+         retry: RetryPolicy | None) -> int:
+    config = load_config(args.config, pipelines)
+    compiled = compile_declared(config, workdir, pipelines)
+    if args.check:
+        print(check_summary(config, compiled))
+        return EXIT_IN_SYNC
+    api = KfpApi(connect(args.host, args.namespace, args.token_file), args.namespace, retry)
+    observed = api.observe([e.name for e in config.experiments],
+                           {name: c.version_name for name, c in compiled.items()})
+    the_plan = plan(config, compiled, observed, prune=args.prune)
+    print(plan_table(the_plan))
+    if not the_plan.pending:
+        print("In sync: nothing to change.")
+        return EXIT_IN_SYNC
+    if args.dry_run:
+        print("Dry run: nothing was changed.")
+        return args.changes_exit_code
+    result = apply(the_plan, config, compiled, observed, api)
+    print(apply_report(result))
+    if not result.ok:
+        print(f"KFP API error: {result.error}", file=sys.stderr)
+        return EXIT_API_ERROR
+    print(f"Applied {len(result.done)} change{'s' if len(result.done) != 1 else ''}.")
+    return args.changes_exit_code
+
+
+def check_summary(config: SchedulesConfig, compiled: dict) -> str:
+    lines = [f"{config.path}: valid (scope {config.scope})"]
+    lines += [f"  pipeline {name}: version {c.version_name}" for name, c in compiled.items()]
+    lines += [f"  recurring run {r.name}: {r.pipeline}, " + (f"cron {r.cron!r}" if r.cron else f"every {r.interval_seconds}s")
+              + ("" if r.enabled else ", disabled") for r in config.recurring_runs]
+    return "\n".join(lines)
