@@ -60,6 +60,11 @@ def build_parser() -> argparse.ArgumentParser:
     compile_ = commands.add_parser("compile", help="compile every pipeline to KFP YAML")
     compile_.add_argument("--output-dir", default="build/pipelines", help="(default: %(default)s)")
 
+    from churnops.schedules.arguments import add_arguments as add_sync_arguments
+
+    add_sync_arguments(commands.add_parser(
+        "sync", help="reconcile KFP pipeline versions and recurring runs with a schedules file (docs/schedules.md)"))
+
     mlflow_ = commands.add_parser("mlflow", help="MLflow helpers")
     mlflow_commands = mlflow_.add_subparsers(dest="mlflow_command", required=True)
     ui = mlflow_commands.add_parser("ui", help="serve the MLflow UI on the embedded store")
@@ -114,7 +119,13 @@ def cmd_mlflow_ui(args: argparse.Namespace) -> int:
     return 0  # not reached
 
 
-HANDLERS = {"train": cmd_train, "compile": cmd_compile, "mlflow": cmd_mlflow_ui}
+def cmd_sync(args: argparse.Namespace) -> int:
+    from churnops.schedules.cli import run
+
+    return run(args)  # its own exit codes: 0 in sync, 3 changed, 4 invalid config, 5 API error
+
+
+HANDLERS = {"train": cmd_train, "compile": cmd_compile, "sync": cmd_sync, "mlflow": cmd_mlflow_ui}
 
 
 def main(argv: list[str] | None = None) -> int:
