@@ -51,6 +51,7 @@ class Call:
     query: dict[str, str]
     body: Any
     status: int
+    authorization: str = ""
 
     @property
     def mutating(self) -> bool:
@@ -83,6 +84,8 @@ class FakeKfpServer:
         self.state = _State()
         self.calls: list[Call] = []
         self.unmodeled: list[str] = []
+        # After each successful write: {recurring run id: (display name, enabled)}.
+        self.history: list[dict[str, tuple[str, bool]]] = []
         self._faults: list[_Fault] = []
         self._lock = threading.RLock()
         self._clock = itertools.count(1)
@@ -122,6 +125,7 @@ class FakeKfpServer:
     def reset_calls(self) -> None:
         with self._lock:
             self.calls.clear()
+            self.history.clear()
 
     def mutating_calls(self) -> list[Call]:
         return [call for call in self.calls if call.mutating]
@@ -153,7 +157,10 @@ class FakeKfpServer:
                 response = {"error": exc.message, "code": GRPC_CODES.get(exc.status, 2), "message": exc.message,
                             "details": []}
             logged = {k: v for k, v in payload.items() if k != "uploadfile"} if isinstance(payload, dict) else payload
-            self.calls.append(Call(method, path, query, logged, status))
+            self.calls.append(Call(method, path, query, logged, status, headers.get("Authorization", "")))
+            if method != "GET" and status == 200:
+                self.history.append({run_id: (run["display_name"], run["status"] == "ENABLED")
+                                     for run_id, run in self.state.recurring_runs.items()})
             return status, response
 
     def _take_fault(self, method: str, path: str) -> int | None:
