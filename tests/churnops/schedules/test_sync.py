@@ -111,7 +111,10 @@ def test_new_pipeline_content_uploads_one_version_and_replaces_the_runs_that_use
     result = sync(write_schedules(schedules_doc(platform=str(platform))))
 
     assert result.code == 3, result.err
-    assert "upload  pipeline-version" in result.out
+    rows = [line.split()[:3] for line in result.out.splitlines()]
+    assert ["upload", "pipeline-version", "churn-training"] in rows
+    assert ["replace", "recurring-run", "weekly"] in rows and ["replace", "recurring-run", "daily"] in rows
+    assert "pipeline version -> sha256-" in result.out
     assert mutations(kfp_server).count("POST pipelines/upload_version") == 1
     assert mutations(kfp_server).count("POST pipelines") == 0, "the pipeline itself already exists"
     assert len(kfp_server.state.versions) == 2
