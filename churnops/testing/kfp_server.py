@@ -33,8 +33,9 @@ import yaml
 API = "/apis/v2beta1"
 DEFAULT_PAGE_SIZE = 20
 GRPC_CODES = {400: 3, 404: 5, 409: 6, 500: 13, 501: 12, 503: 14}
-FILTER_OPERATIONS = ("EQUALS", "NOT_EQUALS", "GREATER_THAN", "GREATER_THAN_EQUALS", "LESS_THAN",
-                     "LESS_THAN_EQUALS", "IN", "IS_SUBSTRING")
+# filter.proto's Predicate.Op; kfp.Client sends the numbers, protojson also takes the names.
+FILTER_OPERATIONS = {1: "EQUALS", 2: "NOT_EQUALS", 3: "GREATER_THAN", 5: "GREATER_THAN_EQUALS", 6: "LESS_THAN",
+                     7: "LESS_THAN_EQUALS", 8: "IN", 9: "IS_SUBSTRING"}
 
 
 class HttpError(Exception):
@@ -380,11 +381,11 @@ class FakeKfpServer:
             items = [item for item in items if _matches(item, _parse_filter(query["filter"]))]
         items.sort(key=_sort_key(query.get("sort_by", "")))
         page_size = int(query.get("page_size") or 0) or DEFAULT_PAGE_SIZE
-        offset = _read_token(query.get("page_token", ""), query)
+        offset = _read_token(query.get("page_token", ""), key, query)
         page = items[offset:offset + page_size]
         response: dict[str, Any] = {key: [_public(item) for item in page], "total_size": len(items)}
         if offset + page_size < len(items):
-            response["next_page_token"] = _make_token(offset + page_size, query)
+            response["next_page_token"] = _make_token(offset + page_size, key, query)
         return response
 
 
@@ -397,21 +398,21 @@ def _sort_key(sort_by: str) -> Callable[[dict], Any]:
     return lambda item: (str(item.get(field_name, "")), str(item.get("created_at", "")))
 
 
-def _token_scope(query: dict) -> str:
-    return json.dumps([query.get("filter", ""), query.get("sort_by", ""), query.get("namespace", "")])
+def _token_scope(key: str, query: dict) -> str:
+    return json.dumps([key, query.get("filter", ""), query.get("sort_by", ""), query.get("namespace", "")])
 
 
-def _make_token(offset: int, query: dict) -> str:
-    raw = json.dumps({"offset": offset, "scope": _token_scope(query)}).encode()
+def _make_token(offset: int, key: str, query: dict) -> str:
+    raw = json.dumps({"offset": offset, "scope": _token_scope(key, query)}).encode()
     return base64.urlsafe_b64encode(raw).decode()
 
 
-def _read_token(token: str, query: dict) -> int:
+def _read_token(token: str, key: str, query: dict) -> int:
     if not token:
         return 0
     try:
         decoded = json.loads(base64.urlsafe_b64decode(token.encode()))
-        if decoded["scope"] != _token_scope(query):
+        if decoded["scope"] != _token_scope(key, query):
             raise ValueError("token from another query")
         return int(decoded["offset"])
     except (ValueError, KeyError, TypeError):
@@ -424,8 +425,11 @@ def _parse_filter(text: str) -> list[dict]:
     except (ValueError, AttributeError):
         raise HttpError(400, f"invalid filter {text!r}: not a JSON Filter") from None
     for predicate in predicates:
-        if predicate.get("operation") not in FILTER_OPERATIONS:
+        operation = predicate.get("operation")
+        operation = FILTER_OPERATIONS.get(operation, operation) if isinstance(operation, int) else operation
+        if operation not in FILTER_OPERATIONS.values():
             raise HttpError(400, f"invalid filter operation {predicate.get('operation')!r}")
+        predicate["operation"] = operation
         if not predicate.get("key"):
             raise HttpError(400, "filter predicate without key")
     return predicates

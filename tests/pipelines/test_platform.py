@@ -1,0 +1,98 @@
+"""The platform config reaches every task of the compiled pipeline YAML, and only the copy for the cluster."""
+
+# No `from __future__ import annotations`: KFP reads the real annotations of the pipeline below.
+from pathlib import Path
+
+import pytest
+import yaml
+from kfp import compiler, dsl
+
+import components
+from churnops.platform_config import PlatformConfig, load_platform_config
+from pipelines import PIPELINES
+from pipelines.platform import with_platform
+
+REPO = Path(__file__).resolve().parents[2]
+EXECUTORS = ["exec-evaluate-model", "exec-load-and-preprocess-data", "exec-register-model", "exec-train-model"]
+
+
+def compile_to_docs(pipeline, path: Path) -> tuple[dict, dict]:
+    compiler.Compiler().compile(pipeline, str(path))
+    documents = list(yaml.safe_load_all(path.read_text(encoding="utf-8")))
+    return documents[0], (documents[1] if len(documents) > 1 else {})
+
+
+@pytest.fixture(scope="module")
+def prod(tmp_path_factory):
+    config = load_platform_config(REPO / "config" / "platform" / "prod.yaml", components.__all__)
+    return compile_to_docs(with_platform(PIPELINES["training"], config), tmp_path_factory.mktemp("prod") / "t.yaml")
+
+
+def test_every_step_gets_the_secrets_node_selector_tolerations_and_labels(prod):
+    _, platform = prod
+    executors = platform["platforms"]["kubernetes"]["deploymentSpec"]["executors"]
+    assert sorted(executors) == EXECUTORS
+    for name, spec in executors.items():
+        secrets = {s["secretName"]: [k["envVar"] for k in s["keyToEnv"]] for s in spec["secretAsEnv"]}
+        assert secrets == {
+            "churnops-mlflow": ["MLFLOW_TRACKING_URI", "MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD"],
+            "churnops-artifacts": ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "MLFLOW_S3_ENDPOINT_URL"],
+        }, name
+        assert spec["configMapAsEnv"][0]["configMapName"] == "churnops-config"
+        assert spec["nodeSelector"] == {"labels": {"churnops.io/pool": "cpu-training"}}
+        assert spec["tolerations"] == [{"key": "churnops.io/pool", "operator": "Equal", "value": "cpu-training",
+                                        "effect": "NoSchedule"}]
+        assert spec["podMetadata"]["labels"]["app.kubernetes.io/part-of"] == "churnops"
+        assert [s["secretName"] for s in spec["imagePullSecret"]] == ["churnops-registry"]
+        assert spec["activeDeadlineSeconds"] == "7200"
+
+
+def test_step_overrides_set_resources_and_retries_per_component(prod):
+    spec, _ = prod
+    executors = spec["deploymentSpec"]["executors"]
+    assert executors["exec-train-model"]["container"]["resources"]["resourceCpuLimit"] == "4"
+    assert executors["exec-train-model"]["container"]["resources"]["resourceMemoryLimit"] == "8Gi"
+    assert executors["exec-evaluate-model"]["container"]["resources"]["resourceCpuLimit"] == "2"
+    tasks = spec["root"]["dag"]["tasks"]
+    assert "retryPolicy" not in tasks["register-model"], "registering twice would create two versions"
+    assert tasks["train-model"]["retryPolicy"]["maxRetryCount"] == 2
+    assert all(not task["cachingOptions"].get("enableCache") for task in tasks.values())
+
+
+def test_the_plain_pipeline_used_by_local_runs_is_left_without_platform_settings(prod, tmp_path):
+    spec, platform = compile_to_docs(PIPELINES["training"], tmp_path / "plain.yaml")
+
+    assert platform == {}
+    assert "resources" not in spec["deploymentSpec"]["executors"]["exec-train-model"]["container"]
+
+
+@dsl.component(base_image="python:3.11-slim", install_kfp_package=False)
+def _echo(number: int) -> int:
+    return number
+
+
+@dsl.pipeline(name="nested")
+def _nested(count: int = 1) -> int:
+    first = _echo(number=count)
+    with dsl.ParallelFor([1, 2]) as item:
+        with dsl.If(count > 0):
+            _echo(number=item)
+    return first.output
+
+
+def test_tasks_inside_parallel_for_and_conditions_are_covered_too(tmp_path):
+    config = PlatformConfig(defaults={"node_selector": {"pool": "cpu"}})
+
+    _, platform = compile_to_docs(with_platform(_nested, config), tmp_path / "nested.yaml")
+
+    executors = platform["platforms"]["kubernetes"]["deploymentSpec"]["executors"]
+    assert sorted(executors) == ["exec-echo", "exec-echo-2"]
+    assert all(spec["nodeSelector"] == {"labels": {"pool": "cpu"}} for spec in executors.values())
+
+
+def test_compiling_with_a_platform_is_deterministic(prod, tmp_path):
+    config = load_platform_config(REPO / "config" / "platform" / "prod.yaml", components.__all__)
+    path = tmp_path / "again.yaml"
+    again = compile_to_docs(with_platform(PIPELINES["training"], config), path)
+
+    assert again == prod
