@@ -27,10 +27,16 @@ test: setup ## Run the whole test suite (unit, component, end-to-end)
 compile: setup ## Compile every pipeline to KFP YAML under build/
 	$(BIN)/churnops compile --output-dir build/pipelines
 
+schedules-check: setup ## Validate schedules/*.yaml and compile the pipelines they name (no KFP contacted)
+	@for file in schedules/*.yaml; do $(BIN)/python scripts/sync_schedules.py --config $$file --check || exit $$?; done
+
+bench: setup ## Run the benchmarks (they print ratios against a baseline measured in the same run)
+	$(BIN)/python benchmarks/sync_scale.py
+
 mlflow-ui: setup ## Open the MLflow UI on the embedded store (http://127.0.0.1:5000)
 	$(BIN)/churnops mlflow ui
 
 data: setup ## Regenerate data/churn_synthetic.csv (byte-for-byte reproducible)
 	$(BIN)/python scripts/generate_synthetic_data.py --output data/churn_synthetic.csv
 
-.PHONY: help setup run test compile mlflow-ui data
+.PHONY: help setup run test compile schedules-check bench mlflow-ui data

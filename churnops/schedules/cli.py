@@ -28,7 +28,7 @@ from churnops.schedules.arguments import (
 from churnops.schedules.apply import apply
 from churnops.schedules.compiled import compile_declared
 from churnops.schedules.config import SchedulesConfig, load_config
-from churnops.schedules.kfp_api import ApiError, KfpApi, RetryPolicy, connect
+from churnops.schedules.kfp_api import PAGE_SIZE, ApiError, KfpApi, RetryPolicy, connect
 from churnops.schedules.plan import plan
 from churnops.schedules.report import apply_report, plan_table
 
@@ -44,10 +44,11 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run(args: argparse.Namespace, *, pipelines: Mapping[str, Any] | None = None,
-        retry: RetryPolicy | None = None) -> int:
+        retry: RetryPolicy | None = None, page_size: int = PAGE_SIZE) -> int:
+    """Run a parsed command line; returns the exit code. Keyword arguments are for tests/benchmarks."""
     try:
         with tempfile.TemporaryDirectory(prefix="churnops-sync-") as workdir:
-            return _run(args, Path(workdir), pipelines, retry)
+            return _run(args, Path(workdir), pipelines, retry, page_size)
     except ConfigError as exc:
         print(f"{args.config}: invalid, nothing was changed. {exc}", file=sys.stderr)
         return EXIT_INVALID
@@ -63,13 +64,13 @@ def run(args: argparse.Namespace, *, pipelines: Mapping[str, Any] | None = None,
 
 
 def _run(args: argparse.Namespace, workdir: Path, pipelines: Mapping[str, Any] | None,
-         retry: RetryPolicy | None) -> int:
+         retry: RetryPolicy | None, page_size: int) -> int:
     config = load_config(args.config, pipelines)
     compiled = compile_declared(config, workdir, pipelines)
     if args.check:
         print(check_summary(config, compiled))
         return EXIT_IN_SYNC
-    api = KfpApi(connect(args.host, args.namespace, args.token_file), args.namespace, retry)
+    api = KfpApi(connect(args.host, args.namespace, args.token_file), args.namespace, retry, page_size)
     observed = api.observe([e.name for e in config.experiments],
                            {name: c.version_name for name, c in compiled.items()})
     the_plan = plan(config, compiled, observed, prune=args.prune)
