@@ -1,10 +1,11 @@
 """Carry out a plan in order, stopping at the first error with a record of what was done.
 
 Order: experiments, pipelines, pipeline versions, then each recurring run. A recurring run is
-replaced as: create the new one *disabled* -> disable the old one(s) -> enable the new one ->
-delete the old one(s). So the schedule always exists (never none), and at no moment are two
-copies enabled (never two): between the disable and the enable (two API calls, milliseconds)
-neither fires. Any interruption leaves a state the next plan finishes (see plan.run_change).
+always created disabled and enabled by a second call; a replace runs: create the new one
+disabled -> disable the old one(s) -> enable the new one -> delete the old one(s). So the
+schedule always exists (never none), and at no moment are two copies enabled (never two):
+between the disable and the enable (one API call, milliseconds) neither fires. Any
+interruption leaves a state the next plan finishes (see plan.run_change).
 """
 
 from __future__ import annotations
@@ -85,25 +86,23 @@ def _apply_run(change: Change, config: SchedulesConfig, ids: _Ids, api: KfpApi, 
         return
     desired = change.desired
     assert desired is not None
-    want_enabled = desired.decl.enabled
     keep_id, keep_enabled = (change.keep.id, change.keep.enabled) if change.keep else (None, False)
     if keep_id is None:
-        # With an old copy around, start disabled so two are never enabled at once.
-        start_enabled = want_enabled and not change.stale
+        # Always created disabled, enabled below once no other copy is: even when a create is
+        # retried after a lost response (leaving a duplicate), at most one copy is ever enabled.
         keep_id = api.create_recurring_run(
             desired.decl, desired.description(config.scope), ids.experiments[desired.decl.experiment],
-            ids.pipelines[desired.decl.pipeline], ids.versions[desired.decl.pipeline], enabled=start_enabled,
+            ids.pipelines[desired.decl.pipeline], ids.versions[desired.decl.pipeline], enabled=False,
         )
-        keep_enabled = start_enabled
-        done.append(f"created recurring run {name} ({keep_id}, {'enabled' if start_enabled else 'disabled'})")
+        done.append(f"created recurring run {name} ({keep_id}, disabled)")
     for run in change.stale:
         if run.enabled:
             api.disable_recurring_run(name, run.id)
             done.append(f"disabled old recurring run {name} ({run.id})")
-    if want_enabled and not keep_enabled:
+    if desired.decl.enabled and not keep_enabled:
         api.enable_recurring_run(name, keep_id)
         done.append(f"enabled recurring run {name} ({keep_id})")
-    elif keep_enabled and not want_enabled:
+    elif keep_enabled and not desired.decl.enabled:
         api.disable_recurring_run(name, keep_id)
         done.append(f"disabled recurring run {name} ({keep_id})")
     for run in change.stale:

@@ -166,16 +166,26 @@ class KfpApi:
 
     def create_experiment(self, name: str, description: str) -> str:
         body = kfp_server_api.V2beta1Experiment(display_name=name, description=description, namespace=self.namespace)
-        return self.call(f"create experiment {name}", self.client.experiments.experiment_service_create_experiment,
-                         experiment=body).experiment_id
+        try:
+            return self.call(f"create experiment {name}", self.client.experiments.experiment_service_create_experiment,
+                             experiment=body).experiment_id
+        except ApiError as exc:
+            return self._after_conflict(exc, f"look up experiment {name}", self.client.list_experiments, "experiments",
+                                        filter=eq_filter("display_name", name), namespace=self.namespace,
+                                        page_size=2).experiment_id
 
     def unarchive_experiment(self, name: str, experiment_id: str) -> None:
         self.call(f"unarchive experiment {name}", self.client.unarchive_experiment, experiment_id)
 
     def create_pipeline(self, name: str, description: str) -> str:
         body = kfp_server_api.V2beta1Pipeline(display_name=name, description=description, namespace=self.namespace)
-        return self.call(f"create pipeline {name}", self.client.pipelines.pipeline_service_create_pipeline,
-                         pipeline=body).pipeline_id
+        try:
+            return self.call(f"create pipeline {name}", self.client.pipelines.pipeline_service_create_pipeline,
+                             pipeline=body).pipeline_id
+        except ApiError as exc:
+            return self._after_conflict(exc, f"look up pipeline {name}", self.client.list_pipelines, "pipelines",
+                                        filter=eq_filter("display_name", name), namespace=self.namespace,
+                                        page_size=2).pipeline_id
 
     def upload_version(self, pipeline: str, pipeline_id: str, version: str, path: Path, description: str) -> str:
         try:
@@ -183,14 +193,19 @@ class KfpApi:
                              self.client.pipeline_uploads.upload_pipeline_version, str(path),
                              name=version, pipelineid=pipeline_id, description=description).pipeline_version_id
         except ApiError as exc:
-            # 409: the same content is already there (a retried upload, or a concurrent sync).
-            if getattr(exc.__cause__, "status", None) != 409:
-                raise
-            found = self.call(f"look up version {version} of pipeline {pipeline}", self.client.list_pipeline_versions,
-                              pipeline_id=pipeline_id, filter=eq_filter("display_name", version), page_size=2)
-            if not found.pipeline_versions:
-                raise
-            return found.pipeline_versions[0].pipeline_version_id
+            return self._after_conflict(exc, f"look up version {version} of pipeline {pipeline}",
+                                        self.client.list_pipeline_versions, "pipeline_versions", pipeline_id=pipeline_id,
+                                        filter=eq_filter("display_name", version), page_size=2).pipeline_version_id
+
+    def _after_conflict(self, exc: ApiError, what: str, lookup: Callable[..., Any], items: str, **kwargs: Any) -> Any:
+        """A 409 on create means it is already there (a retried create whose first answer was
+        lost, or a concurrent sync): look it up and return it. Anything else is re-raised."""
+        if getattr(exc.__cause__, "status", None) != 409:
+            raise exc
+        found = getattr(self.call(what, lookup, **kwargs), items) or []
+        if not found:
+            raise exc
+        return found[0]
 
     def create_recurring_run(self, decl: RecurringRunDecl, description: str, experiment_id: str,
                              pipeline_id: str, version_id: str, enabled: bool) -> str:
@@ -208,10 +223,19 @@ class KfpApi:
         self.call(f"enable recurring run {name} ({run_id})", self.client.enable_recurring_run, run_id)
 
     def disable_recurring_run(self, name: str, run_id: str) -> None:
-        self.call(f"disable recurring run {name} ({run_id})", self.client.disable_recurring_run, run_id)
+        self._gone_is_done(f"disable recurring run {name} ({run_id})", self.client.disable_recurring_run, run_id)
 
     def delete_recurring_run(self, name: str, run_id: str) -> None:
-        self.call(f"delete recurring run {name} ({run_id})", self.client.delete_recurring_run, run_id)
+        self._gone_is_done(f"delete recurring run {name} ({run_id})", self.client.delete_recurring_run, run_id)
+
+    def _gone_is_done(self, what: str, fn: Callable[..., Any], run_id: str) -> None:
+        """Disabling or deleting a run that no longer exists (404) has reached its goal: after a
+        retry whose first attempt went through, or a run deleted by hand meanwhile."""
+        try:
+            self.call(what, fn, run_id)
+        except ApiError as exc:
+            if getattr(exc.__cause__, "status", None) != 404:
+                raise
 
 
 def observed_run(run: Any) -> ObservedRun:

@@ -69,6 +69,7 @@ class _Fault:
     status: int
     skip: int  # matching calls to let through first
     times: int
+    applied: bool  # act on the call, then answer the error anyway (a lost response)
 
 
 @dataclass
@@ -118,10 +119,12 @@ class FakeKfpServer:
 
     # -- test helpers -----------------------------------------------------------------------------
 
-    def fail(self, method: str, path_pattern: str, status: int = 503, *, skip: int = 0, times: int = 1) -> None:
-        """Answer `status` (without acting) to matching calls, after letting `skip` through."""
+    def fail(self, method: str, path_pattern: str, status: int = 503, *, skip: int = 0, times: int = 1,
+             applied: bool = False) -> None:
+        """Answer `status` to matching calls, after letting `skip` through. Without acting, or
+        with `applied=True` after acting (the server did it, the client never heard)."""
         with self._lock:
-            self._faults.append(_Fault(method, re.compile(path_pattern), status, skip, times))
+            self._faults.append(_Fault(method, re.compile(path_pattern), status, skip, times, applied))
 
     def reset_calls(self) -> None:
         with self._lock:
@@ -147,11 +150,14 @@ class FakeKfpServer:
         query = {key: values[-1] for key, values in parse_qs(parsed.query).items()}
         with self._lock:
             payload: Any = None
+            fault: _Fault | None = None
             try:
                 payload = _decode_body(headers, body)
                 fault = self._take_fault(method, path)
+                if fault is not None and fault.applied:
+                    self._route(method, path, query, payload)
                 if fault is not None:
-                    raise HttpError(fault, f"injected failure ({fault})")
+                    raise HttpError(fault.status, f"injected failure ({fault.status})")
                 status, response = 200, self._route(method, path, query, payload)
             except HttpError as exc:
                 status = exc.status
@@ -159,19 +165,19 @@ class FakeKfpServer:
                             "details": []}
             logged = {k: v for k, v in payload.items() if k != "uploadfile"} if isinstance(payload, dict) else payload
             self.calls.append(Call(method, path, query, logged, status, headers.get("Authorization", "")))
-            if method != "GET" and status == 200:
+            if method != "GET" and (status == 200 or (fault is not None and fault.applied)):
                 self.history.append({run_id: (run["display_name"], run["status"] == "ENABLED")
                                      for run_id, run in self.state.recurring_runs.items()})
             return status, response
 
-    def _take_fault(self, method: str, path: str) -> int | None:
+    def _take_fault(self, method: str, path: str) -> _Fault | None:
         for fault in self._faults:
             if fault.times > 0 and fault.method == method and fault.path.search(path):
                 if fault.skip > 0:
                     fault.skip -= 1
                     return None
                 fault.times -= 1
-                return fault.status
+                return fault
         return None
 
     def _route(self, method: str, path: str, query: dict, body: Any) -> Any:

@@ -7,6 +7,7 @@ create-before-delete order are proven.
 from __future__ import annotations
 
 import copy
+import re
 
 import pytest
 
@@ -15,16 +16,21 @@ from churnops.schedules.state import parse_marker
 MUTATING_RUN_CALLS = ("POST", "DELETE")
 
 
-def mutations(server) -> list[str]:
-    return [f"{call.method} {call.path.split('/apis/v2beta1/')[-1]}" for call in server.mutating_calls()]
+def mutations(server, ids: bool = True) -> list[str]:
+    calls = [f"{call.method} {call.path.split('/apis/v2beta1/')[-1]}" for call in server.mutating_calls()]
+    return calls if ids else [re.sub(r"/[0-9a-f-]{36}", "/<id>", call) for call in calls]
 
 
 def assert_never_none_never_two(server, name: str) -> None:
-    """After every write: the schedule `name` exists, and at most one copy of it is enabled."""
+    """After every write: once the schedule `name` exists it keeps existing, and at most one
+    copy of it is enabled."""
+    existed = False
     for snapshot in server.history:
         copies = [enabled for run_name, enabled in snapshot.values() if run_name == name]
-        assert copies, f"{name} did not exist after a write: {snapshot}"
+        assert copies or not existed, f"{name} did not exist after a write: {snapshot}"
+        existed = existed or bool(copies)
         assert sum(copies) <= 1, f"two copies of {name} were enabled at once: {snapshot}"
+    assert existed, f"{name} never existed"
 
 
 def test_first_sync_creates_everything_then_a_second_sync_makes_zero_mutating_calls(
@@ -34,9 +40,10 @@ def test_first_sync_creates_everything_then_a_second_sync_makes_zero_mutating_ca
     first = sync(config)
 
     assert first.code == 3, first.err
-    assert mutations(kfp_server) == [
-        "POST experiments", "POST pipelines", "POST pipelines/upload_version", "POST recurringruns",
-        "POST recurringruns",
+    assert mutations(kfp_server, ids=False) == [
+        "POST experiments", "POST pipelines", "POST pipelines/upload_version",
+        "POST recurringruns", "POST recurringruns/<id>:enable",  # created disabled, then enabled
+        "POST recurringruns", "POST recurringruns/<id>:enable",
     ]
     runs = runs_by_name()
     weekly, daily = runs["weekly"][0], runs["daily"][0]
@@ -220,7 +227,7 @@ def test_interrupted_replace_keeps_one_enabled_copy_and_the_rerun_finishes_it(
     old_id = runs_by_name()["weekly"][0]["recurring_run_id"]
     changed = copy.deepcopy(doc)
     changed["recurring_runs"][0]["cron"] = "0 0 5 * * MON"
-    kfp_server.fail("POST", r":disable$", status=404)  # the old copy cannot be disabled
+    kfp_server.fail("POST", r":disable$", status=400)  # the old copy cannot be disabled
 
     failed = sync(write_schedules(changed))
 
@@ -239,6 +246,37 @@ def test_interrupted_replace_keeps_one_enabled_copy_and_the_rerun_finishes_it(
     assert weekly["recurring_run_id"] != old_id and weekly["status"] == "ENABLED"
     assert weekly["trigger"]["cron_schedule"]["cron"] == "0 0 5 * * MON"
     assert_never_none_never_two(kfp_server, "weekly")
+
+
+def test_a_create_whose_response_was_lost_is_retried_without_ever_enabling_two_copies(
+        sync, kfp_server, write_schedules, schedules_doc, runs_by_name):
+    config = write_schedules(schedules_doc())
+    kfp_server.fail("POST", r"/recurringruns$", status=503, applied=True)  # created, but the answer is lost
+
+    assert sync(config).code == 3
+    weekly = runs_by_name()["weekly"]
+    assert len(weekly) == 2 and [r["status"] for r in weekly].count("ENABLED") == 1
+    assert_never_none_never_two(kfp_server, "weekly")
+
+    cleanup = sync(config)
+
+    assert cleanup.code == 3 and "finish an earlier replace" in cleanup.out
+    (weekly,) = runs_by_name()["weekly"]
+    assert weekly["status"] == "ENABLED"
+    kfp_server.reset_calls()
+    assert sync(config).code == 0 and kfp_server.mutating_calls() == []
+
+
+@pytest.mark.parametrize("path", [r"/experiments$", r"/pipelines$", r"/upload_version$"])
+def test_a_lost_create_answer_for_a_named_object_is_found_by_name_on_409(
+        sync, kfp_server, write_schedules, schedules_doc, path):
+    config = write_schedules(schedules_doc())
+    kfp_server.fail("POST", path, status=503, applied=True)
+
+    assert sync(config).code == 3
+    statuses = [c.status for c in kfp_server.calls if c.method == "POST" and re.search(path, c.path)]
+    assert statuses == [503, 409]
+    assert (len(kfp_server.state.experiments), len(kfp_server.state.pipelines), len(kfp_server.state.versions)) == (2, 1, 1)
 
 
 def test_transient_errors_are_retried_with_a_bound(sync, kfp_server, write_schedules, schedules_doc):
