@@ -11,6 +11,7 @@ Exit codes (stable; scripts and the sync Job rely on them):
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 import tempfile
 import traceback
@@ -26,6 +27,7 @@ from churnops.schedules.arguments import (
     add_arguments,
 )
 from churnops.schedules.apply import apply
+from churnops.schedules.cluster import ClusterError, core_v1, has_config_map_refs, resolve_config_map_refs
 from churnops.schedules.compiled import compile_declared
 from churnops.schedules.config import SchedulesConfig, load_config
 from churnops.schedules.kfp_api import PAGE_SIZE, ApiError, KfpApi, RetryPolicy, connect
@@ -55,6 +57,9 @@ def run(args: argparse.Namespace, *, pipelines: Mapping[str, Any] | None = None,
     except ApiError as exc:
         print(f"KFP API error: {exc}", file=sys.stderr)
         return EXIT_API_ERROR
+    except ClusterError as exc:
+        print(f"Kubernetes API error, nothing was changed: {exc}", file=sys.stderr)
+        return EXIT_API_ERROR
     except Exception as exc:  # noqa: BLE001 (one paragraph, traceback on request)
         if args.verbose:
             traceback.print_exc()
@@ -70,6 +75,9 @@ def _run(args: argparse.Namespace, workdir: Path, pipelines: Mapping[str, Any] |
     if args.check:
         print(check_summary(config, compiled))
         return EXIT_IN_SYNC
+    if has_config_map_refs(config.recurring_runs):
+        runs = resolve_config_map_refs(config.recurring_runs, core_v1(), args.namespace)
+        config = dataclasses.replace(config, recurring_runs=runs)
     api = KfpApi(connect(args.host, args.namespace, args.token_file), args.namespace, retry, page_size)
     observed = api.observe([e.name for e in config.experiments],
                            {name: c.version_name for name, c in compiled.items()})

@@ -286,6 +286,24 @@ def _runs(items: list, defaults: dict, experiments, pipeline_decls, registry, ba
             )
 
 
+def config_map_ref(value: Any) -> dict[str, str] | None:
+    """`{valueFrom: {configMapKeyRef: {name, key[, namespace]}}}` -> the inner mapping, else None."""
+    if isinstance(value, dict) and set(value) == {"valueFrom"} and isinstance(value["valueFrom"], dict):
+        ref = value["valueFrom"].get("configMapKeyRef")
+        if isinstance(ref, dict):
+            return ref
+    return None
+
+
+def _ref_problem(name: str, ref: dict, spec_type: str) -> str | None:
+    if not isinstance(ref.get("name"), str) or not isinstance(ref.get("key"), str) or \
+            set(ref) - {"name", "key", "namespace"}:
+        return f"{name!r}: configMapKeyRef takes name, key and optionally namespace"
+    if spec_type != "String":
+        return f"{name!r} is {spec_type}; only String parameters can come from a ConfigMap"
+    return None
+
+
 def parameter_problems(pipeline: Any, parameters: dict[str, Any]) -> list[str]:
     """Undeclared, missing required, and wrongly typed parameters of one pipeline."""
     inputs = pipeline.component_spec.inputs or {}
@@ -297,7 +315,11 @@ def parameter_problems(pipeline: Any, parameters: dict[str, Any]) -> list[str]:
                             f"it takes: {', '.join(sorted(inputs)) or 'none'}")
             continue
         expected = PARAMETER_TYPES.get(str(spec.type))
-        if expected is None:
+        ref = config_map_ref(value)
+        if ref is not None:
+            if problem := _ref_problem(name, ref, str(spec.type)):
+                problems.append(problem)
+        elif expected is None:
             problems.append(f"{name!r} is an artifact input ({spec.type}); a schedule can only set parameters")
         elif isinstance(value, bool) and bool not in expected or not isinstance(value, expected):
             problems.append(f"{name!r} must be {spec.type}, got {type(value).__name__} {value!r}")

@@ -65,14 +65,6 @@ def eq_filter(key: str, value: str) -> str:
     return json.dumps({"predicates": [{"operation": "EQUALS", "key": key, "string_value": value}]})
 
 
-def discover_host(core_v1: Any, namespace: str = "kubeflow", service: str = "ml-pipeline") -> str:
-    """The in-cluster URL of the KFP API Service, read through the Kubernetes API."""
-    found = core_v1.read_namespaced_service(service, namespace)
-    ports = found.spec.ports or []
-    port = next((p.port for p in ports if p.name == "http"), ports[0].port if ports else 8888)
-    return f"http://{service}.{namespace}.svc.cluster.local:{port}"
-
-
 def token_path(token_file: str | None) -> Path | None:
     if token_file:
         return Path(token_file)
@@ -86,14 +78,14 @@ def connect(host: str | None, namespace: str | None, token_file: str | None) -> 
     if token_file and not Path(token_file).is_file():
         raise ApiError(f"token file {token_file} not found; pass an existing --token-file or omit it")
     if not host:
-        import kubernetes
+        from churnops.schedules.cluster import core_v1, discover_host
 
         try:
-            kubernetes.config.load_incluster_config()
-        except kubernetes.config.ConfigException:
-            raise ApiError("no --host given and not running in a cluster: pass --host http://HOST:PORT "
-                           "(e.g. a port-forward to svc/ml-pipeline in namespace kubeflow)") from None
-        host = discover_host(kubernetes.client.CoreV1Api())
+            host = discover_host(core_v1())
+        except Exception as exc:  # noqa: BLE001 (whatever failed, the fix is --host)
+            raise ApiError(f"no --host given and the KFP Service could not be found through the Kubernetes "
+                           f"API ({exc}). Pass --host http://HOST:PORT (e.g. a port-forward to svc/ml-pipeline "
+                           "in namespace kubeflow).") from None
     path = token_path(token_file)
     credentials = ServiceAccountTokenVolumeCredentials(str(path)) if path else None
     with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):

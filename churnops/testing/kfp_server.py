@@ -86,6 +86,8 @@ class FakeKfpServer:
         self.state = _State()
         self.calls: list[Call] = []
         self.unmodeled: list[str] = []
+        # Kubernetes ConfigMaps served at /api/v1/namespaces/<ns>/configmaps/<name>: {(ns, name): data}.
+        self.config_maps: dict[tuple[str, str], dict[str, str]] = {}
         # After each successful write: {recurring run id: (display name, enabled)}.
         self.history: list[dict[str, tuple[str, bool]]] = []
         self._faults: list[_Fault] = []
@@ -212,8 +214,9 @@ class FakeKfpServer:
             ("DELETE", f"{API}/recurringruns/{rid}", self._delete_recurring_run),
             ("POST", f"{API}/recurringruns/{rid}:enable", lambda q, b, i: self._set_mode(i, True)),
             ("POST", f"{API}/recurringruns/{rid}:disable", lambda q, b, i: self._set_mode(i, False)),
-            # The one Kubernetes API call the sync makes (finding the KFP Service in a cluster).
+            # The Kubernetes API reads the sync makes: the KFP Service, and ConfigMaps.
             ("GET", r"/api/v1/namespaces/([^/]+)/services/([^/]+)", self._k8s_service),
+            ("GET", r"/api/v1/namespaces/([^/]+)/configmaps/([^/]+)", self._k8s_config_map),
         ]
 
     # -- resources --------------------------------------------------------------------------------
@@ -376,6 +379,12 @@ class FakeKfpServer:
         return {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": namespace},
                 "spec": {"ports": [{"name": "http", "port": 8888, "protocol": "TCP"},
                                    {"name": "grpc", "port": 8887, "protocol": "TCP"}]}}
+
+    def _k8s_config_map(self, query: dict, body: Any, namespace: str, name: str) -> dict:
+        if (namespace, name) not in self.config_maps:
+            raise HttpError(404, f'configmaps "{name}" not found')
+        return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "namespace": namespace},
+                "data": self.config_maps[(namespace, name)]}
 
     # -- listing ----------------------------------------------------------------------------------
 

@@ -8,7 +8,8 @@ import kfp_server_api
 import kubernetes
 import pytest
 
-from churnops.schedules.kfp_api import KfpApi, connect, discover_host, eq_filter
+from churnops.schedules.cluster import discover_host
+from churnops.schedules.kfp_api import KfpApi, connect, eq_filter
 from churnops.testing.kfp_server import FakeKfpServer
 
 
