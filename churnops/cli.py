@@ -59,6 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     compile_ = commands.add_parser("compile", help="compile every pipeline to KFP YAML")
     compile_.add_argument("--output-dir", default="build/pipelines", help="(default: %(default)s)")
+    compile_.add_argument("--platform", type=Path, metavar="PATH",
+                          help="platform file (config/platform/<env>.yaml): Secrets, nodes, resources... on every step")
 
     from churnops.schedules.arguments import add_arguments as add_sync_arguments
 
@@ -103,7 +105,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_compile(args: argparse.Namespace) -> int:
     from churnops.compile import compile_all
 
-    for path in compile_all(Path(args.output_dir)):
+    for path in compile_all(Path(args.output_dir), args.platform):
         print(path)
     return 0
 

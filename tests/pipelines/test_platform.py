@@ -96,3 +96,12 @@ def test_compiling_with_a_platform_is_deterministic(prod, tmp_path):
     again = compile_to_docs(with_platform(PIPELINES["training"], config), path)
 
     assert again == prod
+
+
+def test_churnops_compile_with_a_platform_file_writes_the_platform_spec(tmp_path, capsys):
+    from churnops.cli import main
+
+    assert main(["compile", "--output-dir", str(tmp_path), "--platform", str(REPO / "config" / "platform" / "dev.yaml")]) == 0
+    _, platform = yaml.safe_load_all((tmp_path / "training.yaml").read_text(encoding="utf-8"))
+    labels = platform["platforms"]["kubernetes"]["deploymentSpec"]["executors"]["exec-train-model"]["podMetadata"]
+    assert labels["labels"]["churnops.io/environment"] == "dev"
