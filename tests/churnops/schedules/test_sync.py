@@ -13,7 +13,6 @@ import pytest
 
 from churnops.schedules.state import parse_marker
 
-MUTATING_RUN_CALLS = ("POST", "DELETE")
 
 
 def mutations(server, ids: bool = True) -> list[str]:
@@ -89,12 +88,12 @@ def test_a_changed_run_is_replaced_create_disabled_then_disable_old_enable_new_d
 
     assert result.code == 3, result.err
     assert expected_detail in result.out
-    calls = kfp_server.mutating_calls()
-    assert [(c.method, c.path.rsplit("/", 1)[-1]) for c in calls] == [
-        ("POST", "recurringruns"), ("POST", f"{old_id}:disable"), ("POST", f"{calls[0].path and _new_id(kfp_server, old_id)}:enable"),
-        ("DELETE", old_id),
+    new_id = _new_id(kfp_server, old_id)
+    assert mutations(kfp_server) == [
+        "POST recurringruns", f"POST recurringruns/{old_id}:disable", f"POST recurringruns/{new_id}:enable",
+        f"DELETE recurringruns/{old_id}",
     ]
-    assert calls[0].body["mode"] == "DISABLE", "the new copy is created disabled"
+    assert kfp_server.mutating_calls()[0].body["mode"] == "DISABLE", "the new copy is created disabled"
     assert_never_none_never_two(kfp_server, "weekly")
     weekly = runs_by_name()["weekly"]
     assert len(weekly) == 1 and weekly[0]["status"] == "ENABLED" and weekly[0]["recurring_run_id"] != old_id
