@@ -158,46 +158,45 @@ class KfpApi:
 
     def create_experiment(self, name: str, description: str) -> str:
         body = kfp_server_api.V2beta1Experiment(display_name=name, description=description, namespace=self.namespace)
-        try:
-            return self.call(f"create experiment {name}", self.client.experiments.experiment_service_create_experiment,
-                             experiment=body).experiment_id
-        except ApiError as exc:
-            return self._after_conflict(exc, f"look up experiment {name}", self.client.list_experiments, "experiments",
-                                        filter=eq_filter("display_name", name), namespace=self.namespace,
-                                        page_size=2).experiment_id
+        return self._create_or_find(
+            f"experiment {name}", lambda: self.client.experiments.experiment_service_create_experiment(experiment=body),
+            lambda: self.client.list_experiments(filter=eq_filter("display_name", name), namespace=self.namespace,
+                                                 page_size=2).experiments,
+        ).experiment_id
 
     def unarchive_experiment(self, name: str, experiment_id: str) -> None:
         self.call(f"unarchive experiment {name}", self.client.unarchive_experiment, experiment_id)
 
     def create_pipeline(self, name: str, description: str) -> str:
         body = kfp_server_api.V2beta1Pipeline(display_name=name, description=description, namespace=self.namespace)
-        try:
-            return self.call(f"create pipeline {name}", self.client.pipelines.pipeline_service_create_pipeline,
-                             pipeline=body).pipeline_id
-        except ApiError as exc:
-            return self._after_conflict(exc, f"look up pipeline {name}", self.client.list_pipelines, "pipelines",
-                                        filter=eq_filter("display_name", name), namespace=self.namespace,
-                                        page_size=2).pipeline_id
+        return self._create_or_find(
+            f"pipeline {name}", lambda: self.client.pipelines.pipeline_service_create_pipeline(pipeline=body),
+            lambda: self.client.list_pipelines(filter=eq_filter("display_name", name), namespace=self.namespace,
+                                               page_size=2).pipelines,
+        ).pipeline_id
 
     def upload_version(self, pipeline: str, pipeline_id: str, version: str, path: Path, description: str) -> str:
-        try:
-            return self.call(f"upload version {version} of pipeline {pipeline}",
-                             self.client.pipeline_uploads.upload_pipeline_version, str(path),
-                             name=version, pipelineid=pipeline_id, description=description).pipeline_version_id
-        except ApiError as exc:
-            return self._after_conflict(exc, f"look up version {version} of pipeline {pipeline}",
-                                        self.client.list_pipeline_versions, "pipeline_versions", pipeline_id=pipeline_id,
-                                        filter=eq_filter("display_name", version), page_size=2).pipeline_version_id
+        return self._create_or_find(
+            f"version {version} of pipeline {pipeline}",
+            lambda: self.client.pipeline_uploads.upload_pipeline_version(
+                str(path), name=version, pipelineid=pipeline_id, description=description),
+            lambda: self.client.list_pipeline_versions(pipeline_id=pipeline_id,
+                                                       filter=eq_filter("display_name", version),
+                                                       page_size=2).pipeline_versions,
+        ).pipeline_version_id
 
-    def _after_conflict(self, exc: ApiError, what: str, lookup: Callable[..., Any], items: str, **kwargs: Any) -> Any:
-        """A 409 on create means it is already there (a retried create whose first answer was
-        lost, or a concurrent sync): look it up and return it. Anything else is re-raised."""
-        if getattr(exc.__cause__, "status", None) != 409:
-            raise exc
-        found = getattr(self.call(what, lookup, **kwargs), items) or []
-        if not found:
-            raise exc
-        return found[0]
+    def _create_or_find(self, what: str, create: Callable[[], Any], find: Callable[[], list | None]) -> Any:
+        """Create a named object. A 409 means it is already there (a retried create whose first
+        answer was lost, or a concurrent sync): return the one found by name instead."""
+        try:
+            return self.call(f"create {what}", create)
+        except ApiError as exc:
+            if getattr(exc.__cause__, "status", None) != 409:
+                raise
+            found = self.call(f"look up {what}", find) or []
+            if not found:
+                raise
+            return found[0]
 
     def create_recurring_run(self, decl: RecurringRunDecl, description: str, experiment_id: str,
                              pipeline_id: str, version_id: str, enabled: bool) -> str:
