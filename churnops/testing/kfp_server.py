@@ -94,7 +94,8 @@ class FakeKfpServer:
         self._lock = threading.RLock()
         self._clock = itertools.count(1)
         self._http = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
-        self._thread = threading.Thread(target=self._http.serve_forever, daemon=True)
+        # A short poll interval: shutdown() waits for it, and tests start and stop many servers.
+        self._thread = threading.Thread(target=self._http.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
         default = self._new_experiment({"display_name": "Default", "description": "All runs created without specifying an experiment will be grouped here."})
         self.default_experiment_id = default["experiment_id"]
 

@@ -302,3 +302,16 @@ def test_unreachable_kfp_is_an_api_error(kfp_server, write_schedules, schedules_
     args = build_parser().parse_args(["--config", str(write_schedules(schedules_doc())), "--host", "http://127.0.0.1:9"])
     assert run(args) == 5
     assert "cannot reach KFP at http://127.0.0.1:9" in capsys.readouterr().err
+
+
+def test_an_archived_experiment_is_unarchived_so_its_runs_can_start(sync, kfp_server, write_schedules, schedules_doc):
+    config = write_schedules(schedules_doc())
+    sync(config)
+    (experiment_id,) = [i for i, e in kfp_server.state.experiments.items() if e["display_name"] == "churn-test"]
+    kfp_server.state.experiments[experiment_id]["storage_state"] = "ARCHIVED"
+    kfp_server.reset_calls()
+
+    result = sync(config)
+
+    assert result.code == 3
+    assert mutations(kfp_server) == [f"POST experiments/{experiment_id}:unarchive"]
