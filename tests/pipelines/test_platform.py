@@ -105,3 +105,14 @@ def test_churnops_compile_with_a_platform_file_writes_the_platform_spec(tmp_path
     _, platform = yaml.safe_load_all((tmp_path / "training.yaml").read_text(encoding="utf-8"))
     labels = platform["platforms"]["kubernetes"]["deploymentSpec"]["executors"]["exec-train-model"]["podMetadata"]
     assert labels["labels"]["churnops.io/environment"] == "dev"
+
+
+def test_the_local_runner_runs_a_platform_pipeline_and_ignores_the_cluster_settings(tmp_path, recwarn):
+    from kfp import local
+
+    config = PlatformConfig(defaults={"node_selector": {"pool": "cpu"}, "secrets_as_env": {"s": {"K": "K"}},
+                                      "pod_labels": {"team": "churn"}, "retries": {"count": 1}})
+    local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(tmp_path / "outputs"))
+
+    assert with_platform(_nested, config)(count=3).output == 3
+    assert not [w for w in recwarn if "local runner" in str(w.message)], "no platform setting warns locally"

@@ -315,3 +315,28 @@ def test_an_archived_experiment_is_unarchived_so_its_runs_can_start(sync, kfp_se
 
     assert result.code == 3
     assert mutations(kfp_server) == [f"POST experiments/{experiment_id}:unarchive"]
+
+
+def test_a_namespace_scopes_every_read_and_write(sync, kfp_server, write_schedules, schedules_doc, runs_by_name):
+    config = write_schedules(schedules_doc())
+    sync(config)  # the same scope, in the default namespace: must stay invisible to team-a's sync
+    kfp_server.reset_calls()
+
+    result = sync(config, "--namespace", "team-a")
+
+    assert result.code == 3, result.err
+    lists = [c for c in kfp_server.calls if c.method == "GET" and c.path.endswith(("/experiments", "/recurringruns"))]
+    assert lists and all(c.query.get("namespace") == "team-a" for c in lists)
+    assert {r["namespace"] for runs in runs_by_name().values() for r in runs} == {"", "team-a"}
+    assert all(len(runs) == 2 for runs in runs_by_name().values()), "the default namespace's runs are untouched"
+
+
+def test_without_host_outside_a_cluster_the_error_says_pass_host(write_schedules, schedules_doc, tmp_path,
+                                                                  monkeypatch, capsys):
+    from churnops.schedules.cli import build_parser, run
+
+    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "no-kubeconfig"))
+    monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
+
+    assert run(build_parser().parse_args(["--config", str(write_schedules(schedules_doc()))])) == 5
+    assert "Pass --host http://HOST:PORT" in capsys.readouterr().err
