@@ -54,8 +54,8 @@ def run(args: argparse.Namespace, *, pipelines: Mapping[str, Any] | None = None,
     except ConfigError as exc:
         print(f"{args.config}: invalid, nothing was changed. {exc}", file=sys.stderr)
         return EXIT_INVALID
-    except ApiError as exc:
-        print(f"KFP API error: {exc}", file=sys.stderr)
+    except ApiError as exc:  # raised before any write (failures during apply are reported by _run)
+        print(f"KFP API error, nothing was changed: {exc}", file=sys.stderr)
         return EXIT_API_ERROR
     except ClusterError as exc:
         print(f"Kubernetes API error, nothing was changed: {exc}", file=sys.stderr)
@@ -94,7 +94,8 @@ def _run(args: argparse.Namespace, workdir: Path, pipelines: Mapping[str, Any] |
     if not result.ok:
         print(f"KFP API error: {result.error}", file=sys.stderr)
         return EXIT_API_ERROR
-    print(f"Applied {len(result.done)} change{'s' if len(result.done) != 1 else ''}.")
+    planned = len(the_plan.pending)
+    print(f"Applied {planned} planned change{'s' if planned != 1 else ''} ({len(result.done)} API writes).")
     return args.changes_exit_code
 
 
