@@ -13,6 +13,7 @@ import mlflow
 from churnops import fingerprint as fingerprints
 from churnops.data import encode_target, local_path, read_dataset
 from churnops.data import fingerprint as dataset_sha256
+from churnops.estimators import build_estimator
 from churnops.promotion import Policy
 from churnops.local_run import run_locally
 from churnops.summary import training_summary
@@ -52,11 +53,12 @@ def train(
     """
     from pipelines.training import training_pipeline
 
+    hyperparameters = hyperparameters if hyperparameters is not None else DEFAULT_HYPERPARAMETERS.get(model_type, {})
+    build_estimator(model_type, hyperparameters)  # refuse a bad model config before any step runs
     home = home or churnops_home()
     tracking_uri = tracking_uri or embedded_tracking_uri(home)
     connect(tracking_uri)  # fail fast on an unreachable server, before any step starts
     policy = policy or Policy()
-    hyperparameters = hyperparameters if hyperparameters is not None else DEFAULT_HYPERPARAMETERS.get(model_type, {})
     dataset_uri = absolute_dataset_uri(dataset)
     started = time.monotonic()
     started_ms = int(time.time() * 1000)
