@@ -3,11 +3,12 @@
 from kfp import dsl
 
 from components import batch_predict, resolve_model
+from pipelines.training import DEFAULT_MODEL_NAME, DEFAULT_TRACKING_URI
 
 PIPELINE_NAME = "churn-inference"
-DEFAULT_MODEL_URI = "models:/churn-classifier@champion"
+# Defaults compiled into the KFP YAML (what a scheduled run on the cluster uses).
+DEFAULT_MODEL_URI = f"models:/{DEFAULT_MODEL_NAME}@champion"
 DEFAULT_INPUT_URI = "gs://churnops-data/churn_to_score.csv"
-DEFAULT_TRACKING_URI = "http://mlflow.mlflow.svc.cluster.local:5000"
 
 
 @dsl.pipeline(name=PIPELINE_NAME, description="Score a dataset with a pinned version of the churn classifier.")

@@ -95,3 +95,14 @@ def test_predict_names_the_champion_then_rollback_moves_it_back(flow, cli, synth
     shown = cli("models", "show", "--version", "3")
     assert shown["audit"][-1] | {"at": None} == {
         "action": "rolled-back", "by": "oncall", "at": None, "reason": "champion moved to v1: v3 misbehaves in prod"}
+
+
+def test_predict_on_a_file_missing_a_column_fails_with_the_column_named(flow, synthetic_csv, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("CHURNOPS_HOME", str(flow["home"]))
+    broken = tmp_path / "no_tenure.csv"
+    pd.read_csv(synthetic_csv, dtype=str, nrows=50).drop(columns=["tenure"]).to_csv(broken, index=False)
+    output = tmp_path / "predictions.csv"
+    assert main(["predict", "--model-uri", f"models:/{NAME}/1", "--input", str(broken), "--output", str(output)]) == 1
+    error = capsys.readouterr().err
+    assert "missing column(s) ['tenure'] that churn-classifier v1 needs" in error and "full log" in error
+    assert "Traceback" not in error and not output.exists()
