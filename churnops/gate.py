@@ -92,15 +92,16 @@ def promote(
                 f"the champion v{champion_version} cannot score this run's test set ({exc}); "
                 "compare by hand and use `churnops models promote` if the candidate should serve",
                 candidate_metrics, champion_version, None, policy.primary_metric, policy.tolerance)
-            return _apply(client, model_name, str(version), run_id, decision, actor)
+            return apply_decision(client, model_name, str(version), run_id, decision, actor)
     decision = promotion.decide(
         candidate_metrics, champion_version, champion_metrics,
         champion.alias_version(client, model_name, champion.CHAMPION), policy,
     )
-    return _apply(client, model_name, str(version), run_id, decision, actor)
+    return apply_decision(client, model_name, str(version), run_id, decision, actor)
 
 
-def _apply(client, model_name: str, version: str, run_id: str, decision: promotion.Decision, actor: str) -> dict:
+def apply_decision(client, model_name: str, version: str, run_id: str, decision: promotion.Decision, actor: str) -> dict:
+    """Move the aliases the decision calls for (re-checking the champion), then record it everywhere."""
     if decision.promoted:
         try:
             champion.move_champion(client, model_name, version, decision.champion_version,

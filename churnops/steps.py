@@ -151,6 +151,8 @@ def register(
     if fingerprint and not force:
         existing = find_version(mlflow.MlflowClient(), model_name, fingerprint)
         if existing is not None:
+            # This run trained for nothing (e.g. a scheduled rerun): say so on it, for whoever finds it.
+            mlflow.MlflowClient().set_tag(run_id, "churnops.duplicate_of", f"models:/{model_name}/{existing.version}")
             return {"model_name": model_name, "model_version": existing.version, "run_id": existing.run_id,
                     "model_uri": existing.source, "reused": True}
     tags = {"source_run_id": run_id, **{f"test_{k}": f"{v:.6f}" for k, v in sorted(test_metrics.items())}}

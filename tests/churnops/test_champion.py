@@ -91,3 +91,20 @@ def test_promoting_the_challenger_clears_that_alias(model):
     client.set_registered_model_alias(name, champion.CHALLENGER, "2")
     champion.promote(client, name, "2", actor="ana", reason="overrule the gate")
     assert aliases(client, name) == {"champion": "2"}
+
+
+def test_the_gate_refuses_to_promote_over_a_champion_that_moved_during_the_run(model, tmp_path):
+    from churnops import gate, promotion
+
+    client, name = model
+    experiment = client.create_experiment(f"gate-{name}", artifact_location=(tmp_path / "artifacts").as_uri())
+    run_id = client.create_run(experiment).info.run_id
+    # Decided against "no champion" (the first-version case), but v1 was promoted meanwhile.
+    decision = promotion.decide({"roc_auc": 0.9}, None, None, None)
+    champion.promote(client, name, "1", actor="other-run", reason="won first")
+    result = gate.apply_decision(client, name, "2", run_id, decision, "training-run:test")
+    assert (result["action"], result["status"], result["promoted"]) == ("conflict", "failed", False)
+    assert aliases(client, name) == {"champion": "1"}
+    tags = client.get_model_version(name, "2").tags
+    assert tags["validation_action"] == "conflict" and "champion changed during this run" in tags["validation_reason"]
+    assert client.get_run(run_id).data.tags["churnops.promotion_action"] == "conflict"
