@@ -127,12 +127,13 @@ def move_champion(
 
 def promote(client: mlflow.MlflowClient, model_name: str, version: str, *, actor: str, reason: str) -> dict:
     """An operator makes `version` the champion (whatever its validation status; audited)."""
-    version = str(get_version(client, model_name, version).version)
+    found = get_version(client, model_name, version)
+    version, status = str(found.version), found.tags.get("validation_status", "")
     current = alias_version(client, model_name, CHAMPION)
     if current == version:
         raise RegistryError(f"{model_name} v{version} is already the champion; nothing to do.")
     replaced = move_champion(client, model_name, version, current, actor=actor, reason=reason)
-    return {"model_name": model_name, "champion": version, "previous_champion": replaced}
+    return {"model_name": model_name, "champion": version, "previous_champion": replaced, "validation_status": status}
 
 
 def rollback(client: mlflow.MlflowClient, model_name: str, *, actor: str, reason: str) -> dict:

@@ -211,6 +211,9 @@ def cmd_models(args: argparse.Namespace) -> int:
     if args.models_command == "promote":
         result = champion.promote(client, args.model_name, args.version, actor=actor,
                                   reason=args.reason or "manual promotion (no reason given)")
+        if result["validation_status"] != "passed":
+            print(f"churnops models promote: note: v{result['champion']} has validation_status "
+                  f"{result['validation_status'] or 'unset'}; promoted on your authority (audited)", file=sys.stderr)
         text = (f"{args.model_name}: champion -> v{result['champion']}"
                 f" (previous-champion: {('v' + result['previous_champion']) if result['previous_champion'] else '-'})")
     else:

@@ -40,7 +40,7 @@ def test_promote_moves_champion_and_keeps_the_previous_one(model):
     client, name = model
     champion.promote(client, name, "1", actor="ana", reason="first")
     result = champion.promote(client, name, "2", actor="bo", reason="better on March data")
-    assert result == {"model_name": name, "champion": "2", "previous_champion": "1"}
+    assert result == {"model_name": name, "champion": "2", "previous_champion": "1", "validation_status": ""}
     assert aliases(client, name) == {"champion": "2", "previous-champion": "1"}
     tags = client.get_model_version(name, "2").tags
     assert (tags["audit.action"], tags["audit.by"], tags["audit.reason"]) == ("promote", "bo", "better on March data")
