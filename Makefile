@@ -21,8 +21,9 @@ $(STAMP): pyproject.toml constraints.txt
 
 setup: $(STAMP) ## Create .venv and install churnops with pinned dependencies
 
-run: setup ## Main job: full local training run on the embedded MLflow store
+run: setup ## Main job: train + validation gate (promote) + batch inference with the champion, on the embedded store
 	$(BIN)/churnops train
+	$(BIN)/churnops predict --model-uri models:/churn-classifier@champion --input data/churn_synthetic.csv --output build/predictions.csv
 
 test: setup validate ## Run the whole test suite (unit, component, end-to-end) after `make validate`
 	$(BIN)/pytest
@@ -54,7 +55,10 @@ bench: setup ## Run the benchmarks (they print ratios against a baseline measure
 mlflow-ui: setup ## Open the MLflow UI on the embedded store (http://127.0.0.1:5000)
 	$(BIN)/churnops mlflow ui
 
+measure-inference: setup ## Peak memory and rows/s of batch inference at 200k and 1M rows (prints ratios)
+	$(BIN)/python scripts/measure_inference_memory.py --rows 200000 1000000
+
 data: setup ## Regenerate data/churn_synthetic.csv (byte-for-byte reproducible)
 	$(BIN)/python scripts/generate_synthetic_data.py --output data/churn_synthetic.csv
 
-.PHONY: help setup run test tools validate compile schedules-check bench mlflow-ui data
+.PHONY: help setup run test tools validate compile schedules-check bench mlflow-ui measure-inference data
