@@ -31,7 +31,7 @@ def test_shipped_platform_files_are_valid(env):
     ("defaults: {secrets_as_env: {churnops-mlflow: []}}", "defaults", "secrets_as_env.churnops-mlflow", "non-empty"),
     ("defaults: {retries: {count: -1}}", "defaults", "retries.count", ">= 0"),
     ("defaults: {image_pull_policy: Sometimes}", "defaults", "image_pull_policy", "IfNotPresent"),
-    ("steps: {train: {caching: true}}", "steps.train", "", "known: evaluate_model"),
+    ("steps: {train: {caching: true}}", "steps.train", "", "evaluate_model, "),
     ("platforms: {}", "", "platforms", "allowed: defaults, steps"),
 ])
 def test_invalid_platform_settings_are_named(tmp_path, text, entry, field, words):
