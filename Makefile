@@ -21,8 +21,9 @@ $(STAMP): pyproject.toml constraints.txt
 
 setup: $(STAMP) ## Create .venv and install churnops with pinned dependencies
 
-run: setup ## Main job: full local training run on the embedded MLflow store
+run: setup ## Main job: train + validation gate (promote) + batch inference with the champion, on the embedded store
 	$(BIN)/churnops train
+	$(BIN)/churnops predict --model-uri models:/churn-classifier@champion --input data/churn_synthetic.csv --output build/predictions.csv
 
 test: setup validate ## Run the whole test suite (unit, component, end-to-end) after `make validate`
 	$(BIN)/pytest
@@ -45,7 +46,11 @@ validate: tools $(VALIDATE_STAMP) ## Validate the Kubernetes bundle offline: kus
 compile: setup ## Compile every pipeline to KFP YAML under build/
 	$(BIN)/churnops compile --output-dir build/pipelines
 
-bench: setup ## Run the benchmarks (not tests): each prints ratios against a baseline measured in the same run
+schedules-check: setup ## Validate schedules/*.yaml and compile the pipelines they name (no KFP contacted)
+	@for file in schedules/*.yaml; do $(BIN)/python scripts/sync_schedules.py --config $$file --check || exit $$?; done
+
+bench: setup ## Run the benchmarks (they print ratios against a baseline measured in the same run)
+	$(BIN)/python benchmarks/sync_scale.py
 	$(BIN)/python benchmarks/quality.py
 	$(BIN)/python benchmarks/pipeline_overhead.py --profile
 	$(BIN)/python benchmarks/batch_inference.py
@@ -53,7 +58,10 @@ bench: setup ## Run the benchmarks (not tests): each prints ratios against a bas
 mlflow-ui: setup ## Open the MLflow UI on the embedded store (http://127.0.0.1:5000)
 	$(BIN)/churnops mlflow ui
 
+measure-inference: setup ## Peak memory and rows/s of batch inference at 200k and 1M rows (prints ratios)
+	$(BIN)/python scripts/measure_inference_memory.py --rows 200000 1000000
+
 data: setup ## Regenerate data/churn_synthetic.csv (byte-for-byte reproducible)
 	$(BIN)/python scripts/generate_synthetic_data.py --output data/churn_synthetic.csv
 
-.PHONY: help setup run test tools validate compile bench mlflow-ui data
+.PHONY: help setup run test tools validate compile schedules-check bench mlflow-ui measure-inference data

@@ -135,3 +135,8 @@ def leaderboard(scores: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def flatten(family_results: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The candidates' scores out of the score tasks' results (one per family, via dsl.Collected)."""
     return [score for result in family_results for score in result["scores"]]
+
+
+def search_settings(model_type: str, search_space: list[dict[str, Any]], cv_folds: int) -> dict[str, Any] | None:
+    """What the fingerprint must cover in search mode: the space and the folds decide the model."""
+    return {"space": search_space, "cv_folds": cv_folds} if model_type == SEARCH else None

@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
-import threading
+import os
+import shutil
 import time
 from pathlib import Path
 from typing import Any
 
-from churnops.candidates import DEFAULT_SEARCH_SPACE, SEARCH, check_search_space
-from churnops.data import local_path
+import mlflow
+
+from churnops import fingerprint as fingerprints
+from churnops.candidates import DEFAULT_SEARCH_SPACE, SEARCH, check_search_space, search_settings
+from churnops.data import encode_target, local_path, read_dataset
+from churnops.data import fingerprint as dataset_sha256
 from churnops.errors import ChurnopsError
 from churnops.estimators import check_hyperparameters
 from churnops.local_run import run_locally
+from churnops.promotion import Policy
 from churnops.summary import training_summary
-from churnops.tracking import check_reachable, churnops_home, connect, embedded_tracking_uri
+from churnops.tracking import churnops_home, connect, embedded_tracking_uri
 
 DEFAULT_HYPERPARAMETERS = {"logistic_regression": {"C": 1.0}}
 
@@ -22,17 +28,6 @@ def absolute_dataset_uri(dataset: str) -> str:
     """Steps run in their own working directory: hand them an absolute path for local files."""
     path = local_path(dataset)
     return str(Path(path).resolve()) if path is not None else dataset
-
-
-def connect_quietly(tracking_uri: str) -> None:
-    """Import MLflow and its store code (no database access: the steps may be creating it)."""
-    try:
-        connect(tracking_uri)
-        if tracking_uri.startswith(("sqlite:", "postgresql", "mysql", "mssql")):
-            import mlflow.store.model_registry.sqlalchemy_store  # noqa: F401
-            import mlflow.store.tracking.sqlalchemy_store  # noqa: F401
-    except Exception:  # noqa: BLE001 (an optimisation: the summary connects again and reports errors)
-        pass
 
 
 def train(
@@ -44,9 +39,12 @@ def train(
     target: str = "Churn",
     positive_label: str = "",
     test_size: float = 0.2,
-    model_type: str = SEARCH,
+    model_type: str | None = None,
     hyperparameters: dict[str, Any] | None = None,
     random_state: int = 42,
+    decision_threshold: float = 0.5,
+    policy: Policy | None = None,
+    force: bool = False,
     home: Path | None = None,
     verbose: bool = False,
     search_space: list[dict[str, Any]] | None = None,
@@ -55,10 +53,15 @@ def train(
     """Run the training pipeline locally and return what it registered (see summary.training_summary).
 
     `model_type` "auto" searches `search_space` (default: churnops.candidates.DEFAULT_SEARCH_SPACE);
-    any estimator name trains that one model with `hyperparameters`.
+    any estimator name trains that one model with `hyperparameters`. Not given: the search, or
+    logistic regression when `hyperparameters` are given (what they meant before the search).
+
+    Idempotent: when a version with the same fingerprint (dataset content + parameters + code)
+    exists, nothing runs and that version is returned with `promoted: False`, unless `force`.
     """
     from pipelines.training import training_pipeline
 
+    model_type = model_type or ("logistic_regression" if hyperparameters else SEARCH)
     search_space = check_search_space(search_space if search_space is not None else DEFAULT_SEARCH_SPACE)
     if model_type == SEARCH:
         if hyperparameters:
@@ -72,15 +75,38 @@ def train(
         check_hyperparameters(model_type, hyperparameters)  # refuse a bad model config before any step runs
     home = home or churnops_home()
     tracking_uri = tracking_uri or embedded_tracking_uri(home)
-    check_reachable(tracking_uri)  # fail fast on an unreachable server, before any step starts
+    connect(tracking_uri)  # fail fast on an unreachable server, before any step starts
+    policy = policy or Policy()
+    dataset_uri = absolute_dataset_uri(dataset)
     started = time.monotonic()
-    # This process needs MLflow only for the summary at the end: import it while the steps run.
-    warm = threading.Thread(target=connect_quietly, args=(tracking_uri,), name="import-mlflow", daemon=True)
-    warm.start()
+    started_ms = int(time.time() * 1000)
+    # The pipeline checks again at registration (scheduled runs, races); checking here first
+    # saves the whole run (~15 s locally) when nothing changed.
+    frame = read_dataset(dataset_uri)
+    fingerprint = fingerprints.training_fingerprint(
+        dataset_sha256(frame),
+        target_column=target,
+        positive_label=encode_target(frame, target, positive_label)[1],
+        test_size_ratio=test_size,
+        random_state=random_state,
+        model_type=model_type,
+        hyperparameters=hyperparameters,
+        decision_threshold=decision_threshold,
+        search=search_settings(model_type, search_space, cv_folds),
+    )
+    del frame
+    existing = None if force else fingerprints.find_version(
+        mlflow.MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri), model_name, fingerprint)
+    if existing is not None:
+        result = training_summary(tracking_uri, model_name, existing.version)
+        result["selection"] = selection(tracking_uri, result["run_id"])
+        result.update(promoted=False, reused=True, fingerprint=fingerprint,
+                      duration_seconds=round(time.monotonic() - started, 2))
+        return result
     version = run_locally(
         training_pipeline,
         {
-            "dataset_uri": absolute_dataset_uri(dataset),
+            "dataset_uri": dataset_uri,
             "test_size_ratio": test_size,
             "target_column": target,
             "positive_label": positive_label,
@@ -92,23 +118,88 @@ def train(
             "random_state": random_state,
             "search_space": search_space,
             "search_cv_folds": cv_folds,
+            "decision_threshold": decision_threshold,
+            "promotion_thresholds": dict(policy.thresholds),
+            "promotion_metric": policy.primary_metric,
+            "promotion_tolerance": policy.tolerance,
+            "force": force,
         },
         home,
         verbose=verbose,
     )
-    warm.join()
-    connect(tracking_uri)
     result = training_summary(tracking_uri, model_name, version)
     result["selection"] = selection(tracking_uri, result["run_id"])
-    result["duration_seconds"] = round(time.monotonic() - started, 2)
+    reused = result["created_ms"] < started_ms  # registration found an identical version (a race)
+    result.update(
+        promoted=not reused and result["tags"].get("validation_action") == "promote"
+        and result["aliases"].get("champion") == result["model_version"],
+        reused=reused,
+        fingerprint=fingerprint,
+        duration_seconds=round(time.monotonic() - started, 2),
+    )
     return result
+
+
+
+def rejections_path_for(output: Path) -> Path:
+    return output.with_name(f"{output.stem}.rejected{output.suffix or '.csv'}")
+
+
+def predict(
+    model_uri: str,
+    input_uri: str,
+    output: str,
+    *,
+    tracking_uri: str | None = None,
+    chunk_rows: int = 50_000,
+    max_rejected_fraction: float = 0.01,
+    home: Path | None = None,
+    verbose: bool = False,
+) -> dict[str, Any]:
+    """Run the inference pipeline locally; copy its predictions to `output` (rejected rows beside it)."""
+    from pipelines.inference import inference_pipeline
+
+    home = home or churnops_home()
+    tracking_uri = tracking_uri or embedded_tracking_uri(home)
+    connect(tracking_uri)
+    started = time.monotonic()
+    summary = dict(run_locally(
+        inference_pipeline,
+        {
+            "model_uri": model_uri,
+            "input_uri": absolute_dataset_uri(input_uri),
+            "mlflow_tracking_uri": tracking_uri,
+            "chunk_rows": chunk_rows,
+            "max_rejected_fraction": max_rejected_fraction,
+        },
+        home,
+        verbose=verbose,
+    ))
+    # KFP passes a dict output through a protobuf Struct: every number comes back as a float.
+    for key in ("rows", "rejected"):
+        summary[key] = int(summary[key])
+    summary["rejected_columns"] = {name: int(count) for name, count in summary["rejected_columns"].items()}
+    destination = Path(output).resolve()
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    partial = destination.with_name(destination.name + ".partial")
+    shutil.copyfile(summary.pop("predictions_path"), partial)
+    os.replace(partial, destination)  # an existing output is replaced whole or not at all
+    rejected_source = summary.pop("rejections_path")
+    rejected = rejections_path_for(destination)
+    if summary["rejected"]:
+        shutil.copyfile(rejected_source, rejected)
+        summary["rejections"] = str(rejected)
+    else:
+        rejected.unlink(missing_ok=True)  # a stale file from an earlier run would mislead
+        summary["rejections"] = None
+    summary.update(output=str(destination), tracking_uri=tracking_uri,
+                   duration_seconds=round(time.monotonic() - started, 2))
+    return summary
 
 
 def selection(tracking_uri: str, run_id: str) -> dict[str, Any]:
     """Which model the run trained and, after a search, how it was chosen (from the run in MLflow)."""
     import json
-
-    import mlflow
 
     run = mlflow.MlflowClient(tracking_uri=tracking_uri).get_run(run_id)
     params, tags, metrics = run.data.params, run.data.tags, run.data.metrics
