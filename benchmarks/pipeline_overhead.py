@@ -3,7 +3,7 @@
 Pipeline: `churnops train --model-type logistic_regression` (single-model mode, KFP local runner,
 one process per step, fresh embedded SQLite store). Baseline: one fresh Python process that calls
 the same step functions in a row (read + split, fit + log params/metrics/model, evaluate + log
-metrics/plots, register + alias) against a fresh store of the same kind. Both are timed from
+metrics/plots, fingerprint, register + alias, promotion gate) against a fresh store of the same kind. Both are timed from
 process start to exit, interleaved, medians over --runs. Ratio = pipeline / baseline; target <= 1.5.
 
 --profile adds where the pipeline's time goes: each step's wall time from the run log, and the
@@ -32,6 +32,9 @@ ANSI = re.compile(r"\x1b\[[0-9;]*m")
 def in_process_run(dataset: str, home: Path) -> None:
     """The pipeline's work in this one process: same functions, same logging, same kind of store."""
     from churnops import steps
+    from churnops.fingerprint import training_fingerprint
+    from churnops.gate import promote
+    from churnops.promotion import Policy
     from churnops.summary import training_summary
     from churnops.tracking import connect, embedded_tracking_uri
 
@@ -42,8 +45,13 @@ def in_process_run(dataset: str, home: Path) -> None:
     trained = steps.train(paths["x_train"], paths["y_train"], info, uri, "churn", "churn-classifier",
                           "logistic_regression", {"C": 1.0}, 42)
     result = steps.evaluate(paths["x_test"], paths["y_test"], trained["model_uri"], trained["run_id"], uri, 0.5)
+    fingerprint = training_fingerprint(
+        info["dataset_sha256"], target_column="Churn", positive_label=info["positive_label"], test_size_ratio=0.2,
+        random_state=42, model_type="logistic_regression", hyperparameters={"C": 1.0}, decision_threshold=0.5)
     registered = steps.register(trained["model_uri"], trained["run_id"], uri, "churn-classifier", result.metrics,
-                                info["dataset_sha256"])
+                                info["dataset_sha256"], fingerprint=fingerprint)
+    promote(paths["x_test"], paths["y_test"], trained["run_id"], uri, "churn-classifier",
+            str(registered["model_version"]), Policy(), 0.5)
     training_summary(uri, "churn-classifier", str(registered["model_version"]))
 
 

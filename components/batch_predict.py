@@ -18,6 +18,10 @@ def batch_predict(
     churn_predicted, model_name, model_version on every row. `rejections` (CSV): rows whose
     numeric columns hold non-numbers, with row number and problem. Returns the run summary.
     """
+    from churnops.process import skip_teardown_at_exit
+
+    skip_teardown_at_exit()
+
     from churnops.inference import ResolvedModel, predict_file
 
     meta = model.metadata

@@ -17,6 +17,10 @@ def fingerprint_training(
     Registration uses it to register nothing when an identical run already produced a version.
     In search mode (`model_type` "auto") the search space and folds are parameters too.
     """
+    from churnops.process import skip_teardown_at_exit
+
+    skip_teardown_at_exit()
+
     from churnops.fingerprint import training_fingerprint
     from churnops.candidates import search_settings
 

@@ -24,6 +24,10 @@ def promote_model(
     promoted, reason, champion_version, candidate_metrics, champion_metrics...).
     The decision is taken inside this step: no `dsl.If` on a multi-output component.
     """
+    from churnops.process import skip_teardown_at_exit
+
+    skip_teardown_at_exit()
+
     from churnops.gate import promote
     from churnops.promotion import Policy
 

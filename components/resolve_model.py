@@ -19,6 +19,10 @@ def resolve_model(
 
     import mlflow
 
+    from churnops.process import skip_teardown_at_exit
+
+    skip_teardown_at_exit()
+
     from churnops.inference import resolve
     from churnops.tracking import connect
 
