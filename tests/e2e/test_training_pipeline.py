@@ -1,0 +1,65 @@
+"""The training pipeline run by KFP's local runner, then the MLflow store read back."""
+
+from __future__ import annotations
+
+import mlflow
+import pandas as pd
+import pytest
+
+from churnops import runs
+from churnops.errors import ChurnopsError
+
+pytestmark = pytest.mark.e2e
+
+
+def client_for(result) -> mlflow.MlflowClient:
+    return mlflow.MlflowClient(tracking_uri=result["tracking_uri"], registry_uri=result["tracking_uri"])
+
+
+def test_run_is_tracked_with_params_and_metrics(trained_run):
+    client = client_for(trained_run)
+    experiment = client.get_experiment_by_name("churn")
+    assert experiment is not None and experiment.experiment_id == trained_run["experiment_id"]
+    # The embedded store keeps artifacts beside its database, not in whatever cwd the steps had.
+    assert experiment.artifact_location.startswith((trained_run["home"] / "mlflow").as_uri())
+    run = client.get_run(trained_run["run_id"])
+    assert run.data.params["model_type"] == "logistic_regression"
+    assert run.data.params["dataset_sha256"] == trained_run["tags"]["dataset_sha256"]
+    for name, value in trained_run["metrics"].items():
+        assert run.data.metrics[f"test_{name}"] == pytest.approx(value)
+    assert trained_run["metrics"]["roc_auc"] > 0.8
+
+
+def test_registered_version_has_alias_and_pending_status(trained_run):
+    client = client_for(trained_run)
+    version = client.get_model_version("churn-classifier", trained_run["model_version"])
+    assert version.tags["validation_status"] == "pending"
+    assert version.run_id == trained_run["run_id"]
+    assert trained_run["aliases"]["candidate-latest"] == trained_run["model_version"]
+
+
+def test_registered_model_loads_by_uri_and_scores_raw_rows(trained_run, synthetic_csv):
+    mlflow.set_tracking_uri(trained_run["tracking_uri"])
+    model = mlflow.pyfunc.load_model(trained_run["model_uri"])
+    raw = pd.read_csv(synthetic_csv, nrows=20).drop(columns=["Churn"])
+    schema_columns = model.metadata.get_input_schema().input_names()
+    assert "customerID" not in schema_columns and "TotalCharges" in schema_columns
+    predictions = model.predict(raw[schema_columns].astype({"TotalCharges": "float64", "tenure": "float64",
+                                                            "SeniorCitizen": "float64", "MonthlyCharges": "float64"}))
+    assert len(predictions) == 20 and set(pd.Series(predictions).unique()) <= {0, 1}
+
+
+def test_bad_dataset_stops_the_pipeline_before_anything_is_registered(tmp_path, synthetic_csv):
+    bad = tmp_path / "no_target.csv"
+    pd.read_csv(synthetic_csv, nrows=100).drop(columns=["Churn"]).to_csv(bad, index=False)
+    home = tmp_path / "home"
+    with pytest.raises(ChurnopsError, match=r"Target column 'Churn' is not in the dataset.*--target.*full log"):
+        runs.train(str(bad), home=home)
+    client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{home / 'mlflow' / 'mlflow.db'}")
+    assert client.search_registered_models() == []
+
+
+@pytest.mark.telco
+def test_real_telco_file_reaches_the_quality_bar(telco_csv, tmp_path):
+    result = runs.train(str(telco_csv), home=tmp_path / "home")
+    assert result["metrics"]["roc_auc"] >= 0.83
