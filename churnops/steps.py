@@ -11,7 +11,7 @@ from typing import Any
 
 import mlflow
 
-from churnops import data, evaluation, registry, tracking, training
+from churnops import data, evaluation, registry, storage, tracking, training
 from churnops.errors import ChurnopsError
 
 
@@ -63,21 +63,30 @@ def train(
     y_train = data.read_target(y_train_path)
     target = dataset_info.get("target_column", "Churn")
     positive_label = dataset_info.get("positive_label", "")
-    fitted, logged = training.train_and_log(
-        x_train,
-        y_train,
-        experiment_id=experiment_id,
-        model_type=model_type,
-        hyperparameters=hyperparameters,
-        random_state=random_state,
-        target=target,
-        positive_label=positive_label,
-        run_params={
-            key: dataset_info[key]
-            for key in ("dataset_uri", "dataset_sha256", "test_size_ratio")
-            if key in dataset_info
-        },
-    )
+    try:
+        fitted, logged = training.train_and_log(
+            x_train,
+            y_train,
+            experiment_id=experiment_id,
+            model_type=model_type,
+            hyperparameters=hyperparameters,
+            random_state=random_state,
+            target=target,
+            positive_label=positive_label,
+            run_params={
+                key: dataset_info[key]
+                for key in ("dataset_uri", "dataset_sha256", "test_size_ratio")
+                if key in dataset_info
+            },
+        )
+    except ChurnopsError:
+        raise
+    except Exception as exc:  # noqa: BLE001 (only artifact-store failures are rewritten; others re-raise)
+        location = mlflow.MlflowClient().get_experiment(experiment_id).artifact_location
+        error = storage.artifact_store_error(exc, location)
+        if error is None:
+            raise
+        raise error from exc
     mlflow.MlflowClient().set_tag(logged.run_id, "churnops.model_name", model_name)
     if model_copy_path:
         example = training.typed_features(x_train, fitted.spec).head(5)
