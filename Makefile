@@ -30,7 +30,10 @@ compile: setup ## Compile every pipeline to KFP YAML under build/
 mlflow-ui: setup ## Open the MLflow UI on the embedded store (http://127.0.0.1:5000)
 	$(BIN)/churnops mlflow ui
 
+mlflow-server: setup ## MLflow on the production topology: PostgreSQL (127.0.0.1:5432) + proxied artifacts, http://127.0.0.1:5000
+	$(BIN)/churnops mlflow serve
+
 data: setup ## Regenerate data/churn_synthetic.csv (byte-for-byte reproducible)
 	$(BIN)/python scripts/generate_synthetic_data.py --output data/churn_synthetic.csv
 
-.PHONY: help setup run test compile mlflow-ui data
+.PHONY: help setup run test compile mlflow-ui mlflow-server data

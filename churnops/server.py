@@ -8,6 +8,7 @@ so what they test is what this starts.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -155,3 +156,47 @@ def prepare(backend_store_uri: str) -> bool:
     created = ensure_database(backend_store_uri)
     upgrade_database(backend_store_uri)
     return created
+
+
+def job_execution_env(environ: dict[str, str]) -> dict[str, str]:
+    """The server's environment: MLflow's GenAI job runner (7 huey processes) off unless asked for.
+
+    churnops runs no server-side MLflow jobs; without them the server starts faster and lighter.
+    """
+    return {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false", **environ}
+
+
+def local_config(
+    environ: dict[str, str],
+    home: Path,
+    *,
+    backend_store_uri: str | None = None,
+    artifacts_destination: str | None = None,
+    default_artifact_root: str | None = None,
+    host: str = "127.0.0.1",
+    port: int = 5000,
+) -> ServerConfig:
+    """What `churnops mlflow serve` runs: flags first, then MLflow's own variables, then local defaults.
+
+    Proxied by default, to a folder under the churnops home unless MLFLOW_ARTIFACTS_DESTINATION
+    (e.g. s3://bucket/mlflow with MLFLOW_S3_ENDPOINT_URL for MinIO) says otherwise.
+    """
+    backend = backend_store_uri or environ.get("MLFLOW_BACKEND_STORE_URI") or DEFAULT_BACKEND_STORE_URI
+    if default_artifact_root:
+        return ServerConfig(backend, None, default_artifact_root, host, port)
+    destination = (artifacts_destination or environ.get("MLFLOW_ARTIFACTS_DESTINATION")
+                   or (home / "mlflow-server" / "artifacts").as_uri())
+    return ServerConfig(backend, destination, None, host, port)
+
+
+def serve(config: ServerConfig, environ: dict[str, str]) -> None:
+    """Prepare the database, then replace this process with `mlflow server` (Ctrl-C stops it)."""
+    created = prepare(config.backend_store_uri)
+    mode = f"proxied to {config.artifacts_destination}" if config.proxied else f"direct to {config.default_artifact_root}"
+    print(
+        f"MLflow server on {config.url} (backend {redact(config.backend_store_uri)}"
+        f"{', database created' if created else ''}; artifacts {mode}); Ctrl-C to stop",
+        file=sys.stderr, flush=True,
+    )
+    argv = server_command(config)
+    os.execve(argv[0], argv, job_execution_env(environ))

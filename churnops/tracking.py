@@ -103,11 +103,18 @@ def wait_for_server(tracking_uri: str, timeout: float | None = None, first_delay
     )
 
 
+# MLflow >= 3.x clients of a proxied S3 server fetch artifacts from presigned bucket URLs rather than
+# through the server: pipeline pods would then need a route to the bucket. Proxied means proxied
+# (clients need only the tracking URI) unless the user sets this variable themselves.
+PROXY_DOWNLOAD_ENV = "MLFLOW_ENABLE_PROXY_MULTIPART_DOWNLOAD"
+
+
 def connect(tracking_uri: str) -> None:
     """Point this process at the tracking store, creating the embedded one if needed."""
     database = _sqlite_path(tracking_uri)
     if database is not None:
         database.parent.mkdir(parents=True, exist_ok=True)
+    os.environ.setdefault(PROXY_DOWNLOAD_ENV, "false")
     wait_for_server(tracking_uri)
     mlflow.set_tracking_uri(tracking_uri)
     mlflow.set_registry_uri(tracking_uri)

@@ -17,6 +17,7 @@ import functools
 import http.server
 import importlib.util
 import os
+import signal
 import sys
 import threading
 import time
@@ -130,6 +131,10 @@ def _bootstrap_s3(endpoint: str, bucket: str) -> tuple[str, str]:
     return key["AccessKeyId"], key["SecretAccessKey"]
 
 
+def _raise_interrupt(signum, frame):
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 @pytest.fixture(scope="package")
 def topology(tmp_path_factory):
     """Everything started once, in parallel where it can be; stopped by process group and dropped after."""
@@ -145,6 +150,9 @@ def topology(tmp_path_factory):
         log_dir=log_dir,
     )
     patch = pytest.MonkeyPatch()
+    # A SIGTERM (CI time-out, a killed job) unwinds like Ctrl-C, so the finally below still stops
+    # every process group and drops the database.
+    previous_handler = signal.signal(signal.SIGTERM, _raise_interrupt)
     # Nothing may leave loopback: no cloud metadata servers, no real endpoints.
     patch.setenv("AWS_EC2_METADATA_DISABLED", "true")
     patch.setenv("NO_GCE_CHECK", "true")
@@ -199,12 +207,13 @@ def topology(tmp_path_factory):
         print(f"\nintegration topology ready in {time.monotonic() - started:.1f}s ({ready})", file=sys.stderr)
         yield topo
     finally:
-        for process in reversed(topo.processes):
-            process.stop()
+        with ThreadPoolExecutor(max(1, len(topo.processes))) as pool:
+            list(pool.map(lambda process: process.stop(), topo.processes))
         try:
             mlflow_server.drop_database(topo.database_uri)
         finally:
             patch.undo()
+            signal.signal(signal.SIGTERM, previous_handler)
 
 
 @pytest.fixture(scope="package")
