@@ -93,7 +93,7 @@ def wait_for_server(tracking_uri: str, timeout: float | None = None, first_delay
             break
         if attempts == 1:
             print(f"churnops: MLflow tracking server {tracking_uri} is not answering ({last_error}); "
-                  f"retrying for up to {timeout:.0f} s", file=sys.stderr, flush=True)
+                  f"retrying for up to {timeout:.0f} s ({WAIT_ENV})", file=sys.stderr, flush=True)
         time.sleep(min(delay, remaining))
         delay = min(delay * 2, max_delay)
     raise TrackingError(

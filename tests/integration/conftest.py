@@ -32,7 +32,8 @@ from churnops import server as mlflow_server
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
-POSTGRES = "postgresql://postgres@127.0.0.1:5432"
+POSTGRES_ENV = "CHURNOPS_TEST_POSTGRES"  # another server for the throwaway databases, e.g. on a laptop
+POSTGRES = "postgresql://postgres@127.0.0.1:5432"  # this machine's (and CI's) PostgreSQL, trust auth
 READY_TIMEOUT = 150.0  # an mlflow server answers /health after 13-45 s here; three start at once
 SERVER_MODES = ("proxied-s3", "direct-s3", "proxied-gcs")
 
@@ -61,7 +62,8 @@ class MlflowServer:
         return self.config.url
 
     def restart(self, timeout: float = READY_TIMEOUT) -> None:
-        self.process.stop()
+        """Kill the server's process group at once (a crashed or evicted pod), then start it again."""
+        self.process.stop(grace=0)
         self.process.start().wait_ready(timeout)
 
 
@@ -142,7 +144,7 @@ def topology(tmp_path_factory):
     log_dir = tmp_path_factory.mktemp("integration-logs")
     suffix = uuid.uuid4().hex[:8]
     topo = Topology(
-        database_uri=f"{POSTGRES}/churnops_it_{suffix}",
+        database_uri=f"{os.environ.get(POSTGRES_ENV, POSTGRES).rstrip('/')}/churnops_it_{suffix}",
         s3_endpoint=f"http://127.0.0.1:{services.free_port()}",
         bucket=f"churnops-it-{suffix}",
         gcs_endpoint=f"http://127.0.0.1:{services.free_port()}",

@@ -74,14 +74,14 @@ class Service:
                            f"log {self.log_path}:\n{self.log_tail()}")
 
     def stop(self, grace: float = 10.0) -> None:
-        """SIGTERM the process group, then SIGKILL what is left after `grace` seconds."""
+        """SIGTERM the process group, then SIGKILL what is left after `grace` seconds (0: SIGKILL at once)."""
         process, self.process = self.process, None
         if process is None or process.poll() is not None:
             return
         pgid = process.pid  # start_new_session: the leader's pid is the group id
         try:
-            os.killpg(pgid, signal.SIGTERM)
-            process.wait(timeout=grace)
+            os.killpg(pgid, signal.SIGTERM if grace > 0 else signal.SIGKILL)
+            process.wait(timeout=grace or 10)
         except subprocess.TimeoutExpired:
             pass
         except ProcessLookupError:
@@ -90,7 +90,7 @@ class Service:
             os.killpg(pgid, signal.SIGKILL)  # also reaps forked workers that outlived the leader
         except ProcessLookupError:
             pass
-        process.wait(timeout=grace)
+        process.wait(timeout=10)
 
     def log_tail(self, lines: int = 40) -> str:
         if not self.log_path.exists():

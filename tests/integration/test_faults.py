@@ -63,8 +63,9 @@ def _runs_in(database_uri: str, experiment: str) -> int:
 
 
 def test_server_restarted_mid_run_resumes_or_fails_cleanly(topology, synthetic_csv, tmp_path):
-    """The proxied server is stopped as soon as the training run exists (model upload under way) and
-    started again; MLflow's client retries and churnops' /health wait carry the run over the gap."""
+    """The proxied server is killed (SIGKILL, like a crashed pod) as soon as the training run exists,
+    while the model is being fitted and uploaded, and started again; MLflow's client retries and
+    churnops' /health wait carry the run over the gap, or it fails with one clear line."""
     server = topology.servers["proxied-s3"]
     experiment, model_name = "it-restart", "churn-restart"
     churnops = str(Path(sys.executable).parent / "churnops")
