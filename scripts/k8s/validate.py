@@ -1,0 +1,497 @@
+"""Offline validation of the Kubernetes bundle with the real kubectl and helm (`make validate`).
+
+Every check that can run without a cluster:
+
+  build       `kubectl kustomize` every kustomization under k8s/overlays and k8s/argocd
+  helm        `helm lint` + `helm template` of charts/mlflow for every documented values file
+  drift       the MLflow renders in k8s/base/mlflow/ match the chart (render_mlflow_chart.py)
+  schema      every object against the Kubernetes 1.35 OpenAPI schema (kubernetes-validate,
+              strict) and every custom resource against its vendored CRD schema
+  references  Secrets/ConfigMaps/ServiceAccounts/PVCs/Namespaces/Roles that objects reference
+              exist in the render or in k8s/external-resources.yaml; volume mounts name volumes
+  services    every Service selects pods and targets a port they declare
+  images      no untagged or `latest` image
+  resources   every container has cpu and memory requests and limits
+  argocd      every Application has the finalizer, automated prune and a pinned targetRevision
+  checkov     security scan of everything rendered (k8s/checkov-skips.yaml is the skip list)
+
+Each check is a function from objects to a list of error strings; tests/k8s/ feeds every one a
+seeded mistake. `main()` runs them all and exits 1 if any error was found.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import jsonschema
+import kubernetes_validate
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+TOOLS = ROOT / ".tools"
+KUBECTL = TOOLS / "bin" / "kubectl"
+HELM = TOOLS / "bin" / "helm"
+CHECKOV = TOOLS / "checkov" / "bin" / "checkov"
+KUBERNETES_VERSION = "1.35.0"
+CHART = ROOT / "charts" / "mlflow"
+CRD_SCHEMAS = Path(__file__).resolve().parent / "crd-schemas"
+EXTERNAL = ROOT / "k8s" / "external-resources.yaml"
+CHECKOV_SKIPS = ROOT / "k8s" / "checkov-skips.yaml"
+
+WORKLOAD_KINDS = {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob", "Pod"}
+PINNED_REVISION = re.compile(r"^(v?\d+\.\d+\.\d+([-+][0-9A-Za-z.-]+)?|[0-9a-f]{40})$")
+ARGOCD_FINALIZER = "resources-finalizer.argocd.argoproj.io"
+
+
+@dataclass
+class Render:
+    """The objects of one kustomization, Argo CD file or chart values combination."""
+
+    name: str
+    objects: list[dict]
+    check_references: bool = True
+    errors: list[str] = field(default_factory=list)
+
+
+# ---------------------------------------------------------------- rendering
+
+
+def run(cmd: list[str]) -> subprocess.CompletedProcess:
+    return subprocess.run(cmd, capture_output=True, text=True)
+
+
+def load_documents(text: str) -> list[dict]:
+    return [doc for doc in yaml.safe_load_all(text) if doc]
+
+
+def kustomize_targets(root: Path = ROOT) -> list[Path]:
+    """Every kustomization under k8s/overlays and k8s/argocd (bases are built through them)."""
+    found = []
+    for top in ("k8s/overlays", "k8s/argocd"):
+        found.extend(p.parent for p in (root / top).rglob("kustomization.yaml"))
+    return sorted(found)
+
+
+def argocd_root_files(root: Path = ROOT) -> list[Path]:
+    return sorted((root / "k8s" / "argocd").glob("*/root.yaml"))
+
+
+def chart_values_files(root: Path = ROOT) -> list[Path | None]:
+    """None is the chart's defaults; then ci/*.yaml and the bundle's own variants."""
+    return [None, *sorted((root / "charts" / "mlflow" / "ci").glob("*.yaml")),
+            *sorted((root / "k8s" / "base" / "mlflow").glob("*/values.yaml"))]
+
+
+def build_kustomization(path: Path, kubectl: Path = KUBECTL) -> tuple[list[dict], str]:
+    """(objects, error): the error is kubectl's message when the build fails."""
+    result = run([str(kubectl), "kustomize", str(path)])
+    if result.returncode != 0:
+        return [], result.stderr.strip()
+    return load_documents(result.stdout), ""
+
+
+def helm_lint_and_template(values: Path | None, chart: Path = CHART, helm: Path = HELM) -> tuple[list[dict], list[str]]:
+    extra = ["--values", str(values)] if values else []
+    errors = []
+    lint = run([str(helm), "lint", "--strict", str(chart), *extra])
+    if lint.returncode != 0:
+        errors.append(f"helm lint failed:\n{lint.stdout}{lint.stderr}")
+    template = run([str(helm), "template", "mlflow", str(chart), "--namespace", "mlflow", *extra])
+    if template.returncode != 0:
+        errors.append(f"helm template failed: {template.stderr.strip()}")
+        return [], errors
+    return load_documents(template.stdout), errors
+
+
+def relative(path: Path, root: Path = ROOT) -> str:
+    return str(path.relative_to(root)) if path.is_relative_to(root) else str(path)
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def key(kind: str, namespace: str | None, name: str) -> tuple[str, str, str]:
+    return (kind, namespace or "", name)
+
+
+def object_key(obj: dict) -> tuple[str, str, str]:
+    meta = obj.get("metadata", {})
+    return key(obj["kind"], meta.get("namespace"), meta.get("name", ""))
+
+
+def pod_template(obj: dict) -> tuple[dict, dict] | None:
+    """(pod metadata, pod spec) of a workload, or None."""
+    kind = obj.get("kind")
+    if kind not in WORKLOAD_KINDS:
+        return None
+    if kind == "Pod":
+        return obj.get("metadata", {}), obj.get("spec", {})
+    spec = obj.get("spec", {})
+    if kind == "CronJob":
+        spec = spec.get("jobTemplate", {}).get("spec", {})
+    template = spec.get("template", {})
+    return template.get("metadata", {}), template.get("spec", {})
+
+
+def containers(pod_spec: dict) -> Iterator[dict]:
+    yield from pod_spec.get("initContainers", []) or []
+    yield from pod_spec.get("containers", []) or []
+
+
+def where(obj: dict) -> str:
+    meta = obj.get("metadata", {})
+    ns = meta.get("namespace")
+    return f"{obj.get('kind')} {ns + '/' if ns else ''}{meta.get('name')}"
+
+
+# ---------------------------------------------------------------- checks
+
+
+def load_crd_schemas(directory: Path = CRD_SCHEMAS) -> dict[str, dict]:
+    """apiVersion/kind -> JSON schema, made strict like kubectl's field validation."""
+    schemas = {}
+    for path in sorted(directory.glob("*.yaml")):
+        doc = yaml.safe_load(path.read_text())
+        definitions = {name: strict(schema) for name, schema in doc.get("definitions", {}).items()}
+        for version, schema in doc["versions"].items():
+            full = strict(schema)
+            full["definitions"] = definitions
+            schemas[f"{doc['group']}/{version}/{doc['kind']}"] = full
+    return schemas
+
+
+def strict(schema: dict) -> dict:
+    """Copy of an openAPIV3Schema where objects with declared properties reject unknown fields."""
+    if not isinstance(schema, dict):
+        return schema
+    out = {k: (strict(v) if isinstance(v, dict) else [strict(i) for i in v] if isinstance(v, list) else v)
+           for k, v in schema.items() if k != "properties"}
+    if "properties" in schema:
+        out["properties"] = {name: strict(sub) for name, sub in schema["properties"].items()}
+        if "additionalProperties" not in schema and not schema.get("x-kubernetes-preserve-unknown-fields"):
+            out["additionalProperties"] = False
+    return out
+
+
+def check_schema(objects: Iterable[dict], crd_schemas: dict[str, dict], version: str = KUBERNETES_VERSION) -> list[str]:
+    errors = []
+    for obj in objects:
+        api_version, kind = obj.get("apiVersion", ""), obj.get("kind", "")
+        crd = crd_schemas.get(f"{api_version}/{kind}")
+        if crd is not None:
+            validator = jsonschema.Draft7Validator(crd)
+            for error in sorted(validator.iter_errors(obj), key=lambda e: list(e.path)):
+                path = ".".join(str(p) for p in error.path)
+                errors.append(f"{where(obj)}: {path}: {error.message} (CRD schema {api_version} {kind})")
+            continue
+        try:
+            kubernetes_validate.validate(obj, version, strict=True)
+        except kubernetes_validate.SchemaNotFoundError:
+            errors.append(f"{where(obj)}: no schema for {api_version} {kind}: vendor its CRD schema "
+                          f"in scripts/k8s/crd-schemas/")
+        except kubernetes_validate.ValidationError as error:
+            path = ".".join(str(p) for p in error.path)
+            errors.append(f"{where(obj)}: {path}: {error.message} (Kubernetes {version})")
+    return errors
+
+
+def references_of(obj: dict) -> Iterator[tuple[str, str, str | None, str]]:
+    """(kind, name, key or None, what) for every object a workload or binding points at."""
+    ns_pod = pod_template(obj)
+    if ns_pod is not None:
+        _, spec = ns_pod
+        sa = spec.get("serviceAccountName")
+        if sa and sa != "default":
+            yield "ServiceAccount", sa, None, "serviceAccountName"
+        for secret in spec.get("imagePullSecrets", []) or []:
+            yield "Secret", secret["name"], None, "imagePullSecrets"
+        for volume in spec.get("volumes", []) or []:
+            if "secret" in volume and not volume["secret"].get("optional"):
+                yield "Secret", volume["secret"]["secretName"], None, f"volume {volume['name']}"
+            if "configMap" in volume and not volume["configMap"].get("optional"):
+                yield "ConfigMap", volume["configMap"]["name"], None, f"volume {volume['name']}"
+            if "persistentVolumeClaim" in volume:
+                yield "PersistentVolumeClaim", volume["persistentVolumeClaim"]["claimName"], None, f"volume {volume['name']}"
+            for source in (volume.get("projected") or {}).get("sources", []):
+                if "secret" in source and not source["secret"].get("optional"):
+                    yield "Secret", source["secret"]["name"], None, f"volume {volume['name']}"
+                if "configMap" in source and not source["configMap"].get("optional"):
+                    yield "ConfigMap", source["configMap"]["name"], None, f"volume {volume['name']}"
+        for container in containers(spec):
+            for env in container.get("env", []) or []:
+                value_from = env.get("valueFrom") or {}
+                for ref_kind, ref_field in (("Secret", "secretKeyRef"), ("ConfigMap", "configMapKeyRef")):
+                    ref = value_from.get(ref_field)
+                    if ref and not ref.get("optional"):
+                        yield ref_kind, ref["name"], ref["key"], f"container {container['name']} env {env['name']}"
+            for env_from in container.get("envFrom", []) or []:
+                for ref_kind, ref_field in (("Secret", "secretRef"), ("ConfigMap", "configMapRef")):
+                    ref = env_from.get(ref_field)
+                    if ref and not ref.get("optional"):
+                        yield ref_kind, ref["name"], None, f"container {container['name']} envFrom"
+    if obj.get("kind") == "RoleBinding":
+        role_ref = obj.get("roleRef", {})
+        if role_ref.get("kind") == "Role":
+            yield "Role", role_ref["name"], None, "roleRef"
+        for subject in obj.get("subjects", []) or []:
+            if subject.get("kind") == "ServiceAccount" and subject.get("namespace", obj["metadata"].get("namespace")) == obj["metadata"].get("namespace"):
+                yield "ServiceAccount", subject["name"], None, "subjects"
+    if obj.get("kind") == "HorizontalPodAutoscaler":
+        target = obj.get("spec", {}).get("scaleTargetRef", {})
+        yield target.get("kind", ""), target.get("name", ""), None, "scaleTargetRef"
+
+
+def check_references(objects: list[dict], external: list[dict]) -> list[str]:
+    errors = []
+    present = {object_key(obj): obj for obj in objects}
+    declared = {key(e["kind"], e.get("namespace"), e["name"]) for e in external}
+    namespaces = {k[2] for k in list(present) + list(declared) if k[0] == "Namespace"}
+    for obj in objects:
+        meta = obj.get("metadata", {})
+        namespace = meta.get("namespace")
+        if obj["kind"] != "Namespace" and namespace and namespace not in namespaces:
+            errors.append(f"{where(obj)}: namespace {namespace} is neither rendered nor in {relative(EXTERNAL)}")
+        for kind, name, data_key, what in references_of(obj):
+            wanted = key(kind, namespace, name)
+            if wanted in declared:
+                continue
+            target = present.get(wanted)
+            if target is None:
+                errors.append(f"{where(obj)}: {what} references {kind} {namespace}/{name}, "
+                              f"which is neither rendered nor in {relative(EXTERNAL)}")
+            elif data_key is not None and kind in ("Secret", "ConfigMap"):
+                keys = set(target.get("data") or {}) | set(target.get("stringData") or {})
+                if data_key not in keys:
+                    errors.append(f"{where(obj)}: {what} reads key {data_key} of {kind} {namespace}/{name}, "
+                                  f"which has only {sorted(keys)}")
+        pod = pod_template(obj)
+        if pod is not None:
+            _, spec = pod
+            volumes = {v["name"] for v in spec.get("volumes", []) or []}
+            volumes |= {t["metadata"]["name"] for t in obj.get("spec", {}).get("volumeClaimTemplates", []) or []}
+            for container in containers(spec):
+                for mount in container.get("volumeMounts", []) or []:
+                    if mount["name"] not in volumes:
+                        errors.append(f"{where(obj)}: container {container['name']} mounts undeclared volume {mount['name']}")
+    return errors
+
+
+def check_services(objects: list[dict]) -> list[str]:
+    errors = []
+    pods = []
+    for obj in objects:
+        pod = pod_template(obj)
+        if pod is not None:
+            pods.append((obj.get("metadata", {}).get("namespace"), pod[0].get("labels", {}) or {}, pod[1]))
+    for svc in (o for o in objects if o.get("kind") == "Service"):
+        spec = svc.get("spec", {})
+        selector = spec.get("selector")
+        if spec.get("type") == "ExternalName" or not selector:
+            continue
+        namespace = svc["metadata"].get("namespace")
+        matched = [s for ns, labels, s in pods
+                   if ns == namespace and all(labels.get(k) == v for k, v in selector.items())]
+        if not matched:
+            errors.append(f"{where(svc)}: selector {selector} matches no pod template in the render")
+            continue
+        declared = [p for s in matched for c in s.get("containers", []) for p in c.get("ports", []) or []]
+        names = {p.get("name") for p in declared}
+        numbers = {p.get("containerPort") for p in declared}
+        for port in spec.get("ports", []) or []:
+            target = port.get("targetPort", port.get("port"))
+            if (isinstance(target, str) and target not in names) or (isinstance(target, int) and target not in numbers):
+                errors.append(f"{where(svc)}: port {port.get('name', port.get('port'))} targets {target!r}, "
+                              f"which no selected container declares (names {sorted(n for n in names if n)}, "
+                              f"numbers {sorted(n for n in numbers if n)})")
+    return errors
+
+
+def image_problem(image: str) -> str | None:
+    if "@sha256:" in image:
+        return None
+    last = image.rsplit("/", 1)[-1]
+    if ":" not in last:
+        return "has no tag"
+    if last.rsplit(":", 1)[1] == "latest":
+        return "uses the latest tag"
+    return None
+
+
+def check_images(objects: list[dict]) -> list[str]:
+    errors = []
+    for obj in objects:
+        pod = pod_template(obj)
+        if pod is None:
+            continue
+        for container in containers(pod[1]):
+            problem = image_problem(container.get("image", ""))
+            if problem:
+                errors.append(f"{where(obj)}: container {container['name']} image {container.get('image')!r} {problem}: pin a version")
+    return errors
+
+
+def check_resources(objects: list[dict]) -> list[str]:
+    errors = []
+    for obj in objects:
+        pod = pod_template(obj)
+        if pod is None:
+            continue
+        for container in containers(pod[1]):
+            resources = container.get("resources") or {}
+            for section in ("requests", "limits"):
+                missing = {"cpu", "memory"} - set(resources.get(section) or {})
+                if missing:
+                    errors.append(f"{where(obj)}: container {container['name']} has no {section} for {', '.join(sorted(missing))}")
+    return errors
+
+
+def check_argocd(objects: list[dict]) -> list[str]:
+    errors = []
+    for app in (o for o in objects if o.get("kind") == "Application" and o.get("apiVersion", "").startswith("argoproj.io/")):
+        spec = app.get("spec", {})
+        if ARGOCD_FINALIZER not in (app["metadata"].get("finalizers") or []):
+            errors.append(f"{where(app)}: no {ARGOCD_FINALIZER} finalizer: deleting it would orphan its resources")
+        if not ((spec.get("syncPolicy") or {}).get("automated") or {}).get("prune"):
+            errors.append(f"{where(app)}: syncPolicy.automated.prune is not true: removed manifests would linger")
+        for source in [spec.get("source")] + list(spec.get("sources") or []):
+            if source is None:
+                continue
+            revision = source.get("targetRevision", "")
+            if not PINNED_REVISION.match(str(revision)):
+                errors.append(f"{where(app)}: targetRevision {revision!r} is not pinned (a version tag or a commit SHA)")
+    return errors
+
+
+def load_checkov_skips(path: Path = CHECKOV_SKIPS) -> tuple[list[str], list[str]]:
+    """(check ids, errors): every skip needs a reason."""
+    skips = yaml.safe_load(path.read_text()) or {}
+    errors = [f"{relative(path)}: {check} has no reason" for check, reason in skips.items() if not str(reason or "").strip()]
+    return sorted(skips), errors
+
+
+def check_checkov(renders: list[Render], skips: list[str], checkov: Path = CHECKOV) -> list[str]:
+    """Run checkov once over every render; return one error per failed check."""
+    if not checkov.exists():
+        return [f"checkov is not installed at {checkov}: run `make tools`"]
+    with tempfile.TemporaryDirectory() as tmp:
+        for index, render in enumerate(renders):
+            safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", render.name)
+            Path(tmp, f"{index:02d}-{safe}.yaml").write_text(yaml.safe_dump_all(render.objects, sort_keys=False))
+        cmd = [str(checkov), "--directory", tmp, "--framework", "kubernetes", "--output", "json",
+               "--quiet", "--compact", "--skip-download"]
+        if skips:
+            cmd += ["--skip-check", ",".join(skips)]
+        result = run(cmd)
+    try:
+        report = json.loads(result.stdout or "null")
+    except json.JSONDecodeError:
+        return [f"checkov produced no report (exit {result.returncode}): {result.stderr.strip()[-2000:]}"]
+    if report is None:
+        return [f"checkov produced no report (exit {result.returncode}): {result.stderr.strip()[-2000:]}"]
+    reports = report if isinstance(report, list) else [report]
+    errors = []
+    scanned = sum((part.get("summary") or {}).get("resource_count", 0) for part in reports)
+    if renders and any(r.objects for r in renders) and scanned == 0:
+        errors.append("checkov scanned no resource: the scan did not run on the renders")
+    for part in reports:
+        # an empty scan reports {"passed": 0, "failed": 0, ...} without "results"
+        for failed in (part.get("results") or {}).get("failed_checks", []):
+            errors.append(f"{failed['file_path'].lstrip('/')}: {failed['resource']}: {failed['check_id']} {failed['check_name']}")
+        if part.get("summary", {}).get("parsing_errors"):
+            errors.append(f"checkov could not parse {part['summary']['parsing_errors']} file(s)")
+    if not errors and result.returncode != 0:
+        errors.append(f"checkov exited {result.returncode}: {result.stderr.strip()[-2000:]}")
+    return errors
+
+
+# ---------------------------------------------------------------- driver
+
+
+def collect_renders(root: Path = ROOT) -> list[Render]:
+    renders = []
+    for target in kustomize_targets(root):
+        objects, error = build_kustomization(target)
+        render = Render(relative(target, root), objects)
+        if error:
+            render.errors.append(f"kubectl kustomize failed: {error}")
+        renders.append(render)
+    for path in argocd_root_files(root):
+        renders.append(Render(relative(path, root), load_documents(path.read_text())))
+    for values in chart_values_files(root):
+        objects, errors = helm_lint_and_template(values)
+        name = f"charts/mlflow with {relative(values, root) if values else 'default values'}"
+        # chart values reference Secrets created by whoever installs the chart: reference
+        # checks run on the kustomizations that use the chart's output, not on bare renders
+        renders.append(Render(name, objects, check_references=False, errors=errors))
+    return renders
+
+
+def validate(renders: list[Render], external: dict[str, list[dict]], crd_schemas: dict[str, dict]) -> dict[str, list[str]]:
+    """Run every per-render check; return {render name: errors}."""
+    results = {}
+    for render in renders:
+        errors = list(render.errors)
+        errors += check_schema(render.objects, crd_schemas)
+        if render.check_references:
+            errors += check_references(render.objects, external.get(render.name, []))
+        errors += check_services(render.objects)
+        errors += check_images(render.objects)
+        errors += check_resources(render.objects)
+        errors += check_argocd(render.objects)
+        results[render.name] = errors
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Validate the Kubernetes bundle offline.")
+    parser.parse_args(argv)
+    for tool in (KUBECTL, HELM):
+        if not tool.exists():
+            print(f"{tool} is missing: run `make tools`", file=sys.stderr)
+            return 2
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import render_mlflow_chart
+
+    failed = False
+    print("== drift: k8s/base/mlflow/* against charts/mlflow")
+    if render_mlflow_chart.main(["--check"]) != 0:
+        failed = True
+    else:
+        print("   ok")
+
+    renders = collect_renders()
+    external = yaml.safe_load(EXTERNAL.read_text()) or {}
+    unknown = sorted(set(external) - {r.name for r in renders})
+    if unknown:
+        failed = True
+        print(f"== {relative(EXTERNAL)} names renders that do not exist: {unknown}")
+    results = validate(renders, external, load_crd_schemas())
+    for name, errors in results.items():
+        count = len(next(r for r in renders if r.name == name).objects)
+        print(f"== {name}: {count} objects, {'ok' if not errors else f'{len(errors)} error(s)'}")
+        for error in errors:
+            print(f"   {error}")
+        failed |= bool(errors)
+
+    skips, skip_errors = load_checkov_skips()
+    checkov_errors = skip_errors + check_checkov(renders, skips)
+    print(f"== checkov (skipped: {', '.join(skips) or 'none'}): {'ok' if not checkov_errors else f'{len(checkov_errors)} failure(s)'}")
+    for error in checkov_errors:
+        print(f"   {error}")
+    failed |= bool(checkov_errors)
+
+    print("validation FAILED" if failed else "validation passed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,47 @@
+"""Fixtures for the Kubernetes bundle tests (marker `k8s`, added to every test in this folder).
+
+They use the real kubectl/helm in .tools/bin and checkov in .tools/checkov (`make tools`, which
+`make test` runs). A missing tool is an error, not a skip: a green run means the checks ran.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+from k8s_helpers import build, validate
+
+
+def pytest_collection_modifyitems(items):
+    here = Path(__file__).parent
+    for item in items:
+        if here in Path(item.fspath).parents:
+            item.add_marker(pytest.mark.k8s)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def tools():
+    missing = [str(t) for t in (validate.KUBECTL, validate.HELM, validate.CHECKOV) if not t.exists()]
+    if missing:
+        pytest.fail(f"missing tools {missing}: run `make tools` (make test does)")
+
+
+@pytest.fixture(scope="session")
+def dev() -> list[dict]:
+    return build("k8s/overlays/dev")
+
+
+@pytest.fixture(scope="session")
+def prod() -> list[dict]:
+    return build("k8s/overlays/prod")
+
+
+@pytest.fixture(scope="session")
+def crd_schemas() -> dict:
+    return validate.load_crd_schemas()
+
+
+@pytest.fixture(scope="session")
+def external() -> dict:
+    return yaml.safe_load(validate.EXTERNAL.read_text())

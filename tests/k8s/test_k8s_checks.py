@@ -1,0 +1,279 @@
+"""Every check of scripts/k8s/validate.py passes on the repository and fails on a seeded mistake."""
+
+from __future__ import annotations
+
+import copy
+import shutil
+
+import pytest
+from k8s_helpers import ROOT, find, render_mlflow_chart, validate
+
+
+def without(objects, kind, name):
+    return [o for o in objects if not (o["kind"] == kind and o["metadata"]["name"].startswith(name))]
+
+
+def mlflow_pod(objects):
+    return find(objects, "Deployment", "mlflow", "mlflow")["spec"]["template"]["spec"]
+
+
+# ---------------------------------------------------------------- build
+
+
+def test_every_kustomization_builds_with_the_pinned_kubectl():
+    targets = validate.kustomize_targets()
+    assert {str(t.relative_to(ROOT)) for t in targets} >= {
+        "k8s/overlays/dev", "k8s/overlays/prod", "k8s/overlays/dev/schedules-sync",
+        "k8s/overlays/prod/schedules-sync", "k8s/argocd/dev/apps", "k8s/argocd/prod/apps"}
+    for target in targets:
+        objects, error = validate.build_kustomization(target)
+        assert error == "" and objects, f"{target}: {error}"
+
+
+def test_build_reports_a_broken_kustomization(tmp_path):
+    (tmp_path / "kustomization.yaml").write_text(
+        "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [missing.yaml]\n")
+    objects, error = validate.build_kustomization(tmp_path)
+    assert objects == [] and "missing.yaml" in error
+
+
+# ---------------------------------------------------------------- drift
+
+
+def test_rendered_mlflow_matches_the_chart():
+    assert render_mlflow_chart.main(["--check"]) == 0
+
+
+@pytest.mark.parametrize("mistake", ["edit", "stale", "missing"])
+def test_drift_is_reported(tmp_path, mistake, capsys):
+    variants = tmp_path / "variants"
+    shutil.copytree(ROOT / "k8s" / "base" / "mlflow", variants)
+    standalone = variants / "standalone"
+    if mistake == "edit":
+        path = standalone / "deployment.yaml"
+        path.write_text(path.read_text().replace("replicas: 1", "replicas: 3"))
+    elif mistake == "stale":
+        (standalone / "configmap-leftover.yaml").write_text("kind: ConfigMap\n")
+    else:
+        (standalone / "service.yaml").unlink()
+    assert render_mlflow_chart.main(["--check", "--variants", str(variants)]) == 1
+    assert "drifted" in capsys.readouterr().err
+
+
+def test_render_rewrites_a_drifted_variant(tmp_path):
+    variants = tmp_path / "variants"
+    shutil.copytree(ROOT / "k8s" / "base" / "mlflow", variants)
+    (variants / "standalone" / "deployment.yaml").write_text("edited by hand\n")
+    assert render_mlflow_chart.main(["--variants", str(variants)]) == 0
+    assert render_mlflow_chart.main(["--check", "--variants", str(variants)]) == 0
+
+
+# ---------------------------------------------------------------- schema
+
+
+def test_schema_passes_on_every_render(dev, prod, crd_schemas):
+    assert validate.check_schema(dev + prod, crd_schemas) == []
+
+
+def test_schema_rejects_an_unknown_field_of_a_builtin_kind(dev, crd_schemas):
+    bad = copy.deepcopy(find(dev, "Deployment", "mlflow"))
+    bad["spec"]["replica"] = 2
+    errors = validate.check_schema([bad], crd_schemas)
+    assert errors and "replica" in errors[0]
+
+
+def test_schema_rejects_a_wrong_type(dev, crd_schemas):
+    bad = copy.deepcopy(find(dev, "Service", "mlflow"))
+    bad["spec"]["ports"][0]["port"] = "five thousand"
+    assert validate.check_schema([bad], crd_schemas)
+
+
+def test_schema_rejects_an_invalid_argocd_application(crd_schemas):
+    app = validate.load_documents((ROOT / "k8s/argocd/dev/root.yaml").read_text())[0]
+    assert validate.check_schema([app], crd_schemas) == []
+    missing_destination = copy.deepcopy(app)
+    del missing_destination["spec"]["destination"]
+    typo = copy.deepcopy(app)
+    typo["spec"]["syncPolicy"]["automated"]["prun"] = True
+    assert "destination" in validate.check_schema([missing_destination], crd_schemas)[0]
+    assert "prun" in validate.check_schema([typo], crd_schemas)[0]
+
+
+def test_schema_rejects_an_invalid_servicemonitor(crd_schemas):
+    objects, _ = validate.helm_lint_and_template(ROOT / "k8s/base/mlflow/ha-gcs/values.yaml")
+    monitor = find(objects, "ServiceMonitor", "mlflow")
+    assert validate.check_schema([monitor], crd_schemas) == []
+    bad = copy.deepcopy(monitor)
+    bad["spec"]["endpoints"][0]["interval"] = "every minute"
+    assert "interval" in validate.check_schema([bad], crd_schemas)[0]
+
+
+def test_schema_refuses_a_kind_it_has_no_schema_for(crd_schemas):
+    errors = validate.check_schema([{"apiVersion": "external-secrets.io/v1", "kind": "ExternalSecret",
+                                     "metadata": {"name": "x"}}], crd_schemas)
+    assert errors and "vendor its CRD schema" in errors[0]
+
+
+# ---------------------------------------------------------------- references
+
+
+@pytest.mark.parametrize("render", ["k8s/overlays/dev", "k8s/overlays/prod"])
+def test_references_resolve_in_every_overlay(render, external):
+    objects, _ = validate.build_kustomization(ROOT / render)
+    assert validate.check_references(objects, external[render]) == []
+
+
+def test_a_missing_secret_is_reported(dev, external):
+    errors = validate.check_references(without(dev, "Secret", "mlflow-backend-store"), external["k8s/overlays/dev"])
+    assert any("mlflow-backend-store" in e for e in errors)
+
+
+def test_the_external_list_is_what_makes_prod_secrets_acceptable(prod, external):
+    assert any("mlflow-basic-auth" in e for e in validate.check_references(prod, []))
+
+
+def test_a_missing_secret_key_is_reported(dev, external):
+    objects = copy.deepcopy(dev)
+    env = mlflow_pod(objects)["containers"][0]["env"]
+    next(e for e in env if e["name"] == "AWS_ACCESS_KEY_ID")["valueFrom"]["secretKeyRef"]["key"] = "ACCESS_KEY"
+    errors = validate.check_references(objects, external["k8s/overlays/dev"])
+    assert any("reads key ACCESS_KEY" in e for e in errors)
+
+
+@pytest.mark.parametrize("kind,name", [("ServiceAccount", "mlflow"), ("ConfigMap", "churnops-config"),
+                                       ("Role", "churnops-pipeline-runner"), ("Namespace", "mlflow")])
+def test_missing_service_account_role_and_namespace_are_reported(dev, external, kind, name):
+    objects = without(dev, kind, name)
+    if kind == "ConfigMap":  # nothing in the bundle mounts it; seed a pod that does
+        objects = copy.deepcopy(objects)
+        mlflow_pod(objects)["containers"][0].setdefault("envFrom", []).append({"configMapRef": {"name": "churnops-config"}})
+    errors = validate.check_references(objects, external["k8s/overlays/dev"])
+    assert any(name in e for e in errors), errors
+
+
+def test_a_missing_pvc_and_an_undeclared_mount_are_reported(external):
+    objects, _ = validate.helm_lint_and_template(None)  # chart defaults: SQLite on a PVC
+    objects = without(objects, "PersistentVolumeClaim", "mlflow-data")
+    objects.append({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "mlflow"}})
+    pod = mlflow_pod(objects)
+    pod["containers"][0]["volumeMounts"].append({"name": "cache", "mountPath": "/cache"})
+    errors = validate.check_references(objects, [])
+    assert any("PersistentVolumeClaim mlflow/mlflow-data" in e for e in errors)
+    assert any("undeclared volume cache" in e for e in errors)
+
+
+# ---------------------------------------------------------------- services
+
+
+def test_services_select_pods_and_declared_ports(dev, prod):
+    assert validate.check_services(dev) == [] and validate.check_services(prod) == []
+
+
+def test_a_service_selecting_nothing_is_reported(dev):
+    objects = copy.deepcopy(dev)
+    find(objects, "Service", "postgres")["spec"]["selector"] = {"app.kubernetes.io/name": "postgresql"}
+    assert any("matches no pod" in e for e in validate.check_services(objects))
+
+
+@pytest.mark.parametrize("target", ["metrics", 8080])
+def test_a_service_targeting_an_undeclared_port_is_reported(dev, target):
+    objects = copy.deepcopy(dev)
+    find(objects, "Service", "mlflow")["spec"]["ports"][0]["targetPort"] = target
+    assert any("no selected container declares" in e for e in validate.check_services(objects))
+
+
+# ---------------------------------------------------------------- images and resources
+
+
+def test_images_are_pinned(dev, prod):
+    assert validate.check_images(dev + prod) == []
+
+
+@pytest.mark.parametrize("image,ok", [
+    ("ghcr.io/churnops/mlflow-server:latest", False),
+    ("ghcr.io/churnops/mlflow-server", False),
+    ("localhost:5000/mlflow-server", False),
+    ("localhost:5000/mlflow-server:3.17.2", True),
+    ("ghcr.io/churnops/mlflow-server@sha256:" + "a" * 64, True),
+])
+def test_untagged_and_latest_images_are_reported(dev, image, ok):
+    objects = copy.deepcopy(dev)
+    mlflow_pod(objects)["initContainers"][0]["image"] = image
+    assert (validate.check_images(objects) == []) is ok
+
+
+def test_every_container_has_requests_and_limits(dev, prod):
+    assert validate.check_resources(dev + prod) == []
+
+
+@pytest.mark.parametrize("section,resource", [("limits", "memory"), ("requests", "cpu")])
+def test_a_container_without_requests_or_limits_is_reported(dev, section, resource):
+    objects = copy.deepcopy(dev)
+    del mlflow_pod(objects)["initContainers"][0]["resources"][section][resource]
+    errors = validate.check_resources(objects)
+    assert len(errors) == 1 and f"no {section} for {resource}" in errors[0]
+
+
+# ---------------------------------------------------------------- argo cd
+
+
+@pytest.fixture(scope="module")
+def applications():
+    objects = []
+    for env in ("dev", "prod"):
+        apps, _ = validate.build_kustomization(ROOT / f"k8s/argocd/{env}/apps")
+        objects += apps + validate.load_documents((ROOT / f"k8s/argocd/{env}/root.yaml").read_text())
+    return objects
+
+
+def test_applications_are_pinned_pruned_and_finalized(applications):
+    assert len(applications) == 10 and validate.check_argocd(applications) == []
+
+
+@pytest.mark.parametrize("mistake,message", [
+    (lambda a: a["spec"]["source"].update(targetRevision="HEAD"), "not pinned"),
+    (lambda a: a["spec"]["source"].update(targetRevision="main"), "not pinned"),
+    (lambda a: a["metadata"].pop("finalizers"), "finalizer"),
+    (lambda a: a["spec"]["syncPolicy"]["automated"].update(prune=False), "prune"),
+])
+def test_argocd_mistakes_are_reported(applications, mistake, message):
+    app = copy.deepcopy(applications[0])
+    mistake(app)
+    errors = validate.check_argocd([app])
+    assert len(errors) == 1 and message in errors[0]
+
+
+# ---------------------------------------------------------------- checkov
+
+
+def test_checkov_passes_on_everything_rendered_with_only_the_justified_skips():
+    skips, errors = validate.load_checkov_skips()
+    assert errors == [] and len(skips) <= 5
+    renders = validate.collect_renders()
+    assert all(not r.errors for r in renders), [r.errors for r in renders if r.errors]
+    assert validate.check_checkov(renders, skips) == []
+
+
+def test_checkov_reports_an_insecure_pod(dev):
+    objects = copy.deepcopy(dev)
+    server = mlflow_pod(objects)["containers"][0]
+    server["securityContext"].update(privileged=True, allowPrivilegeEscalation=True)
+    skips, _ = validate.load_checkov_skips()
+    errors = validate.check_checkov([validate.Render("seeded", objects)], skips)
+    assert any("CKV_K8S_16" in e for e in errors), errors  # privileged container
+    assert any("CKV_K8S_20" in e for e in errors), errors  # privilege escalation
+
+
+def test_a_skip_without_a_reason_is_an_error(tmp_path):
+    path = tmp_path / "skips.yaml"
+    path.write_text("CKV_K8S_43: digests are pinned at release\nCKV_K8S_8:\n")
+    skips, errors = validate.load_checkov_skips(path)
+    assert skips == ["CKV_K8S_43", "CKV_K8S_8"] and errors == [f"{path}: CKV_K8S_8 has no reason"]
+
+
+# ---------------------------------------------------------------- the whole run
+
+
+def test_make_validate_entry_point_passes_on_the_repository(capsys):
+    assert validate.main([]) == 0
+    assert "validation passed" in capsys.readouterr().out
