@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import functools
 import http.server
-import importlib.util
 import os
 import signal
 import sys
@@ -28,26 +27,13 @@ from pathlib import Path
 
 import pytest
 
+import integration_services as services  # beside this file; on pytest's pythonpath
 from churnops import server as mlflow_server
 
-HERE = Path(__file__).resolve().parent
-REPO = HERE.parents[1]
 POSTGRES_ENV = "CHURNOPS_TEST_POSTGRES"  # another server for the throwaway databases, e.g. on a laptop
 POSTGRES = "postgresql://postgres@127.0.0.1:5432"  # this machine's (and CI's) PostgreSQL, trust auth
 READY_TIMEOUT = 150.0  # an mlflow server answers /health after 13-45 s here; three start at once
 SERVER_MODES = ("proxied-s3", "direct-s3", "proxied-gcs")
-
-
-def _load_helpers(name: str):
-    """Helper modules beside this conftest (the suite runs with --import-mode=importlib)."""
-    spec = importlib.util.spec_from_file_location(f"churnops_integration_{name}", HERE / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-services = _load_helpers("services")
 
 
 @dataclass

@@ -4,11 +4,14 @@ One run per artifact mode (each leg reads its dataset from a different kind of U
 checked where users will look for it: loadable through the registry and present in the bucket.
 Credentials reach the steps only through the environment, and no log holds the secret.
 
-When the promotion + inference flow lands (issue 4), add per leg: promote the registered version
-(`champion` alias) and score rows with the inference pipeline against the same server.
+When the promotion + inference flow lands (issue 4), each is one more test on the `trained` fixture:
+the first version of each leg's model must be `champion`, and `runs.predict` on
+`models:/NAME@champion` (inside `client_environment(mode)`) must score the leg's dataset.
 """
 
 from __future__ import annotations
+
+import contextlib
 
 import mlflow
 import pandas as pd
@@ -27,17 +30,26 @@ LEGS = {
 AWS_CLIENT_VARIABLES = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "MLFLOW_S3_ENDPOINT_URL")
 
 
+@contextlib.contextmanager
+def client_environment(mode: str):
+    """What a pipeline pod of this leg gets: proxied legs run with no AWS variables at all."""
+    patch = pytest.MonkeyPatch()
+    if mode.startswith("proxied"):
+        for name in AWS_CLIENT_VARIABLES:
+            patch.delenv(name, raising=False)
+    try:
+        yield
+    finally:
+        patch.undo()
+
+
 @pytest.fixture(scope="module", params=list(LEGS))
 def trained(request, topology, dataset_uris, tmp_path_factory):
     """One training run per leg; the summary plus what the leg ran against."""
     mode, dataset_kind = LEGS[request.param]
     server = topology.servers[mode]
-    patch = pytest.MonkeyPatch()
-    if mode == "proxied-s3":
-        for name in AWS_CLIENT_VARIABLES:
-            patch.delenv(name, raising=False)
     home = tmp_path_factory.mktemp(f"home-{mode}")
-    try:
+    with client_environment(mode):
         summary = runs.train(
             dataset_uris[dataset_kind],
             tracking_uri=server.url,
@@ -45,15 +57,13 @@ def trained(request, topology, dataset_uris, tmp_path_factory):
             model_name=f"churn-{mode}",
             home=home,
         )
-    finally:
-        patch.undo()
-    return {"summary": summary, "server": server, "home": home, "dataset": dataset_uris[dataset_kind]}
+    return {"summary": summary, "server": server, "home": home, "dataset": dataset_uris[dataset_kind], "mode": mode}
 
 
 def test_version_is_registered_with_candidate_alias_and_dataset_lineage(trained):
     summary = trained["summary"]
-    assert summary["aliases"] == {registry.CANDIDATE_ALIAS: summary["model_version"]}
-    assert summary["tags"][registry.STATUS_TAG] == registry.PENDING
+    assert summary["aliases"][registry.CANDIDATE_ALIAS] == summary["model_version"]
+    assert summary["tags"]["source_run_id"] == summary["run_id"]
     assert summary["metrics"]["roc_auc"] > 0.75
     run = mlflow.MlflowClient(tracking_uri=trained["server"].url).get_run(summary["run_id"])
     assert run.data.params["dataset_uri"] == trained["dataset"]
