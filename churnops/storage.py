@@ -118,17 +118,25 @@ def dataset_error(uri: str, exc: BaseException) -> ChurnopsError:
     return DatasetError(f"Cannot read {uri}{where} ({type(exc).__name__}: {detail}). {_credentials_hint(uri)}.")
 
 
+STORE_FAILURES = ("NoCredentialsError", "PartialCredentialsError", "EndpointConnectionError",
+                  "DefaultCredentialsError", "S3UploadFailedError", "ClientError")
+
+
 def artifact_store_error(exc: BaseException, destination: str) -> ChurnopsError | None:
-    """A clear error when writing MLflow artifacts failed for credentials/endpoint reasons, else None."""
+    """A clear error when writing MLflow artifacts failed for store reasons (credentials, endpoint,
+    bucket), else None so that other failures keep their own message."""
     name = type(exc).__name__
     text = f"{name} {exc}"
-    if not (_denied(exc) or name in ("NoCredentialsError", "PartialCredentialsError", "EndpointConnectionError",
-                                     "DefaultCredentialsError", "ClientError")):
+    if not (_denied(exc) or name in STORE_FAILURES):
         return None
     detail = str(exc).strip().splitlines()[0] if str(exc).strip() else name
-    if destination.startswith(("s3://", "s3a://")) or "botocore" in type(exc).__module__ or "S3" in text:
+    if "NoSuchBucket" in text:
+        hint = f"The bucket of {destination} does not exist: create it or fix the experiment's artifact root"
+    elif "Could not connect to the endpoint" in text or name == "EndpointConnectionError":
+        hint = f"The object store is unreachable from this step (S3 endpoint: {s3_endpoint() or 'AWS default'}); check MLFLOW_S3_ENDPOINT_URL"
+    elif destination.startswith(("s3://", "s3a://")) or "botocore" in type(exc).__module__ or "boto3" in type(exc).__module__:
         hint = _credentials_hint("s3://")
-    elif destination.startswith("gs://") or "google" in type(exc).__module__:
+    elif destination.startswith(("gs://", "gcs://")) or "google" in type(exc).__module__:
         hint = _credentials_hint("gs://")
     else:
         hint = "Check the artifact store the MLflow server is configured with (--artifacts-destination) and its credentials"

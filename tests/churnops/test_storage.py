@@ -63,9 +63,23 @@ def test_remote_read_failures_name_the_problem_and_the_fix(uri, exc, expected):
     assert re.search(expected, str(error)), str(error)
 
 
-def test_artifact_write_failures_are_rewritten_only_for_store_problems():
-    error = storage.artifact_store_error(_client_error("InvalidAccessKeyId"), "s3://bucket/direct/1")
+@pytest.mark.parametrize(
+    ("exc", "hint"),
+    [
+        (_client_error("InvalidAccessKeyId"), "Check AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"),
+        (_client_error("NoSuchBucket"), "does not exist: create it or fix the experiment's artifact root"),
+        (botocore.exceptions.EndpointConnectionError(endpoint_url="http://minio:9000"),
+         "unreachable from this step .*MLFLOW_S3_ENDPOINT_URL"),
+    ],
+    ids=["denied", "no-bucket", "unreachable"],
+)
+def test_artifact_write_failures_say_what_to_fix(exc, hint):
+    error = storage.artifact_store_error(exc, "s3://bucket/direct/1")
     assert isinstance(error, TrackingError)
-    assert str(error).startswith("Could not write model artifacts to s3://bucket/direct/1 (ClientError")
-    assert "nothing was registered" in str(error) and "AWS_SECRET_ACCESS_KEY" in str(error)
+    assert str(error).startswith(f"Could not write model artifacts to s3://bucket/direct/1 ({type(exc).__name__}")
+    assert "nothing was registered" in str(error)
+    assert re.search(hint, str(error)), str(error)
+
+
+def test_other_failures_keep_their_own_message():
     assert storage.artifact_store_error(ValueError("a bug"), "s3://bucket/direct/1") is None
