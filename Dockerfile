@@ -21,6 +21,9 @@ COPY churnops ./churnops
 COPY components ./components
 COPY pipelines ./pipelines
 COPY scripts ./scripts
+# The schedules sync Job reads these: schedules/<env>.yaml and the platform files they name.
+COPY schedules ./schedules
+COPY config ./config
 RUN pip install --no-deps -c constraints.txt . \
     && useradd --uid 10001 --create-home churnops
 USER 10001

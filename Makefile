@@ -21,8 +21,9 @@ $(STAMP): pyproject.toml constraints.txt
 
 setup: $(STAMP) ## Create .venv and install churnops with pinned dependencies
 
-run: setup ## Main job: full local training run on the embedded MLflow store
+run: setup ## Main job: train + validation gate (promote) + batch inference with the champion, on the embedded store
 	$(BIN)/churnops train
+	$(BIN)/churnops predict --model-uri models:/churn-classifier@champion --input data/churn_synthetic.csv --output build/predictions.csv
 
 test: setup validate ## Run the whole test suite (unit, component, end-to-end) after `make validate`
 	$(BIN)/pytest
@@ -45,13 +46,22 @@ validate: tools $(VALIDATE_STAMP) ## Validate the Kubernetes bundle offline: kus
 compile: setup ## Compile every pipeline to KFP YAML under build/
 	$(BIN)/churnops compile --output-dir build/pipelines
 
+schedules-check: setup ## Validate schedules/*.yaml and compile the pipelines they name (no KFP contacted)
+	@for file in schedules/*.yaml; do $(BIN)/python scripts/sync_schedules.py --config $$file --check || exit $$?; done
+
+bench: setup ## Run the benchmarks (they print ratios against a baseline measured in the same run)
+	$(BIN)/python benchmarks/sync_scale.py
+
 mlflow-ui: setup ## Open the MLflow UI on the embedded store (http://127.0.0.1:5000)
 	$(BIN)/churnops mlflow ui
 
 mlflow-server: setup ## MLflow on the production topology: PostgreSQL (127.0.0.1:5432) + proxied artifacts, http://127.0.0.1:5000
 	$(BIN)/churnops mlflow serve
 
+measure-inference: setup ## Peak memory and rows/s of batch inference at 200k and 1M rows (prints ratios)
+	$(BIN)/python scripts/measure_inference_memory.py --rows 200000 1000000
+
 data: setup ## Regenerate data/churn_synthetic.csv (byte-for-byte reproducible)
 	$(BIN)/python scripts/generate_synthetic_data.py --output data/churn_synthetic.csv
 
-.PHONY: help setup run test tools validate compile mlflow-ui mlflow-server data
+.PHONY: help setup run test tools validate compile schedules-check bench mlflow-ui mlflow-server measure-inference data

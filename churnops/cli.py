@@ -1,4 +1,4 @@
-"""`churnops`: train, compile and inspect the churn pipelines from the command line.
+"""`churnops`: train, promote, predict, compile and inspect the churn pipelines from the command line.
 
 stdout carries only results (one JSON object with --json); logs and progress go to stderr.
 A failure exits non-zero with a one-paragraph error, and a traceback only with --verbose.
@@ -16,6 +16,7 @@ from pathlib import Path
 from churnops.errors import ChurnopsError
 
 DEFAULT_DATASET = "data/churn_synthetic.csv"
+DEFAULT_MODEL_NAME = "churn-classifier"
 
 
 def _add_tracking(parser: argparse.ArgumentParser) -> None:
@@ -34,6 +35,52 @@ def _parse_param(text: str) -> tuple[str, object]:
     except json.JSONDecodeError:
         value = raw
     return key, value
+
+
+def _parse_threshold(text: str) -> tuple[str, float]:
+    key, value = _parse_param(text)
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        raise argparse.ArgumentTypeError(f"--min-metric takes METRIC=NUMBER (e.g. roc_auc=0.75), got {text!r}")
+    return key, float(value)
+
+
+def _add_promotion(train: argparse.ArgumentParser) -> None:
+    gate = train.add_argument_group("validation gate (promotion to the `champion` alias)")
+    gate.add_argument("--min-metric", action="append", type=_parse_threshold, default=[], metavar="METRIC=VALUE",
+                      help="absolute threshold, repeatable; replaces the default roc_auc=0.75 "
+                           "(for log_loss it is a maximum)")
+    gate.add_argument("--promotion-metric", default="roc_auc",
+                      help="metric compared with the champion on the same test set (default: %(default)s)")
+    gate.add_argument("--tolerance", type=float, default=0.005,
+                      help="how much worse than the champion the candidate may be (default: %(default)s)")
+    gate.add_argument("--decision-threshold", type=float, default=0.5,
+                      help="probability at or above which a customer is predicted to churn (default: %(default)s)")
+    gate.add_argument("--force", action="store_true",
+                      help="register a new version even if an identical run (same data, parameters, code) exists")
+
+
+def _add_models(commands) -> None:
+    models = commands.add_parser("models", help="review and move the model aliases (champion, rollback)")
+    actions = models.add_subparsers(dest="models_command", required=True)
+
+    def action(name: str, help_: str) -> argparse.ArgumentParser:
+        parser = actions.add_parser(name, help=help_)
+        parser.add_argument("--model-name", default=DEFAULT_MODEL_NAME, help="registered model (default: %(default)s)")
+        _add_tracking(parser)
+        parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+        parser.add_argument("--verbose", action="store_true", help=argparse.SUPPRESS)
+        return parser
+
+    action("list", "versions with aliases, validation status, key metrics, source run, created time")
+    show = action("show", "one version's decision, metrics and audit trail (default: the champion)")
+    show.add_argument("--version", help="version number (default: the champion)")
+    for name, help_ in (("promote", "make --version N the champion (the old one becomes previous-champion)"),
+                        ("rollback", "move champion back to previous-champion")):
+        parser = action(name, help_)
+        if name == "promote":
+            parser.add_argument("--version", required=True, help="version number to promote")
+        parser.add_argument("--reason", default="", help="why (recorded in the audit tags)")
+        parser.add_argument("--by", default="", help="who (default: $USER@hostname)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -56,9 +103,31 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--random-state", type=int, default=42)
     train.add_argument("--json", action="store_true", help="print one JSON object with the result on stdout")
     train.add_argument("--verbose", action="store_true", help=argparse.SUPPRESS)
+    _add_promotion(train)
+
+    predict = commands.add_parser("predict", help="run the inference pipeline locally (batch scoring)")
+    predict.add_argument("--model-uri", default=f"models:/{DEFAULT_MODEL_NAME}@champion",
+                         help="models:/NAME@ALIAS, models:/NAME/N or runs:/RUN_ID/model (default: %(default)s)")
+    predict.add_argument("--input", required=True, help="CSV path or URI to score")
+    predict.add_argument("--output", required=True, help="predictions CSV to write (rejected rows go beside it)")
+    _add_tracking(predict)
+    predict.add_argument("--chunk-rows", type=int, default=50_000, help="rows scored at a time (default: %(default)s)")
+    predict.add_argument("--max-rejected-fraction", type=float, default=0.01,
+                         help="fail when more than this share of rows have unparseable numbers (default: %(default)s)")
+    predict.add_argument("--json", action="store_true", help="print one JSON object with the result on stdout")
+    predict.add_argument("--verbose", action="store_true", help=argparse.SUPPRESS)
+
+    _add_models(commands)
 
     compile_ = commands.add_parser("compile", help="compile every pipeline to KFP YAML")
     compile_.add_argument("--output-dir", default="build/pipelines", help="(default: %(default)s)")
+    compile_.add_argument("--platform", type=Path, metavar="PATH",
+                          help="platform file (config/platform/<env>.yaml): Secrets, nodes, resources... on every step")
+
+    from churnops.schedules.arguments import add_arguments as add_sync_arguments
+
+    add_sync_arguments(commands.add_parser(
+        "sync", help="reconcile KFP pipeline versions and recurring runs with a schedules file (docs/schedules.md)"))
 
     mlflow_ = commands.add_parser("mlflow", help="MLflow helpers")
     mlflow_commands = mlflow_.add_subparsers(dest="mlflow_command", required=True)
@@ -79,6 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def cmd_train(args: argparse.Namespace) -> int:
     from churnops import runs
+    from churnops.promotion import DEFAULT_THRESHOLDS, Policy
 
     result = runs.train(
         args.dataset,
@@ -91,23 +161,89 @@ def cmd_train(args: argparse.Namespace) -> int:
         model_type=args.model_type,
         hyperparameters=dict(args.param) if args.param else None,
         random_state=args.random_state,
+        decision_threshold=args.decision_threshold,
+        policy=Policy(dict(args.min_metric) or dict(DEFAULT_THRESHOLDS), args.promotion_metric, args.tolerance),
+        force=args.force,
         verbose=args.verbose,
     )
     if args.json:
         print(json.dumps(result, sort_keys=True))
     else:
         metrics = ", ".join(f"{name} {value:.3f}" for name, value in result["metrics"].items() if value is not None)
-        print(f"Registered {result['model_name']} version {result['model_version']} (run {result['run_id']})")
+        if result["reused"]:
+            print(f"Nothing new: an identical run (same data, parameters and code) already registered "
+                  f"{result['model_name']} version {result['model_version']}; use --force to train again")
+        else:
+            print(f"Registered {result['model_name']} version {result['model_version']} (run {result['run_id']})")
         print(f"  holdout: {metrics}")
-        print(f"  aliases: {result['aliases']}")
+        print(f"  validation: {result['validation_status'] or 'pending'} "
+              f"({result['tags'].get('validation_reason', 'no decision recorded')})")
+        print(f"  promoted: {'yes' if result['promoted'] else 'no'}; aliases: {result['aliases']}")
         print(f"  tracking: {result['tracking_uri']}")
+    return 0
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    from churnops import runs
+
+    result = runs.predict(
+        args.model_uri,
+        args.input,
+        args.output,
+        tracking_uri=args.tracking_uri,
+        chunk_rows=args.chunk_rows,
+        max_rejected_fraction=args.max_rejected_fraction,
+        verbose=args.verbose,
+    )
+    if args.json:
+        print(json.dumps(result, sort_keys=True))
+    else:
+        print(f"Scored {result['rows']} rows with {result['model_name']} version {result['model_version']} "
+              f"({args.model_uri}) -> {result['output']}")
+        if result["rejected"]:
+            print(f"  rejected {result['rejected']} rows with unparseable values -> {result['rejections']}")
+    return 0
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    import mlflow
+
+    from churnops import champion, operators
+    from churnops.tracking import churnops_home, connect, embedded_tracking_uri
+
+    uri = args.tracking_uri or embedded_tracking_uri(churnops_home())
+    connect(uri)
+    client = mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
+    if args.models_command == "list":
+        rows = operators.list_versions(client, args.model_name)
+        print(json.dumps({"model_name": args.model_name, "versions": rows}, sort_keys=True) if args.json
+              else operators.format_table(rows))
+        return 0
+    if args.models_command == "show":
+        details = operators.show_version(client, args.model_name, args.version)
+        print(json.dumps(details, sort_keys=True) if args.json else operators.format_show(details))
+        return 0
+    actor = args.by or champion.default_actor()
+    if args.models_command == "promote":
+        result = champion.promote(client, args.model_name, args.version, actor=actor,
+                                  reason=args.reason or "manual promotion (no reason given)")
+        if result["validation_status"] != "passed":
+            print(f"churnops models promote: note: v{result['champion']} has validation_status "
+                  f"{result['validation_status'] or 'unset'}; promoted on your authority (audited)", file=sys.stderr)
+        text = (f"{args.model_name}: champion -> v{result['champion']}"
+                f" (previous-champion: {('v' + result['previous_champion']) if result['previous_champion'] else '-'})")
+    else:
+        result = champion.rollback(client, args.model_name, actor=actor, reason=args.reason or "rollback (no reason given)")
+        text = (f"{args.model_name}: champion v{result['rolled_back']} -> v{result['champion']}"
+                f" (previous-champion: {('v' + result['previous_champion']) if result['previous_champion'] else '-'})")
+    print(json.dumps({**result, "by": actor}, sort_keys=True) if args.json else text)
     return 0
 
 
 def cmd_compile(args: argparse.Namespace) -> int:
     from churnops.compile import compile_all
 
-    for path in compile_all(Path(args.output_dir)):
+    for path in compile_all(Path(args.output_dir), args.platform):
         print(path)
     return 0
 
@@ -140,7 +276,14 @@ def cmd_mlflow(args: argparse.Namespace) -> int:
     return {"ui": cmd_mlflow_ui, "serve": cmd_mlflow_serve}[args.mlflow_command](args)
 
 
-HANDLERS = {"train": cmd_train, "compile": cmd_compile, "mlflow": cmd_mlflow}
+def cmd_sync(args: argparse.Namespace) -> int:
+    from churnops.schedules.cli import run
+
+    return run(args)  # its own exit codes: 0 in sync, 3 changed, 4 invalid config, 5 API error
+
+
+HANDLERS = {"train": cmd_train, "predict": cmd_predict, "models": cmd_models, "compile": cmd_compile,
+            "sync": cmd_sync, "mlflow": cmd_mlflow}
 
 
 def main(argv: list[str] | None = None) -> int:

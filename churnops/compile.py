@@ -13,7 +13,17 @@ def compile_pipeline(pipeline, path: Path) -> Path:
     return path
 
 
-def compile_all(output_dir: Path) -> list[Path]:
+def compile_all(output_dir: Path, platform: Path | None = None) -> list[Path]:
+    """Every pipeline; with `platform` (config/platform/<env>.yaml), its settings on every task."""
     from pipelines import PIPELINES
 
-    return [compile_pipeline(pipeline, output_dir / f"{name}.yaml") for name, pipeline in PIPELINES.items()]
+    if platform is not None:
+        import components
+        from churnops.platform_config import load_platform_config
+        from pipelines.platform import with_platform
+
+        config = load_platform_config(platform, components.__all__)
+        pipelines = {name: with_platform(pipeline, config) for name, pipeline in PIPELINES.items()}
+    else:
+        pipelines = dict(PIPELINES)
+    return [compile_pipeline(pipeline, output_dir / f"{name}.yaml") for name, pipeline in pipelines.items()]

@@ -145,12 +145,31 @@ def register(
     model_name: str,
     test_metrics: dict[str, float],
     dataset_sha256: str = "",
+    *,
+    fingerprint: str = "",
+    force: bool = False,
 ) -> dict[str, Any]:
-    """Register the evaluated model as a new version, `candidate-latest`, validation pending."""
+    """Register the evaluated model as a new version, `candidate-latest`, validation pending.
+
+    An existing version with the same `fingerprint` is returned instead (`reused`), unless `force`.
+    The fingerprint tag is set in the call that creates the version: never a version without it.
+    """
+    from churnops.fingerprint import TAG, find_version
+
     tracking.connect(tracking_uri)
+    if fingerprint and not force:
+        existing = find_version(mlflow.MlflowClient(), model_name, fingerprint)
+        if existing is not None:
+            # This run trained for nothing (e.g. a scheduled rerun): say so on it, for whoever finds it.
+            mlflow.MlflowClient().set_tag(run_id, "churnops.duplicate_of", f"models:/{model_name}/{existing.version}")
+            return {"model_name": model_name, "model_version": existing.version, "run_id": existing.run_id,
+                    "model_uri": existing.source, "reused": True}
     tags = {"source_run_id": run_id, **{f"test_{k}": f"{v:.6f}" for k, v in sorted(test_metrics.items())}}
     if dataset_sha256:
         tags["dataset_sha256"] = dataset_sha256
+    if fingerprint:
+        tags[TAG] = fingerprint
     version = registry.register_version(model_uri, model_name, tags)
-    return {"model_name": model_name, "model_version": version.version, "run_id": run_id, "model_uri": model_uri}
+    return {"model_name": model_name, "model_version": version.version, "run_id": run_id, "model_uri": model_uri,
+            "reused": False}
 

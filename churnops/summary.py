@@ -24,5 +24,7 @@ def training_summary(tracking_uri: str, model_name: str, version: str) -> dict[s
         "metrics": {name: run.data.metrics.get(f"test_{name}") for name in METRIC_NAMES},
         "aliases": {alias: str(number) for alias, number in sorted(registered.aliases.items())},
         "tags": dict(sorted(model_version.tags.items())),
+        "validation_status": model_version.tags.get("validation_status", ""),
+        "created_ms": int(model_version.creation_timestamp),
         "tracking_uri": tracking_uri,
     }

@@ -8,10 +8,14 @@ def register_model(
     model: dsl.Input[dsl.Model],
     model_name: str,
     test_metrics: dict,
+    fingerprint: str = "",
+    force: bool = False,
 ) -> str:
     """Register the evaluated model as a new version with alias `candidate-latest`, status pending.
 
     Returns the version number. Promotion to `champion` is a separate step that takes it.
+    When a version with the same `fingerprint` exists (identical data, parameters and code),
+    registers nothing and returns that version, unless `force`.
     """
     from churnops.steps import register
 
@@ -22,5 +26,7 @@ def register_model(
         model_name,
         test_metrics,
         model.metadata.get("dataset_sha256", ""),
+        fingerprint=fingerprint,
+        force=force,
     )
     return str(registered["model_version"])

@@ -30,12 +30,16 @@ def test_run_is_tracked_with_params_and_metrics(trained_run):
     assert trained_run["metrics"]["roc_auc"] > 0.8
 
 
-def test_registered_version_has_alias_and_pending_status(trained_run):
+def test_first_registered_version_passes_the_gate_and_becomes_champion(trained_run):
     client = client_for(trained_run)
     version = client.get_model_version("churn-classifier", trained_run["model_version"])
-    assert version.tags["validation_status"] == "pending"
+    # The registration step tags it pending; the validation gate (a later step) decides.
+    assert version.tags["validation_status"] == "passed"
+    assert version.tags["validation_compared_champion"] == "none"
     assert version.run_id == trained_run["run_id"]
     assert trained_run["aliases"]["candidate-latest"] == trained_run["model_version"]
+    assert trained_run["aliases"]["champion"] == trained_run["model_version"]
+    assert trained_run["promoted"] is True
 
 
 def test_registered_model_loads_by_uri_and_scores_raw_rows(trained_run, synthetic_csv):
@@ -53,7 +57,8 @@ def test_bad_dataset_stops_the_pipeline_before_anything_is_registered(tmp_path, 
     bad = tmp_path / "no_target.csv"
     pd.read_csv(synthetic_csv, nrows=100).drop(columns=["Churn"]).to_csv(bad, index=False)
     home = tmp_path / "home"
-    with pytest.raises(ChurnopsError, match=r"Target column 'Churn' is not in the dataset.*--target.*full log"):
+    # `runs.train` validates the dataset while fingerprinting it, before any step starts.
+    with pytest.raises(ChurnopsError, match=r"Target column 'Churn' is not in the dataset.*--target"):
         runs.train(str(bad), home=home)
     client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{home / 'mlflow' / 'mlflow.db'}")
     assert client.search_registered_models() == []

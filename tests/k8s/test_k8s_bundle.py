@@ -142,7 +142,7 @@ def test_schedules_sync_is_a_posthook_job_with_its_own_account(env):
     assert container["image"] == "ghcr.io/churnops/churnops:0.1.0"
     assert container["command"] + container["args"] == [
         "python", "scripts/sync_schedules.py", "--config=$(SCHEDULES_CONFIG)",
-        "--host=http://ml-pipeline.kubeflow.svc.cluster.local:8888", "--prune"]
+        "--host=http://ml-pipeline.kubeflow.svc.cluster.local:8888", "--prune", "--changes-exit-code=0"]
     assert {"name": "SCHEDULES_CONFIG", "value": f"schedules/{env}.yaml"} in container["env"]
     assert pod["serviceAccountName"] == "churnops-schedules-sync"
     role = find(objects, "Role", "churnops-schedules-sync")

@@ -1,0 +1,53 @@
+"""Compile the pipelines a schedules file names, deterministically, and name each by its content.
+
+Same code + same platform config -> same bytes -> same version name, so a sync uploads a
+pipeline version only when what would run on the cluster changed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+from churnops.compile import compile_pipeline
+from churnops.schedules.config import SchedulesConfig
+
+VERSION_PREFIX = "sha256-"
+
+
+@dataclass(frozen=True)
+class CompiledPipeline:
+    name: str  # KFP pipeline display name
+    path: Path
+    digest: str  # sha256 of the compiled YAML
+
+    @property
+    def version_name(self) -> str:
+        return version_name(self.digest)
+
+
+def version_name(digest: str) -> str:
+    return VERSION_PREFIX + digest[:16]
+
+
+def compile_declared(config: SchedulesConfig, output_dir: Path,
+                     pipelines: Mapping[str, Any] | None = None) -> dict[str, CompiledPipeline]:
+    """Compile every declared pipeline with the file's platform config; key by pipeline name."""
+    import components
+    from churnops.platform_config import load_platform_config
+    from pipelines.platform import with_platform
+
+    if pipelines is None:
+        from pipelines import PIPELINES as pipelines
+    platform = load_platform_config(config.platform, components.__all__) if config.platform else None
+    compiled = {}
+    for declared in config.pipelines:
+        pipeline = pipelines[declared.function]
+        if platform is not None:
+            pipeline = with_platform(pipeline, platform)
+        path = compile_pipeline(pipeline, output_dir / f"{declared.name}.yaml")
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        compiled[declared.name] = CompiledPipeline(declared.name, path, digest)
+    return compiled

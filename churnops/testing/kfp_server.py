@@ -1,0 +1,529 @@
+"""A local HTTP server that follows KFP's v2beta1 REST API for the calls `kfp.Client` makes.
+
+Test infrastructure (used by tests/ and benchmarks/), not part of a deployment. It keeps
+experiments, pipelines, pipeline versions and recurring runs in memory, answers like the KFP
+API server does (snake_case JSON, int64 as strings, grpc-gateway error bodies, 404 on a
+missing id, 409 on a duplicate name, 400 on a bad filter, trigger or page token), paginates
+with opaque page tokens, applies `filter` predicates, and records every call so tests can
+count reads and writes and check their order. `fail(...)` injects errors (e.g. a 503 on the
+third recurring-run create). What it does not model is listed in docs/schedules.md.
+
+    with FakeKfpServer() as kfp:
+        client = kfp_client(kfp.url)   # the real kfp.Client over HTTP
+"""
+
+from __future__ import annotations
+
+import base64
+import email.parser
+import email.policy
+import itertools
+import json
+import re
+import threading
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Callable
+from urllib.parse import parse_qs, urlparse
+
+import yaml
+
+API = "/apis/v2beta1"
+DEFAULT_PAGE_SIZE = 20
+GRPC_CODES = {400: 3, 404: 5, 409: 6, 500: 13, 501: 12, 503: 14}
+# filter.proto's Predicate.Op; kfp.Client sends the numbers, protojson also takes the names.
+FILTER_OPERATIONS = {1: "EQUALS", 2: "NOT_EQUALS", 3: "GREATER_THAN", 5: "GREATER_THAN_EQUALS", 6: "LESS_THAN",
+                     7: "LESS_THAN_EQUALS", 8: "IN", 9: "IS_SUBSTRING"}
+
+
+class HttpError(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Call:
+    method: str
+    path: str
+    query: dict[str, str]
+    body: Any
+    status: int
+    authorization: str = ""
+
+    @property
+    def mutating(self) -> bool:
+        return self.method != "GET"
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.path} -> {self.status}"
+
+
+@dataclass
+class _Fault:
+    method: str
+    path: re.Pattern
+    status: int
+    skip: int  # matching calls to let through first
+    times: int
+    applied: bool  # act on the call, then answer the error anyway (a lost response)
+
+
+@dataclass
+class _State:
+    experiments: dict[str, dict] = field(default_factory=dict)
+    pipelines: dict[str, dict] = field(default_factory=dict)
+    versions: dict[str, dict] = field(default_factory=dict)
+    recurring_runs: dict[str, dict] = field(default_factory=dict)
+
+
+class FakeKfpServer:
+    def __init__(self, multi_user: bool = False) -> None:
+        self.multi_user = multi_user
+        self.state = _State()
+        self.calls: list[Call] = []
+        self.unmodeled: list[str] = []
+        # Kubernetes ConfigMaps served at /api/v1/namespaces/<ns>/configmaps/<name>: {(ns, name): data}.
+        self.config_maps: dict[tuple[str, str], dict[str, str]] = {}
+        # After each successful write: {recurring run id: (display name, enabled)}.
+        self.history: list[dict[str, tuple[str, bool]]] = []
+        self._faults: list[_Fault] = []
+        self._lock = threading.RLock()
+        self._clock = itertools.count(1)
+        self._http = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
+        # A short poll interval: shutdown() waits for it, and tests start and stop many servers.
+        self._thread = threading.Thread(target=self._http.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
+        default = self._new_experiment({"display_name": "Default", "description": "All runs created without specifying an experiment will be grouped here."})
+        self.default_experiment_id = default["experiment_id"]
+
+    # -- lifecycle --------------------------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        host, port = self._http.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> "FakeKfpServer":
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._http.shutdown()
+        self._http.server_close()
+
+    def __enter__(self) -> "FakeKfpServer":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- test helpers -----------------------------------------------------------------------------
+
+    def fail(self, method: str, path_pattern: str, status: int = 503, *, skip: int = 0, times: int = 1,
+             applied: bool = False) -> None:
+        """Answer `status` to matching calls, after letting `skip` through. Without acting, or
+        with `applied=True` after acting (the server did it, the client never heard)."""
+        with self._lock:
+            self._faults.append(_Fault(method, re.compile(path_pattern), status, skip, times, applied))
+
+    def reset_calls(self) -> None:
+        with self._lock:
+            self.calls.clear()
+            self.history.clear()
+
+    def mutating_calls(self) -> list[Call]:
+        return [call for call in self.calls if call.mutating]
+
+    def read_calls(self) -> list[Call]:
+        return [call for call in self.calls if not call.mutating]
+
+    def add_recurring_run(self, **fields: Any) -> dict:
+        """Create a recurring run directly (e.g. one made by someone else in the UI)."""
+        with self._lock:
+            return self._create_recurring_run(fields)
+
+    # -- request handling -------------------------------------------------------------------------
+
+    def handle(self, method: str, raw_path: str, headers: Any, body: bytes) -> tuple[int, Any]:
+        parsed = urlparse(raw_path)
+        path = parsed.path
+        query = {key: values[-1] for key, values in parse_qs(parsed.query).items()}
+        with self._lock:
+            payload: Any = None
+            fault: _Fault | None = None
+            try:
+                payload = _decode_body(headers, body)
+                fault = self._take_fault(method, path)
+                if fault is not None and fault.applied:
+                    self._route(method, path, query, payload)
+                if fault is not None:
+                    raise HttpError(fault.status, f"injected failure ({fault.status})")
+                status, response = 200, self._route(method, path, query, payload)
+            except HttpError as exc:
+                status = exc.status
+                response = {"error": exc.message, "code": GRPC_CODES.get(exc.status, 2), "message": exc.message,
+                            "details": []}
+            logged = {k: v for k, v in payload.items() if k != "uploadfile"} if isinstance(payload, dict) else payload
+            self.calls.append(Call(method, path, query, logged, status, headers.get("Authorization", "")))
+            if method != "GET" and (status == 200 or (fault is not None and fault.applied)):
+                self.history.append({run_id: (run["display_name"], run["status"] == "ENABLED")
+                                     for run_id, run in self.state.recurring_runs.items()})
+            return status, response
+
+    def _take_fault(self, method: str, path: str) -> _Fault | None:
+        for fault in self._faults:
+            if fault.times > 0 and fault.method == method and fault.path.search(path):
+                if fault.skip > 0:
+                    fault.skip -= 1
+                    return None
+                fault.times -= 1
+                return fault
+        return None
+
+    def _route(self, method: str, path: str, query: dict, body: Any) -> Any:
+        for route_method, pattern, handler in self._routes():
+            if route_method == method:
+                match = re.fullmatch(pattern, path)
+                if match:
+                    return handler(query, body, *match.groups())
+        self.unmodeled.append(f"{method} {path}")
+        raise HttpError(404, f"fake KFP: {method} {path} is not modeled")
+
+    def _routes(self) -> list[tuple[str, str, Callable[..., Any]]]:
+        rid = r"([^/:]+)"
+        return [
+            ("GET", f"{API}/healthz", lambda q, b: {"commit_sha": "fake", "tag_name": "fake-2.x",
+                                                    "multi_user": self.multi_user}),
+            ("POST", f"{API}/experiments", self._create_experiment),
+            ("GET", f"{API}/experiments", lambda q, b: self._list("experiments", self.state.experiments, q)),
+            ("GET", f"{API}/experiments/{rid}", lambda q, b, i: self._get(self.state.experiments, i, "experiment")),
+            ("POST", f"{API}/experiments/{rid}:archive", lambda q, b, i: self._set_storage(i, "ARCHIVED")),
+            ("POST", f"{API}/experiments/{rid}:unarchive", lambda q, b, i: self._set_storage(i, "AVAILABLE")),
+            ("POST", f"{API}/pipelines", lambda q, b: self._create_pipeline(b or {})),
+            ("GET", f"{API}/pipelines", lambda q, b: self._list("pipelines", self.state.pipelines, q)),
+            ("POST", f"{API}/pipelines/upload", self._upload_pipeline),
+            ("POST", f"{API}/pipelines/upload_version", self._upload_version),
+            ("GET", f"{API}/pipelines/{rid}", lambda q, b, i: self._get(self.state.pipelines, i, "pipeline")),
+            ("GET", f"{API}/pipelines/{rid}/versions", self._list_versions),
+            ("GET", f"{API}/pipelines/{rid}/versions/{rid}", self._get_version),
+            ("POST", f"{API}/recurringruns", lambda q, b: self._create_recurring_run(b or {})),
+            ("GET", f"{API}/recurringruns", self._list_recurring_runs),
+            ("GET", f"{API}/recurringruns/{rid}", lambda q, b, i: self._get(self.state.recurring_runs, i, "recurring run")),
+            ("DELETE", f"{API}/recurringruns/{rid}", self._delete_recurring_run),
+            ("POST", f"{API}/recurringruns/{rid}:enable", lambda q, b, i: self._set_mode(i, True)),
+            ("POST", f"{API}/recurringruns/{rid}:disable", lambda q, b, i: self._set_mode(i, False)),
+            # The Kubernetes API reads the sync makes: the KFP Service, and ConfigMaps.
+            ("GET", r"/api/v1/namespaces/([^/]+)/services/([^/]+)", self._k8s_service),
+            ("GET", r"/api/v1/namespaces/([^/]+)/configmaps/([^/]+)", self._k8s_config_map),
+        ]
+
+    # -- resources --------------------------------------------------------------------------------
+
+    def _now(self) -> str:
+        # Strictly increasing timestamps keep the default sort (created_at, then id) stable.
+        tick = next(self._clock)
+        return datetime.fromtimestamp(1_767_225_600 + tick, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    def _get(self, table: dict, item_id: str, kind: str) -> dict:
+        if item_id not in table:
+            raise HttpError(404, f"{kind} {item_id} not found")
+        return table[item_id]
+
+    def _new_experiment(self, body: dict) -> dict:
+        experiment = {"experiment_id": str(uuid.uuid4()), "display_name": body["display_name"],
+                      "description": body.get("description") or "", "created_at": self._now(),
+                      "namespace": body.get("namespace") or "", "storage_state": "AVAILABLE"}
+        self.state.experiments[experiment["experiment_id"]] = experiment
+        return experiment
+
+    def _create_experiment(self, query: dict, body: Any) -> dict:
+        if not isinstance(body, dict) or not body.get("display_name"):
+            raise HttpError(400, "experiment display_name is required")
+        namespace = body.get("namespace") or ""
+        if any(e["display_name"] == body["display_name"] and e["namespace"] == namespace
+               for e in self.state.experiments.values()):
+            raise HttpError(409, f"experiment {body['display_name']!r} already exists")
+        return self._new_experiment(body)
+
+    def _set_storage(self, experiment_id: str, state: str) -> dict:
+        self._get(self.state.experiments, experiment_id, "experiment")["storage_state"] = state
+        return {}
+
+    def _create_pipeline(self, body: dict) -> dict:
+        name = body.get("display_name") or body.get("name")
+        if not name:
+            raise HttpError(400, "pipeline display_name is required")
+        namespace = body.get("namespace") or ""
+        if any(p["display_name"] == name and p["namespace"] == namespace for p in self.state.pipelines.values()):
+            raise HttpError(409, f"pipeline {name!r} already exists in namespace {namespace!r}")
+        pipeline = {"pipeline_id": str(uuid.uuid4()), "display_name": name, "name": name,
+                    "description": body.get("description") or "", "created_at": self._now(), "namespace": namespace}
+        self.state.pipelines[pipeline["pipeline_id"]] = pipeline
+        return pipeline
+
+    def _new_version(self, pipeline_id: str, name: str, description: str, package: bytes) -> dict:
+        try:
+            documents = [doc for doc in yaml.safe_load_all(package) if doc is not None]
+        except yaml.YAMLError as exc:
+            raise HttpError(400, f"invalid pipeline package: {exc}") from None
+        if not documents or "pipelineInfo" not in documents[0] or "root" not in documents[0]:
+            raise HttpError(400, "invalid pipeline package: no pipeline spec (pipelineInfo, root)")
+        version = {"pipeline_id": pipeline_id, "pipeline_version_id": str(uuid.uuid4()), "display_name": name,
+                   "name": name, "description": description, "created_at": self._now(),
+                   "pipeline_spec": documents[0]}
+        if len(documents) > 1:
+            version["platform_spec"] = documents[1]
+        self.state.versions[version["pipeline_version_id"]] = version
+        return version
+
+    def _upload_pipeline(self, query: dict, body: Any) -> dict:
+        package = _uploaded(body)
+        pipeline = self._create_pipeline({"display_name": query.get("display_name") or query.get("name"),
+                                          "description": query.get("description"), "namespace": query.get("namespace")})
+        self._new_version(pipeline["pipeline_id"], pipeline["display_name"], pipeline["description"], package)
+        return pipeline
+
+    def _upload_version(self, query: dict, body: Any) -> dict:
+        package = _uploaded(body)
+        pipeline_id = query.get("pipelineid")
+        name = query.get("display_name") or query.get("name")
+        if not pipeline_id or not name:
+            raise HttpError(400, "upload_version needs pipelineid and name")
+        self._get(self.state.pipelines, pipeline_id, "pipeline")
+        if any(v["pipeline_id"] == pipeline_id and v["display_name"] == name for v in self.state.versions.values()):
+            raise HttpError(409, f"pipeline version {name!r} already exists")
+        version = self._new_version(pipeline_id, name, query.get("description") or "", package)
+        return {k: v for k, v in version.items() if k != "platform_spec"}
+
+    def _list_versions(self, query: dict, body: Any, pipeline_id: str) -> dict:
+        self._get(self.state.pipelines, pipeline_id, "pipeline")
+        versions = {i: v for i, v in self.state.versions.items() if v["pipeline_id"] == pipeline_id}
+        return self._list("pipeline_versions", versions, query)
+
+    def _get_version(self, query: dict, body: Any, pipeline_id: str, version_id: str) -> dict:
+        version = self._get(self.state.versions, version_id, "pipeline version")
+        if version["pipeline_id"] != pipeline_id:
+            raise HttpError(404, f"pipeline version {version_id} not found in pipeline {pipeline_id}")
+        return version
+
+    def _create_recurring_run(self, body: dict) -> dict:
+        if not body.get("display_name"):
+            raise HttpError(400, "recurring run display_name is required")
+        experiment_id = body.get("experiment_id") or self.default_experiment_id
+        experiment = self._get(self.state.experiments, experiment_id, "experiment")
+        if experiment["storage_state"] == "ARCHIVED":
+            raise HttpError(400, f"experiment {experiment_id} is archived")
+        reference = body.get("pipeline_version_reference") or {}
+        if not body.get("pipeline_spec"):
+            version = self._get(self.state.versions, reference.get("pipeline_version_id") or "", "pipeline version")
+            if reference.get("pipeline_id") and version["pipeline_id"] != reference["pipeline_id"]:
+                raise HttpError(400, "pipeline_version_reference: version belongs to another pipeline")
+        trigger = body.get("trigger") or {}
+        cron, periodic = trigger.get("cron_schedule"), trigger.get("periodic_schedule")
+        if bool(cron) == bool(periodic):
+            raise HttpError(400, "trigger needs exactly one of cron_schedule and periodic_schedule")
+        if cron and len(str(cron.get("cron", "")).split()) not in (5, 6) and not str(cron.get("cron", "")).startswith("@"):
+            raise HttpError(400, f"invalid cron {cron.get('cron')!r}")
+        if periodic and int(periodic.get("interval_second") or 0) < 1:
+            raise HttpError(400, "periodic_schedule.interval_second must be >= 1")
+        concurrency = int(body.get("max_concurrency") or 1)
+        if not 1 <= concurrency <= 10:
+            raise HttpError(400, "max_concurrency must be between 1 and 10")
+        if periodic:
+            periodic = {**periodic, "interval_second": str(periodic["interval_second"])}
+        enabled = body.get("mode", "ENABLE") != "DISABLE"
+        now = self._now()
+        run = {
+            "recurring_run_id": str(uuid.uuid4()),
+            "display_name": body["display_name"],
+            "description": body.get("description") or "",
+            "pipeline_version_reference": reference or None,
+            "runtime_config": body.get("runtime_config") or {"parameters": {}},
+            "service_account": body.get("service_account") or "",
+            "max_concurrency": str(concurrency),
+            "trigger": {"cron_schedule": cron} if cron else {"periodic_schedule": periodic},
+            "mode": "ENABLE" if enabled else "DISABLE",
+            "status": "ENABLED" if enabled else "DISABLED",
+            "created_at": now,
+            "updated_at": now,
+            "no_catchup": bool(body.get("no_catchup", False)),
+            "namespace": body.get("namespace") or experiment["namespace"],
+            "experiment_id": experiment_id,
+        }
+        self.state.recurring_runs[run["recurring_run_id"]] = run
+        return run
+
+    def _list_recurring_runs(self, query: dict, body: Any) -> dict:
+        runs = self.state.recurring_runs
+        if query.get("experiment_id"):
+            runs = {i: r for i, r in runs.items() if r["experiment_id"] == query["experiment_id"]}
+        # KFP's proto names this field `recurringRuns` (the only camelCase list key in v2beta1).
+        return self._list("recurringRuns", runs, query)
+
+    def _set_mode(self, run_id: str, enabled: bool) -> dict:
+        run = self._get(self.state.recurring_runs, run_id, "recurring run")
+        run["mode"], run["status"] = ("ENABLE", "ENABLED") if enabled else ("DISABLE", "DISABLED")
+        run["updated_at"] = self._now()
+        return {}
+
+    def _delete_recurring_run(self, query: dict, body: Any, run_id: str) -> dict:
+        self._get(self.state.recurring_runs, run_id, "recurring run")
+        del self.state.recurring_runs[run_id]
+        return {}
+
+    def _k8s_service(self, query: dict, body: Any, namespace: str, name: str) -> dict:
+        if (namespace, name) != ("kubeflow", "ml-pipeline"):
+            raise HttpError(404, f'services "{name}" not found')
+        return {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": namespace},
+                "spec": {"ports": [{"name": "http", "port": 8888, "protocol": "TCP"},
+                                   {"name": "grpc", "port": 8887, "protocol": "TCP"}]}}
+
+    def _k8s_config_map(self, query: dict, body: Any, namespace: str, name: str) -> dict:
+        if (namespace, name) not in self.config_maps:
+            raise HttpError(404, f'configmaps "{name}" not found')
+        return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "namespace": namespace},
+                "data": self.config_maps[(namespace, name)]}
+
+    # -- listing ----------------------------------------------------------------------------------
+
+    def _list(self, key: str, table: dict, query: dict) -> dict:
+        items = list(table.values())
+        if "namespace" in query and query["namespace"] and key != "pipeline_versions":
+            items = [item for item in items if item.get("namespace", "") == query["namespace"]]
+        if query.get("filter"):
+            items = [item for item in items if _matches(item, _parse_filter(query["filter"]))]
+        items.sort(key=_sort_key(query.get("sort_by", "")))
+        page_size = int(query.get("page_size") or 0) or DEFAULT_PAGE_SIZE
+        offset = _read_token(query.get("page_token", ""), key, query)
+        page = items[offset:offset + page_size]
+        response: dict[str, Any] = {key: [_public(item) for item in page], "total_size": len(items)}
+        if offset + page_size < len(items):
+            response["next_page_token"] = _make_token(offset + page_size, key, query)
+        return response
+
+
+def _public(item: dict) -> dict:
+    return {k: v for k, v in item.items() if k not in ("pipeline_spec", "platform_spec")}
+
+
+def _sort_key(sort_by: str) -> Callable[[dict], Any]:
+    field_name = (sort_by.split() or ["created_at"])[0]
+    return lambda item: (str(item.get(field_name, "")), str(item.get("created_at", "")))
+
+
+def _token_scope(key: str, query: dict) -> str:
+    return json.dumps([key, query.get("filter", ""), query.get("sort_by", ""), query.get("namespace", "")])
+
+
+def _make_token(offset: int, key: str, query: dict) -> str:
+    raw = json.dumps({"offset": offset, "scope": _token_scope(key, query)}).encode()
+    return base64.urlsafe_b64encode(raw).decode()
+
+
+def _read_token(token: str, key: str, query: dict) -> int:
+    if not token:
+        return 0
+    try:
+        decoded = json.loads(base64.urlsafe_b64decode(token.encode()))
+        if decoded["scope"] != _token_scope(key, query):
+            raise ValueError("token from another query")
+        return int(decoded["offset"])
+    except (ValueError, KeyError, TypeError):
+        raise HttpError(400, f"invalid page token {token!r}") from None
+
+
+def _parse_filter(text: str) -> list[dict]:
+    try:
+        predicates = json.loads(text).get("predicates", [])
+    except (ValueError, AttributeError):
+        raise HttpError(400, f"invalid filter {text!r}: not a JSON Filter") from None
+    for predicate in predicates:
+        operation = predicate.get("operation")
+        operation = FILTER_OPERATIONS.get(operation, operation) if isinstance(operation, int) else operation
+        if operation not in FILTER_OPERATIONS.values():
+            raise HttpError(400, f"invalid filter operation {predicate.get('operation')!r}")
+        predicate["operation"] = operation
+        if not predicate.get("key"):
+            raise HttpError(400, "filter predicate without key")
+    return predicates
+
+
+def _predicate_value(predicate: dict) -> Any:
+    for key in ("string_value", "stringValue", "int_value", "intValue", "long_value", "longValue",
+                "timestamp_value", "timestampValue", "bool_value", "boolValue"):
+        if key in predicate:
+            return predicate[key]
+    for key in ("string_values", "stringValues", "int_values", "intValues"):
+        if key in predicate:
+            values = predicate[key]
+            return values.get("values", values) if isinstance(values, dict) else values
+    raise HttpError(400, f"filter predicate on {predicate.get('key')!r} has no value")
+
+
+def _matches(item: dict, predicates: list[dict]) -> bool:
+    for predicate in predicates:
+        key = predicate["key"]
+        if key not in item:
+            raise HttpError(400, f"invalid filter key {key!r}")
+        have, want, operation = item[key], _predicate_value(predicate), predicate["operation"]
+        ok = {
+            "EQUALS": lambda: str(have) == str(want),
+            "NOT_EQUALS": lambda: str(have) != str(want),
+            "IS_SUBSTRING": lambda: str(want) in str(have),
+            "IN": lambda: str(have) in [str(v) for v in want],
+            "GREATER_THAN": lambda: str(have) > str(want),
+            "GREATER_THAN_EQUALS": lambda: str(have) >= str(want),
+            "LESS_THAN": lambda: str(have) < str(want),
+            "LESS_THAN_EQUALS": lambda: str(have) <= str(want),
+        }[operation]()
+        if not ok:
+            return False
+    return True
+
+
+def _decode_body(headers: Any, body: bytes) -> Any:
+    if not body:
+        return None
+    content_type = headers.get("Content-Type", "")
+    if content_type.startswith("multipart/form-data"):
+        message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
+            b"Content-Type: " + content_type.encode() + b"\r\n\r\n" + body)
+        return {part.get_param("name", header="content-disposition"): part.get_payload(decode=True)
+                for part in message.iter_parts()}
+    try:
+        return json.loads(body)
+    except ValueError:
+        raise HttpError(400, "request body is not JSON") from None
+
+
+def _uploaded(body: Any) -> bytes:
+    if not isinstance(body, dict) or not body.get("uploadfile"):
+        raise HttpError(400, "multipart field uploadfile is required")
+    return body["uploadfile"]
+
+
+def _handler_for(server: FakeKfpServer) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True  # headers and body go out as two writes: no 40 ms delayed-ACK stall
+
+        def _serve(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else b""
+            status, response = server.handle(self.command, self.path, self.headers, body)
+            data = json.dumps(response).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        do_GET = do_POST = do_DELETE = do_PATCH = _serve
+
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (quiet server)
+            return
+
+    return Handler

@@ -1,0 +1,46 @@
+from kfp import dsl
+
+from components.images import COMPONENT_IMAGE
+
+
+@dsl.component(base_image=COMPONENT_IMAGE, install_kfp_package=False)
+def promote_model(
+    model: dsl.Input[dsl.Model],
+    x_test: dsl.Input[dsl.Dataset],
+    y_test: dsl.Input[dsl.Dataset],
+    model_name: str,
+    model_version: str,
+    comparison: dsl.Output[dsl.Metrics],
+    promotion_thresholds: dict = {"roc_auc": 0.75},  # noqa: B006 (KFP reads the default from the signature)
+    promotion_metric: str = "roc_auc",
+    promotion_tolerance: float = 0.005,
+    decision_threshold: float = 0.5,
+) -> dict:
+    """Validation gate: re-score candidate and champion on this run's test set, then move aliases.
+
+    Passing: `champion` -> this version, the old champion -> `previous-champion`. Failing:
+    `challenger` -> this version, champion untouched. The decision is tagged on the version,
+    logged to the MLflow run, shown as metrics here and returned (keys: status, action,
+    promoted, reason, champion_version, candidate_metrics, champion_metrics...).
+    The decision is taken inside this step: no `dsl.If` on a multi-output component.
+    """
+    from churnops.gate import promote
+    from churnops.promotion import Policy
+
+    decision = promote(
+        x_test.path,
+        y_test.path,
+        model.metadata["run_id"],
+        model.metadata["mlflow_tracking_uri"],
+        model_name,
+        model_version,
+        Policy(dict(promotion_thresholds), promotion_metric, promotion_tolerance),
+        decision_threshold,
+    )
+    comparison.log_metric("promoted", 1.0 if decision["promoted"] else 0.0)
+    for name, value in (decision.get("candidate_metrics") or {}).items():
+        comparison.log_metric(f"candidate_{name}", value)
+    for name, value in (decision.get("champion_metrics") or {}).items():
+        comparison.log_metric(f"champion_{name}", value)
+    comparison.metadata.update({key: str(decision.get(key)) for key in ("status", "action", "reason", "champion_version")})
+    return decision

@@ -1,0 +1,108 @@
+"""Champion/challenger end to end on the embedded store, then batch inference and rollback.
+
+Extends the session's `trained_run` store (v1, C=1.0, the first champion) instead of training a
+fresh first version: two more local pipeline runs give a losing and a winning candidate. Version
+1's own tags are never changed by this module, only aliases move.
+"""
+
+from __future__ import annotations
+
+import json
+
+import mlflow
+import pandas as pd
+import pytest
+
+from churnops import runs
+from churnops.cli import main
+
+pytestmark = pytest.mark.e2e
+NAME = "churn-classifier"
+
+
+@pytest.fixture(scope="module")
+def flow(trained_run, synthetic_csv):
+    home = trained_run["home"]
+    loser = runs.train(str(synthetic_csv), home=home, hyperparameters={"C": 0.0001})  # roc_auc ~0.83 < 0.848 - 0.005
+    winner = runs.train(str(synthetic_csv), home=home, hyperparameters={"C": 100.0})  # ~0.848: ties/beats v1
+    client = mlflow.MlflowClient(tracking_uri=trained_run["tracking_uri"], registry_uri=trained_run["tracking_uri"])
+    return {"first": trained_run, "loser": loser, "winner": winner, "home": home, "client": client}
+
+
+@pytest.fixture
+def cli(flow, monkeypatch, capsys):
+    """`churnops ARGS --json` in this process, on the flow's store; returns the parsed JSON."""
+    monkeypatch.setenv("CHURNOPS_HOME", str(flow["home"]))
+
+    def run(*args: str) -> dict:
+        assert main([*args, "--json"]) == 0, capsys.readouterr().err
+        return json.loads(capsys.readouterr().out)
+
+    return run
+
+
+def test_losing_candidate_becomes_challenger_and_champion_stays(flow):
+    loser = flow["loser"]
+    assert (loser["model_version"], loser["promoted"], loser["validation_status"]) == ("2", False, "failed")
+    assert loser["aliases"] == {"candidate-latest": "2", "champion": "1", "challenger": "2"}
+    assert loser["tags"]["validation_compared_champion"] == "1"
+    assert loser["tags"]["validation_reason"].startswith("worse than the champion: roc_auc")
+
+
+def test_winning_candidate_moves_champion_and_keeps_the_previous_one(flow):
+    winner, first = flow["winner"], flow["first"]
+    assert (winner["model_version"], winner["promoted"], winner["validation_status"]) == ("3", True, "passed")
+    assert winner["aliases"] == {"candidate-latest": "3", "champion": "3", "previous-champion": "1", "challenger": "2"}
+    # The champion was re-scored in this run on this run's test set: the same split as run 1
+    # (same data, seed and ratio), so it reproduces v1's own holdout AUC exactly.
+    assert float(winner["tags"]["validation_champion_roc_auc"]) == pytest.approx(first["metrics"]["roc_auc"], abs=1e-6)
+    assert float(winner["tags"]["validation_candidate_roc_auc"]) == pytest.approx(winner["metrics"]["roc_auc"], abs=1e-6)
+
+
+def test_the_decision_is_recorded_in_the_mlflow_run(flow):
+    run_id = flow["loser"]["run_id"]
+    decision = mlflow.artifacts.load_dict(f"runs:/{run_id}/promotion/decision.json")
+    assert (decision["status"], decision["action"], decision["champion_version"]) == ("failed", "challenger", "1")
+    run = flow["client"].get_run(run_id)
+    assert run.data.tags["churnops.validation_status"] == "failed"
+    assert run.data.metrics["champion_test_roc_auc"] == pytest.approx(flow["first"]["metrics"]["roc_auc"], abs=1e-6)
+
+
+def test_identical_rerun_registers_nothing(flow, cli):
+    result = cli("train", "--param", "C=100")  # 100 == 100.0: same fingerprint
+    assert (result["model_version"], result["promoted"], result["reused"]) == ("3", False, True)
+    assert result["aliases"]["champion"] == "3"
+    assert len(flow["client"].search_model_versions(f"name = '{NAME}'")) == 3
+
+
+def test_predict_names_the_champion_then_rollback_moves_it_back(flow, cli, synthetic_csv, tmp_path):
+    output = tmp_path / "predictions.csv"
+    scored = cli("predict", "--model-uri", f"models:/{NAME}@champion", "--input", str(synthetic_csv),
+                 "--output", str(output))
+    assert (scored["rows"], scored["model_name"], scored["model_version"]) == (5000, NAME, "3")
+    assert scored["output"] == str(output)
+    assert set(pd.read_csv(output, dtype=str)["model_version"]) == {"3"}
+
+    rolled = cli("models", "rollback", "--reason", "v3 misbehaves in prod", "--by", "oncall")
+    assert (rolled["champion"], rolled["rolled_back"]) == ("1", "3")
+    scored = cli("predict", "--input", str(synthetic_csv), "--output", str(output))  # default: @champion
+    assert scored["model_version"] == "1" and set(pd.read_csv(output, dtype=str)["model_version"]) == {"1"}
+
+    listed = {row["version"]: row for row in cli("models", "list")["versions"]}
+    assert {version: row["validation_status"] for version, row in listed.items()} == {
+        "1": "passed", "2": "failed", "3": "passed"}
+    assert listed["1"]["aliases"] == ["champion"] and listed["2"]["aliases"] == ["challenger"]
+    shown = cli("models", "show", "--version", "3")
+    assert shown["audit"][-1] | {"at": None} == {
+        "action": "rolled-back", "by": "oncall", "at": None, "reason": "champion moved to v1: v3 misbehaves in prod"}
+
+
+def test_predict_on_a_file_missing_a_column_fails_with_the_column_named(flow, synthetic_csv, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("CHURNOPS_HOME", str(flow["home"]))
+    broken = tmp_path / "no_tenure.csv"
+    pd.read_csv(synthetic_csv, dtype=str, nrows=50).drop(columns=["tenure"]).to_csv(broken, index=False)
+    output = tmp_path / "predictions.csv"
+    assert main(["predict", "--model-uri", f"models:/{NAME}/1", "--input", str(broken), "--output", str(output)]) == 1
+    error = capsys.readouterr().err
+    assert "missing column(s) ['tenure'] that churn-classifier v1 needs" in error and "full log" in error
+    assert "Traceback" not in error and not output.exists()

@@ -1,0 +1,37 @@
+"""The script as the sync Job runs it: a file with main(argv), the same flags and exit codes."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_shipped_schedules_pass_check_without_contacting_kfp(env):
+    done = subprocess.run([sys.executable, "scripts/sync_schedules.py", "--config", f"schedules/{env}.yaml", "--check"],
+                          cwd=REPO, capture_output=True, text=True, timeout=120)
+
+    assert done.returncode == 0, done.stderr
+    assert f"schedules/{env}.yaml: valid (scope {env})" in done.stdout
+
+
+def test_prod_retrains_weekly():
+    from churnops.schedules.config import load_config
+
+    (weekly,) = load_config(REPO / "schedules" / "prod.yaml").recurring_runs
+    assert weekly.cron.split()[3:] == ["*", "*", "MON"] and weekly.enabled
+
+
+def test_churnops_sync_takes_the_same_flags(tmp_path):
+    from churnops.cli import main
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("scope: x\nrecurring_runs: [{name: r, cron: '0 3 * * 1'}]\n", encoding="utf-8")
+
+    assert main(["sync", "--config", str(bad), "--check"]) == 4
+    assert main(["sync", "--config", str(REPO / "schedules" / "dev.yaml"), "--check"]) == 0
