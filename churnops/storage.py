@@ -14,8 +14,9 @@ The environment is read when a URI is opened, never at import time.
 
 from __future__ import annotations
 
+import contextlib
 import os
-from typing import Any, Mapping
+from typing import IO, Any, Iterator, Mapping
 from urllib.parse import urlparse
 
 from churnops.errors import ChurnopsError, DatasetError, TrackingError
@@ -74,6 +75,29 @@ def filesystem(uri: str, environ: Mapping[str, str] | None = None):
     return fsspec.core.url_to_fs(uri, **options)
 
 
+@contextlib.contextmanager
+def open_input(uri: str, flag: str = "--dataset", environ: Mapping[str, str] | None = None) -> Iterator[IO[bytes]]:
+    """A binary stream over a local path, file:// or remote URI, for chunked reads of large inputs.
+
+    Opening failures (missing object, denied, unreachable) become a DatasetError naming `flag`.
+    """
+    parsed = urlparse(uri)
+    if scheme(uri) not in REMOTE_SCHEMES:
+        path = parsed.path if parsed.scheme == "file" else uri
+        if not os.path.exists(path):
+            raise DatasetError(f"Input not found: {uri}. Pass an existing CSV with {flag}.")
+        with open(path, "rb") as stream:
+            yield stream
+        return
+    try:
+        fs, path = filesystem(uri, environ)
+        stream = fs.open(path, "rb")
+    except Exception as exc:  # noqa: BLE001 (each backend raises its own types; classify below)
+        raise dataset_error(uri, exc, flag) from None
+    with stream:
+        yield stream
+
+
 def read_remote(uri: str, environ: Mapping[str, str] | None = None) -> bytes:
     """The bytes of a remote object; failures become a DatasetError that says what to fix.
 
@@ -105,11 +129,11 @@ def _credentials_hint(uri: str) -> str:
     return "Check the URL is reachable from where the step runs"
 
 
-def dataset_error(uri: str, exc: BaseException) -> ChurnopsError:
+def dataset_error(uri: str, exc: BaseException, flag: str = "--dataset") -> ChurnopsError:
     """A one-line DatasetError for a failed remote read: missing object, denied, or unreachable."""
     detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     if isinstance(exc, FileNotFoundError) or "NoSuchKey" in detail or "NoSuchBucket" in detail:
-        return DatasetError(f"Dataset not found: {uri} ({detail}). Check the bucket and object name passed with --dataset.")
+        return DatasetError(f"Dataset not found: {uri} ({detail}). Check the bucket and object name passed with {flag}.")
     if type(exc).__name__ in ("NoCredentialsError", "PartialCredentialsError", "DefaultCredentialsError"):
         return DatasetError(f"No credentials to read {uri} ({detail}). {_credentials_hint(uri)}.")
     if _denied(exc):

@@ -83,3 +83,17 @@ def test_artifact_write_failures_say_what_to_fix(exc, hint):
 
 def test_other_failures_keep_their_own_message():
     assert storage.artifact_store_error(ValueError("a bug"), "s3://bucket/direct/1") is None
+
+
+@pytest.mark.parametrize("as_uri", [False, True], ids=["path", "file-uri"])
+def test_open_input_streams_local_files(tmp_path, as_uri):
+    path = tmp_path / "input.csv"
+    path.write_text("a,b\n1,2\n")
+    with storage.open_input(path.as_uri() if as_uri else str(path), "--input") as stream:
+        assert stream.read() == b"a,b\n1,2\n"
+
+
+def test_open_input_names_the_flag_for_a_missing_file(tmp_path):
+    with pytest.raises(DatasetError, match=r"Input not found: .*absent.csv. Pass an existing CSV with --input"):
+        with storage.open_input(str(tmp_path / "absent.csv"), "--input"):
+            pass

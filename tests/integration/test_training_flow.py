@@ -1,12 +1,9 @@
-"""The full training flow on the production topology: PostgreSQL metadata, S3 or GCS artifacts.
+"""The full flow on the production topology: PostgreSQL metadata, S3 or GCS artifacts.
 
-One run per artifact mode (each leg reads its dataset from a different kind of URI). The model is
-checked where users will look for it: loadable through the registry and present in the bucket.
+One training run per artifact mode (each leg reads its dataset from a different kind of URI), its
+promotion to `champion`, and batch inference with the champion on the leg's dataset URI. The model
+is checked where users will look for it: loadable through the registry and present in the bucket.
 Credentials reach the steps only through the environment, and no log holds the secret.
-
-When the promotion + inference flow lands (issue 4), each is one more test on the `trained` fixture:
-the first version of each leg's model must be `champion`, and `runs.predict` on
-`models:/NAME@champion` (inside `client_environment(mode)`) must score the leg's dataset.
 """
 
 from __future__ import annotations
@@ -92,6 +89,23 @@ def test_model_files_are_in_the_bucket_and_load_through_the_registry(trained, to
     columns = model.metadata.get_input_schema().input_names()
     frame = pd.read_csv(synthetic_csv, nrows=5)[columns].astype({"SeniorCitizen": "float64", "tenure": "float64"})
     assert len(model.predict(frame)) == 5
+
+
+def test_first_version_of_each_leg_is_promoted_to_champion(trained):
+    summary = trained["summary"]
+    assert summary["promoted"] is True
+    assert summary["aliases"]["champion"] == summary["model_version"]
+
+
+def test_champion_scores_the_leg_dataset_through_the_same_server(trained, tmp_path):
+    """Inference in the leg's pod environment: proxied legs still need no bucket credentials."""
+    summary, server = trained["summary"], trained["server"]
+    output = tmp_path / "predictions.csv"
+    with client_environment(trained["mode"]):
+        result = runs.predict(f"models:/{summary['model_name']}@champion", trained["dataset"], str(output),
+                              tracking_uri=server.url, home=trained["home"])
+    assert (result["rows"], result["rejected"], result["model_version"]) == (5000, 0, summary["model_version"])
+    assert len(pd.read_csv(output)) == 5000
 
 
 def test_no_log_holds_the_secret(trained, topology):
