@@ -58,10 +58,13 @@ bench: setup ## Run the benchmarks (they print ratios against a baseline measure
 mlflow-ui: setup ## Open the MLflow UI on the embedded store (http://127.0.0.1:5000)
 	$(BIN)/churnops mlflow ui
 
+mlflow-server: setup ## MLflow on the production topology: PostgreSQL (127.0.0.1:5432) + proxied artifacts, http://127.0.0.1:5000
+	$(BIN)/churnops mlflow serve
+
 measure-inference: setup ## Peak memory and rows/s of batch inference at 200k and 1M rows (prints ratios)
 	$(BIN)/python scripts/measure_inference_memory.py --rows 200000 1000000
 
 data: setup ## Regenerate data/churn_synthetic.csv (byte-for-byte reproducible)
 	$(BIN)/python scripts/generate_synthetic_data.py --output data/churn_synthetic.csv
 
-.PHONY: help setup run test tools validate compile schedules-check bench mlflow-ui measure-inference data
+.PHONY: help setup run test tools validate compile schedules-check bench mlflow-ui mlflow-server measure-inference data

@@ -140,6 +140,15 @@ def build_parser() -> argparse.ArgumentParser:
     ui = mlflow_commands.add_parser("ui", help="serve the MLflow UI on the embedded store")
     ui.add_argument("--port", type=int, default=5000)
     ui.add_argument("--host", default="127.0.0.1")
+    serve = mlflow_commands.add_parser(
+        "serve", help="run the production-topology server locally: PostgreSQL metadata, proxied artifacts")
+    serve.add_argument("--backend-store-uri", help="PostgreSQL URI (default: $MLFLOW_BACKEND_STORE_URI or "
+                       "postgresql://postgres@127.0.0.1:5432/churnops_mlflow); created and upgraded when needed")
+    serve.add_argument("--artifacts-destination", help="proxied artifact store: s3://, gs:// or a folder (default: "
+                       "$MLFLOW_ARTIFACTS_DESTINATION or $CHURNOPS_HOME/mlflow-server/artifacts)")
+    serve.add_argument("--default-artifact-root", help="direct mode instead: clients write here with their own credentials")
+    serve.add_argument("--port", type=int, default=5000)
+    serve.add_argument("--host", default="127.0.0.1")
     return parser
 
 
@@ -273,6 +282,23 @@ def cmd_mlflow_ui(args: argparse.Namespace) -> int:
     return 0  # not reached
 
 
+def cmd_mlflow_serve(args: argparse.Namespace) -> int:
+    from churnops import server
+    from churnops.tracking import churnops_home
+
+    config = server.local_config(
+        dict(os.environ), churnops_home(),
+        backend_store_uri=args.backend_store_uri, artifacts_destination=args.artifacts_destination,
+        default_artifact_root=args.default_artifact_root, host=args.host, port=args.port,
+    )
+    server.serve(config, dict(os.environ))
+    return 0  # not reached
+
+
+def cmd_mlflow(args: argparse.Namespace) -> int:
+    return {"ui": cmd_mlflow_ui, "serve": cmd_mlflow_serve}[args.mlflow_command](args)
+
+
 def cmd_sync(args: argparse.Namespace) -> int:
     from churnops.schedules.cli import run
 
@@ -280,7 +306,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
 
 
 HANDLERS = {"train": cmd_train, "predict": cmd_predict, "models": cmd_models, "compile": cmd_compile,
-            "sync": cmd_sync, "mlflow": cmd_mlflow_ui}
+            "sync": cmd_sync, "mlflow": cmd_mlflow}
 
 
 def main(argv: list[str] | None = None) -> int:

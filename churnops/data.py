@@ -7,6 +7,7 @@ and how to fix it (a `DatasetError` with one line of text).
 from __future__ import annotations
 
 import hashlib
+import io
 import math
 import os
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ from urllib.parse import urlparse
 
 import pandas as pd
 
+from churnops import storage
 from churnops.errors import DatasetError
 
 # Target values read as "churned" when the caller does not name the positive label.
@@ -41,8 +43,13 @@ def local_path(uri: str) -> str | None:
 
 
 def read_dataset(uri: str) -> pd.DataFrame:
-    """Read a CSV from a local path, file://, or any URI pandas/fsspec understands."""
+    """Read a CSV from a local path, file://, s3:// (MinIO too), gs:// or http(s):// (see churnops.storage)."""
     path = local_path(uri)
+    if path is None and storage.scheme(uri) not in storage.REMOTE_SCHEMES:
+        raise DatasetError(
+            f"Dataset URI scheme {storage.scheme(uri)!r} is not supported ({uri}). Use a local path, file://, "
+            "s3://, gs://, http:// or https://."
+        )
     if path is not None:
         if not os.path.exists(path):
             raise DatasetError(
@@ -54,7 +61,11 @@ def read_dataset(uri: str) -> pd.DataFrame:
     try:
         # Everything as text first: validation and feature typing decide what is numeric,
         # so a blank string in a numeric column (Telco's TotalCharges) is not a read error.
-        frame = pd.read_csv(uri, dtype=str, keep_default_na=False, na_values=[""])
+        if path is not None:
+            frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
+        else:
+            content = io.BytesIO(storage.read_remote(uri))
+            frame = pd.read_csv(content, dtype=str, keep_default_na=False, na_values=[""])
     except pd.errors.EmptyDataError:
         raise DatasetError(f"Dataset {uri} is empty. Pass a CSV with a header row and data rows.") from None
     except FileNotFoundError:

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 from mlflow.exceptions import MlflowException
 
-from churnops import training
+from churnops import storage, training
 from churnops.data import local_path
 from churnops.errors import DatasetError, RegistryError
 from churnops.features import FeatureSpec
@@ -105,7 +105,8 @@ def input_columns(input_uri: str) -> list[str]:
     if path is not None and not os.path.exists(path):
         raise DatasetError(f"Input not found: {input_uri}. Pass an existing CSV with --input.")
     try:
-        return list(pd.read_csv(input_uri, nrows=0, dtype=str).columns)
+        with storage.open_input(input_uri, "--input") as stream:  # s3:// (MinIO), gs://, http(s):// too
+            return list(pd.read_csv(stream, nrows=0, dtype=str).columns)
     except pd.errors.EmptyDataError:
         raise DatasetError(f"Input {input_uri} is empty. Pass a CSV with a header row.") from None
 
@@ -141,14 +142,15 @@ def score_chunks(
 ) -> Iterator[tuple[pd.DataFrame, pd.DataFrame, np.ndarray]]:
     """Yield (good rows, rejected rows, churn probabilities of the good rows) per chunk."""
     usecols = list(dict.fromkeys(id_columns + spec.features))
-    reader = pd.read_csv(input_uri, dtype=str, keep_default_na=False, na_values=[""],
-                         usecols=usecols, chunksize=chunk_rows)
-    first_row = 1
-    for chunk in reader:
-        good, rejected = split_rejects(chunk, spec, first_row)
-        first_row += len(chunk)
-        probability = model.predict_proba(training.typed_features(good, spec))[:, 1] if len(good) else np.empty(0)
-        yield good, rejected, probability
+    with storage.open_input(input_uri, "--input") as stream:
+        reader = pd.read_csv(stream, dtype=str, keep_default_na=False, na_values=[""],
+                             usecols=usecols, chunksize=chunk_rows)
+        first_row = 1
+        for chunk in reader:
+            good, rejected = split_rejects(chunk, spec, first_row)
+            first_row += len(chunk)
+            probability = model.predict_proba(training.typed_features(good, spec))[:, 1] if len(good) else np.empty(0)
+            yield good, rejected, probability
 
 
 def predict_file(

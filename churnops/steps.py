@@ -69,7 +69,7 @@ def train(
     """
     import mlflow
 
-    from churnops import data, tracking, training
+    from churnops import data, storage, tracking, training
 
     candidate = candidate or {}
     model_type = candidate.get("model_type", model_type)
@@ -80,22 +80,31 @@ def train(
     y_train = data.read_target(y_train_path)
     target = dataset_info.get("target_column", "Churn")
     positive_label = dataset_info.get("positive_label", "")
-    fitted, logged = training.train_and_log(
-        x_train,
-        y_train,
-        experiment_id=experiment_id,
-        model_type=model_type,
-        hyperparameters=hyperparameters,
-        random_state=random_state,
-        target=target,
-        positive_label=positive_label,
-        run_params={
-            key: dataset_info[key]
-            for key in ("dataset_uri", "dataset_sha256", "test_size_ratio")
-            if key in dataset_info and not candidate.get("run_id")  # the search logged them already
-        },
-        run_id=candidate.get("run_id") or None,
-    )
+    try:
+        fitted, logged = training.train_and_log(
+            x_train,
+            y_train,
+            experiment_id=experiment_id,
+            model_type=model_type,
+            hyperparameters=hyperparameters,
+            random_state=random_state,
+            target=target,
+            positive_label=positive_label,
+            run_params={
+                key: dataset_info[key]
+                for key in ("dataset_uri", "dataset_sha256", "test_size_ratio")
+                if key in dataset_info and not candidate.get("run_id")  # the search logged them already
+            },
+            run_id=candidate.get("run_id") or None,
+        )
+    except ChurnopsError:
+        raise
+    except Exception as exc:  # noqa: BLE001 (only artifact-store failures are rewritten; others re-raise)
+        location = mlflow.MlflowClient().get_experiment(experiment_id).artifact_location
+        error = storage.artifact_store_error(exc, location)
+        if error is None:
+            raise
+        raise error from exc
     if candidate.get("run_id"):
         from churnops.search import log_selection
 

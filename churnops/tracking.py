@@ -7,16 +7,16 @@ The embedded store is SQLite plus an artifact folder under one project-local dir
 from __future__ import annotations
 
 import os
+import sys
 import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 from urllib.parse import urlparse
 
-from churnops.errors import TrackingError
+import mlflow
 
-# mlflow is imported where it is used: importing it costs 1.5-2 s, which `churnops train` overlaps
-# with the pipeline's first step instead of paying up front (see runs.train).
+from churnops.errors import TrackingError
 
 HOME_ENV = "CHURNOPS_HOME"
 DEFAULT_HOME = ".churnops"
@@ -46,50 +46,82 @@ def artifact_location_for(tracking_uri: str) -> str | None:
     return (database.parent / "artifacts").as_uri()
 
 
-def wait_for_server(tracking_uri: str, attempts: int = 5, first_delay: float = 1.0) -> None:
-    """Check an HTTP tracking server answers /health, retrying with backoff, then fail clearly."""
+WAIT_ENV = "CHURNOPS_TRACKING_WAIT_SECONDS"
+DEFAULT_WAIT_SECONDS = 60.0  # an MLflow pod restart (db upgrade + server start) takes 15-45 s
+
+
+def wait_seconds(environ: dict | None = None) -> float:
+    """How long a step waits for the tracking server: $CHURNOPS_TRACKING_WAIT_SECONDS or 60 s."""
+    environ = os.environ if environ is None else environ
+    raw = environ.get(WAIT_ENV, "")
+    try:
+        return max(0.0, float(raw)) if raw else DEFAULT_WAIT_SECONDS
+    except ValueError:
+        raise TrackingError(f"{WAIT_ENV} must be a number of seconds, got {raw!r}.") from None
+
+
+def _probe(tracking_uri: str, timeout: float) -> str | None:
+    """None when /health answers 200, else why not."""
+    try:
+        with urllib.request.urlopen(tracking_uri.rstrip("/") + "/health", timeout=timeout) as response:
+            return None if response.status == 200 else f"HTTP {response.status}"
+    except urllib.error.HTTPError as exc:
+        return f"HTTP {exc.code}"
+    except (urllib.error.URLError, OSError) as exc:
+        return str(getattr(exc, "reason", exc))
+
+
+def wait_for_server(tracking_uri: str, timeout: float | None = None, first_delay: float = 0.5,
+                    max_delay: float = 8.0) -> None:
+    """Wait for an HTTP tracking server's /health with exponential backoff, then fail naming the URI.
+
+    Bounded by `timeout` seconds (default: wait_seconds()); at least one attempt is made.
+    """
     if urlparse(tracking_uri).scheme not in ("http", "https"):
         return
+    timeout = wait_seconds() if timeout is None else timeout
+    deadline = time.monotonic() + timeout
     delay = first_delay
-    last_error = ""
-    for attempt in range(1, attempts + 1):
-        try:
-            with urllib.request.urlopen(tracking_uri.rstrip("/") + "/health", timeout=10) as response:
-                if response.status == 200:
-                    return
-                last_error = f"HTTP {response.status}"
-        except (urllib.error.URLError, OSError) as exc:
-            last_error = str(getattr(exc, "reason", exc))
-        if attempt < attempts:
-            time.sleep(delay)
-            delay *= 2
+    attempts = 0
+    while True:
+        attempts += 1
+        last_error = _probe(tracking_uri, timeout=min(10.0, max(1.0, timeout)))
+        if last_error is None:
+            return
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            break
+        if attempts == 1:
+            print(f"churnops: MLflow tracking server {tracking_uri} is not answering ({last_error}); "
+                  f"retrying for up to {timeout:.0f} s ({WAIT_ENV})", file=sys.stderr, flush=True)
+        time.sleep(min(delay, remaining))
+        delay = min(delay * 2, max_delay)
     raise TrackingError(
-        f"MLflow tracking server {tracking_uri} did not answer /health after {attempts} attempts "
-        f"({last_error}). Start it or pass a reachable --tracking-uri."
+        f"MLflow tracking server {tracking_uri} did not answer /health after {attempts} attempts in "
+        f"{timeout:.0f} s ({last_error}). Start it (make mlflow-server) or pass a reachable --tracking-uri; "
+        f"{WAIT_ENV} sets how long to wait."
     )
 
 
-def check_reachable(tracking_uri: str) -> None:
-    """Make room for the embedded store, or wait for a server's /health; no MLflow import."""
-    database = _sqlite_path(tracking_uri)
-    if database is not None:
-        database.parent.mkdir(parents=True, exist_ok=True)
-    wait_for_server(tracking_uri)
+# MLflow >= 3.x clients of a proxied S3 server fetch artifacts from presigned bucket URLs rather than
+# through the server: pipeline pods would then need a route to the bucket. Proxied means proxied
+# (clients need only the tracking URI) unless the user sets this variable themselves.
+PROXY_DOWNLOAD_ENV = "MLFLOW_ENABLE_PROXY_MULTIPART_DOWNLOAD"
 
 
 def connect(tracking_uri: str) -> None:
     """Point this process at the tracking store, creating the embedded one if needed."""
-    import mlflow
-
-    check_reachable(tracking_uri)
+    database = _sqlite_path(tracking_uri)
+    if database is not None:
+        database.parent.mkdir(parents=True, exist_ok=True)
+    os.environ.setdefault(PROXY_DOWNLOAD_ENV, "false")
+    wait_for_server(tracking_uri)
     mlflow.set_tracking_uri(tracking_uri)
     mlflow.set_registry_uri(tracking_uri)
 
 
 def ensure_experiment(tracking_uri: str, name: str) -> str:
     """The experiment's id, creating it (with the right artifact location) when missing."""
-    import mlflow
-
     client = mlflow.MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
     experiment = client.get_experiment_by_name(name)
     if experiment is not None:

@@ -43,7 +43,8 @@ def test_bad_input_is_one_paragraph_without_traceback(tmp_path):
     assert "Traceback" not in result.stderr
 
 
-def test_unreachable_tracking_server_is_named(tmp_path):
+def test_unreachable_tracking_server_is_named(tmp_path, monkeypatch):
+    monkeypatch.setenv("CHURNOPS_TRACKING_WAIT_SECONDS", "2")  # the bounded wait, not its 60 s default
     result = churnops("train", "--tracking-uri", "http://127.0.0.1:9", home=tmp_path)
     assert result.returncode == 1
     assert "http://127.0.0.1:9" in result.stderr and "Traceback" not in result.stderr
