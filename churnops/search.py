@@ -22,7 +22,7 @@ from sklearn.model_selection import StratifiedKFold
 from threadpoolctl import threadpool_limits
 
 import churnops
-from churnops import data, tracking
+from churnops import data, storage, tracking
 from churnops.candidates import check_search_space, expand, leaderboard
 from churnops.errors import ChurnopsError, DatasetError
 from churnops.features import infer_feature_spec
@@ -109,7 +109,14 @@ def start_search(
                    if key in dataset_info})
     for key, value in params.items():
         client.log_param(run_id, key, value)
-    client.log_dict(run_id, space, "search/search_space.json")
+    try:
+        client.log_dict(run_id, space, "search/search_space.json")  # the search's first artifact write
+    except Exception as exc:  # noqa: BLE001 (only artifact-store failures are rewritten; others re-raise)
+        client.set_terminated(run_id, RunStatus.to_string(RunStatus.FAILED))
+        error = storage.artifact_store_error(exc, client.get_experiment(experiment_id).artifact_location)
+        if error is None:
+            raise
+        raise error from exc
     # Left RUNNING: the training step reopens it to log the winner and ends it.
     return {"run_id": run_id, "experiment_id": experiment_id, "mlflow_tracking_uri": tracking_uri}
 

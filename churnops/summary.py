@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import mlflow
+
 from churnops.evaluation import METRIC_NAMES
 
 
 def training_summary(tracking_uri: str, model_name: str, version: str) -> dict[str, Any]:
-    import mlflow
-
     client = mlflow.MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
     model_version = client.get_model_version(model_name, version)
     run = client.get_run(model_version.run_id)
