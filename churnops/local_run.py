@@ -8,6 +8,7 @@ out of the log into the raised error.
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import io
 import re
@@ -102,6 +103,10 @@ def run_locally(
         pipeline_root=str(home / "local_outputs"),
         raise_on_error=True,
     )
+    # kfp.local indents step output by swapping builtins.print; tasks of a ParallelFor run in
+    # threads, so the swaps interleave and can leave an indenting print behind after the run
+    # (the CLI's JSON line then starts with spaces). Put the real one back whatever happens.
+    real_print = builtins.print
     with open(log_path, "w", encoding="utf-8") as log_file:
         stream = ProgressLog(log_file, progress, verbose)
         try:
@@ -115,4 +120,6 @@ def run_locally(
             stream.flush()
             detail = step_error(log_path.read_text(encoding="utf-8")) or str(exc)
             raise ChurnopsError(f"{detail} (pipeline {pipeline.name} failed; full log: {log_path})") from exc
+        finally:
+            builtins.print = real_print
     return task.output
