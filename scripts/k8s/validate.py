@@ -325,31 +325,32 @@ def image_problem(image: str) -> str | None:
     return None
 
 
-def check_images(objects: list[dict]) -> list[str]:
-    errors = []
+def pod_containers(objects: list[dict]) -> Iterator[tuple[dict, dict]]:
+    """(owning object, container) for every container of every pod template in the render."""
     for obj in objects:
         pod = pod_template(obj)
-        if pod is None:
-            continue
-        for container in containers(pod[1]):
-            problem = image_problem(container.get("image", ""))
-            if problem:
-                errors.append(f"{where(obj)}: container {container['name']} image {container.get('image')!r} {problem}: pin a version")
+        if pod is not None:
+            for container in containers(pod[1]):
+                yield obj, container
+
+
+def check_images(objects: list[dict]) -> list[str]:
+    errors = []
+    for obj, container in pod_containers(objects):
+        problem = image_problem(container.get("image", ""))
+        if problem:
+            errors.append(f"{where(obj)}: container {container['name']} image {container.get('image')!r} {problem}: pin a version")
     return errors
 
 
 def check_resources(objects: list[dict]) -> list[str]:
     errors = []
-    for obj in objects:
-        pod = pod_template(obj)
-        if pod is None:
-            continue
-        for container in containers(pod[1]):
-            resources = container.get("resources") or {}
-            for section in ("requests", "limits"):
-                missing = {"cpu", "memory"} - set(resources.get(section) or {})
-                if missing:
-                    errors.append(f"{where(obj)}: container {container['name']} has no {section} for {', '.join(sorted(missing))}")
+    for obj, container in pod_containers(objects):
+        resources = container.get("resources") or {}
+        for section in ("requests", "limits"):
+            missing = {"cpu", "memory"} - set(resources.get(section) or {})
+            if missing:
+                errors.append(f"{where(obj)}: container {container['name']} has no {section} for {', '.join(sorted(missing))}")
     return errors
 
 
