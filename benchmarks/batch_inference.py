@@ -61,7 +61,7 @@ def plain_predict(model_uri: str, tracking_uri: str, input_path: str, output_pat
 
 
 def churnops_cli(python: str) -> list[str]:
-    return [python, "-m", "churnops.cli"]
+    return [python, "-m", "churnops"]
 
 
 def check_predict_exists(python: str) -> None:

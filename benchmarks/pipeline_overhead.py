@@ -31,32 +31,30 @@ ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 def in_process_run(dataset: str, home: Path) -> None:
     """The pipeline's work in this one process: same functions, same logging, same kind of store."""
-    from churnops import steps
-    from churnops.fingerprint import training_fingerprint
-    from churnops.gate import promote
-    from churnops.promotion import Policy
-    from churnops.summary import training_summary
-    from churnops.tracking import connect, embedded_tracking_uri
+    from churnops.app.views import training_summary
+    from churnops.core.fingerprint import training_fingerprint
+    from churnops.registry.tracking import connect, embedded_tracking_uri
+    from churnops.steps import evaluate_model, load_and_preprocess_data, promote_model, register_model, train_model
 
     uri = embedded_tracking_uri(home)
     connect(uri)
     paths = {name: str(home / f"{name}.csv") for name in ("x_train", "y_train", "x_test", "y_test")}
-    info = steps.load_and_split(dataset, 0.2, "Churn", 42, "", paths)
-    trained = steps.train(paths["x_train"], paths["y_train"], info, uri, "churn", "churn-classifier",
+    info = load_and_preprocess_data.run(dataset, 0.2, "Churn", 42, "", paths)
+    trained = train_model.run(paths["x_train"], paths["y_train"], info, uri, "churn", "churn-classifier",
                           "logistic_regression", {"C": 1.0}, 42)
-    result = steps.evaluate(paths["x_test"], paths["y_test"], trained["model_uri"], trained["run_id"], uri, 0.5)
+    result = evaluate_model.run(paths["x_test"], paths["y_test"], trained["model_uri"], trained["run_id"], uri, 0.5)
     fingerprint = training_fingerprint(
         info["dataset_sha256"], target_column="Churn", positive_label=info["positive_label"], test_size_ratio=0.2,
         random_state=42, model_type="logistic_regression", hyperparameters={"C": 1.0}, decision_threshold=0.5)
-    registered = steps.register(trained["model_uri"], trained["run_id"], uri, "churn-classifier", result.metrics,
+    registered = register_model.run(trained["model_uri"], trained["run_id"], uri, "churn-classifier", result.metrics,
                                 info["dataset_sha256"], fingerprint=fingerprint)
-    promote(paths["x_test"], paths["y_test"], trained["run_id"], uri, "churn-classifier",
-            str(registered["model_version"]), Policy(), 0.5)
+    promote_model.run(paths["x_test"], paths["y_test"], trained["run_id"], uri, "churn-classifier",
+                      str(registered["model_version"]), {"roc_auc": 0.75}, "roc_auc", 0.005, 0.5)
     training_summary(uri, "churn-classifier", str(registered["model_version"]))
 
 
 def pipeline_command(python: str) -> list[str]:
-    return [python, "-m", "churnops.cli", "train", "--dataset", str(DATASET), "--model-type", "logistic_regression",
+    return [python, "-m", "churnops", "train", "--dataset", str(DATASET), "--model-type", "logistic_regression",
             "--json"]
 
 

@@ -1,5 +1,5 @@
 """How a no-op schedules sync scales: N declared recurring runs, already in sync, against the
-local KFP API server (churnops.testing.kfp_server) driven by the real kfp.Client over HTTP.
+local KFP API server (tests/support/kfp_server.py) driven by the real kfp.Client over HTTP.
 
 For each N it applies the file once, then measures a second sync of the same file:
 mutating calls (must be 0) and read calls (expected: 4 fixed lookups + one page of
@@ -24,7 +24,7 @@ import yaml
 
 from churnops.schedules.cli import build_parser, run
 from churnops.schedules.kfp_api import PAGE_SIZE
-from churnops.testing.kfp_server import FakeKfpServer
+from support.kfp_server import FakeKfpServer
 
 REPO = Path(__file__).resolve().parents[1]
 SMALL_PAGE = 10

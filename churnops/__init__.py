@@ -1,8 +1,12 @@
 """churnops: churn model training, promotion and batch inference on Kubeflow Pipelines + MLflow.
 
-The logic lives in small modules here; the KFP components in `components/` are thin wrappers
-that import them at run time, so the same code runs in the local runner, in the component
-image on a cluster, and in the unit tests.
+Layers, each importing only the ones below it (docs/architecture.md; enforced by import-linter):
+    app/, schedules/        the CLI, local runs, compile, platform config, the GitOps sync
+    pipelines/, components/ (top-level packages) the KFP pipelines and their thin components
+    steps/                  what each component runs, on plain paths (steps/<component>.py)
+    registry/, storage/     MLflow (tracking, versions, aliases, loading); data URIs and files
+    core/                   pure logic: data, features, fitting, evaluation, promotion rule, fingerprint
+    defaults, names, errors shared by all: every default, the registry vocabulary, user errors
 """
 
 __version__ = "0.1.0"

@@ -9,8 +9,8 @@ def batch_predict(
     input_uri: str,
     predictions: dsl.Output[dsl.Dataset],
     rejections: dsl.Output[dsl.Dataset],
-    chunk_rows: int = 50000,
-    max_rejected_fraction: float = 0.01,
+    chunk_rows: int,
+    max_rejected_fraction: float,
 ) -> dict:
     """Score `input_uri` in chunks (flat memory) with the resolved model version.
 
@@ -18,26 +18,22 @@ def batch_predict(
     churn_predicted, model_name, model_version on every row. `rejections` (CSV): rows whose
     numeric columns hold non-numbers, with row number and problem. Returns the run summary.
     """
-    from churnops.process import skip_teardown_at_exit
+    from churnops.steps.runtime import skip_teardown_at_exit
 
     skip_teardown_at_exit()
 
-    from churnops.inference import ResolvedModel, predict_file
+    from churnops.steps import batch_predict as step
 
-    meta = model.metadata
-    resolved = ResolvedModel(meta["requested_uri"], meta["model_uri"], meta["model_name"],
-                             meta["model_version"], meta["run_id"])
-    summary = predict_file(
-        resolved,
+    summary = step.run(
+        dict(model.metadata),
         input_uri,
         predictions.path,
         rejections.path,
-        tracking_uri=meta["mlflow_tracking_uri"],
         chunk_rows=chunk_rows,
         max_rejected_fraction=max_rejected_fraction,
     )
     for artifact in (predictions, rejections):
-        artifact.metadata.update({"model_name": resolved.model_name, "model_version": resolved.model_version})
+        artifact.metadata.update({"model_name": summary["model_name"], "model_version": summary["model_version"]})
     predictions.metadata["rows"] = summary["rows"]
     rejections.metadata["rows"] = summary["rejected"]
     return {**summary, "predictions_path": predictions.path, "rejections_path": rejections.path}

@@ -10,20 +10,20 @@ def evaluate_model(
     model: dsl.Input[dsl.Model],
     metrics: dsl.Output[dsl.Metrics],
     classification_metrics: dsl.Output[dsl.ClassificationMetrics],
-    decision_threshold: float = 0.5,
+    decision_threshold: float,
 ) -> dict:
     """Score the holdout with the model as stored in MLflow; log metrics and plots to its run.
 
     Returns the metrics (roc_auc, accuracy, precision, recall, f1, log_loss) for the next steps,
     and shows them in the KFP UI as Metrics and a ROC curve / confusion matrix.
     """
-    from churnops.process import skip_teardown_at_exit
+    from churnops.steps.runtime import skip_teardown_at_exit
 
     skip_teardown_at_exit()
 
-    from churnops.steps import evaluate
+    from churnops.steps import evaluate_model as step
 
-    result = evaluate(
+    result = step.run(
         x_test.path,
         y_test.path,
         model.metadata["model_uri"],

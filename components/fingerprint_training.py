@@ -9,30 +9,19 @@ def fingerprint_training(
     model_type: str,
     hyperparameters: dict,
     decision_threshold: float,
-    search_space: list = [],  # noqa: B006
-    search_cv_folds: int = 3,
+    search_space: list,
+    search_cv_folds: int,
 ) -> str:
     """The run's fingerprint: dataset content hash + every training parameter + code version.
 
     Registration uses it to register nothing when an identical run already produced a version.
     In search mode (`model_type` "auto") the search space and folds are parameters too.
     """
-    from churnops.process import skip_teardown_at_exit
+    from churnops.steps.runtime import skip_teardown_at_exit
 
     skip_teardown_at_exit()
 
-    from churnops.fingerprint import training_fingerprint
-    from churnops.candidates import search_settings
+    from churnops.steps import fingerprint_training as step
 
-    info = x_train.metadata
-    return training_fingerprint(
-        info["dataset_sha256"],
-        target_column=info["target_column"],
-        positive_label=info["positive_label"],
-        test_size_ratio=info["test_size_ratio"],
-        random_state=info["random_state"],
-        model_type=model_type,
-        hyperparameters=hyperparameters,
-        decision_threshold=decision_threshold,
-        search=search_settings(model_type, search_space, search_cv_folds),
-    )
+    return step.run(dict(x_train.metadata), model_type, hyperparameters, decision_threshold, search_space,
+                    search_cv_folds)

@@ -11,23 +11,23 @@ def load_and_preprocess_data(
     y_train: dsl.Output[dsl.Dataset],
     x_test: dsl.Output[dsl.Dataset],
     y_test: dsl.Output[dsl.Dataset],
-    target_column: str = "Churn",
-    random_state: int = 42,
-    positive_label: str = "",
+    target_column: str,
+    random_state: int,
+    positive_label: str,
 ):
     """Validate the dataset, then write a stratified train/test split as four CSV datasets.
 
     Any problem with the data (missing file, no target column, one class, too few rows...)
     fails this step with a message that names it, before anything is trained or registered.
     """
-    from churnops.process import skip_teardown_at_exit
+    from churnops.steps.runtime import skip_teardown_at_exit
 
     skip_teardown_at_exit()
 
-    from churnops.steps import load_and_split
+    from churnops.steps import load_and_preprocess_data as step
 
     outputs = {"x_train": x_train, "y_train": y_train, "x_test": x_test, "y_test": y_test}
-    info = load_and_split(
+    info = step.run(
         dataset_uri,
         test_size_ratio,
         target_column,

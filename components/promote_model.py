@@ -11,10 +11,10 @@ def promote_model(
     model_name: str,
     model_version: str,
     comparison: dsl.Output[dsl.Metrics],
-    promotion_thresholds: dict = {"roc_auc": 0.75},  # noqa: B006 (KFP reads the default from the signature)
-    promotion_metric: str = "roc_auc",
-    promotion_tolerance: float = 0.005,
-    decision_threshold: float = 0.5,
+    promotion_thresholds: dict,
+    promotion_metric: str,
+    promotion_tolerance: float,
+    decision_threshold: float,
 ) -> dict:
     """Validation gate: re-score candidate and champion on this run's test set, then move aliases.
 
@@ -24,21 +24,22 @@ def promote_model(
     promoted, reason, champion_version, candidate_metrics, champion_metrics...).
     The decision is taken inside this step: no `dsl.If` on a multi-output component.
     """
-    from churnops.process import skip_teardown_at_exit
+    from churnops.steps.runtime import skip_teardown_at_exit
 
     skip_teardown_at_exit()
 
-    from churnops.gate import promote
-    from churnops.promotion import Policy
+    from churnops.steps import promote_model as step
 
-    decision = promote(
+    decision = step.run(
         x_test.path,
         y_test.path,
         model.metadata["run_id"],
         model.metadata["mlflow_tracking_uri"],
         model_name,
         model_version,
-        Policy(dict(promotion_thresholds), promotion_metric, promotion_tolerance),
+        dict(promotion_thresholds),
+        promotion_metric,
+        promotion_tolerance,
         decision_threshold,
     )
     comparison.log_metric("promoted", 1.0 if decision["promoted"] else 0.0)

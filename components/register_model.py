@@ -8,8 +8,8 @@ def register_model(
     model: dsl.Input[dsl.Model],
     model_name: str,
     test_metrics: dict,
-    fingerprint: str = "",
-    force: bool = False,
+    fingerprint: str,
+    force: bool,
 ) -> str:
     """Register the evaluated model as a new version with alias `candidate-latest`, status pending.
 
@@ -17,13 +17,13 @@ def register_model(
     When a version with the same `fingerprint` exists (identical data, parameters and code),
     registers nothing and returns that version, unless `force`.
     """
-    from churnops.process import skip_teardown_at_exit
+    from churnops.steps.runtime import skip_teardown_at_exit
 
     skip_teardown_at_exit()
 
-    from churnops.steps import register
+    from churnops.steps import register_model as step
 
-    registered = register(
+    registered = step.run(
         model.metadata["model_uri"],
         model.metadata["run_id"],
         model.metadata["mlflow_tracking_uri"],

@@ -17,17 +17,12 @@ def resolve_model(
     """
     import json
 
-    import mlflow
-
-    from churnops.process import skip_teardown_at_exit
+    from churnops.steps.runtime import skip_teardown_at_exit
 
     skip_teardown_at_exit()
 
-    from churnops.inference import resolve
-    from churnops.tracking import connect
+    from churnops.steps import resolve_model as step
 
-    connect(mlflow_tracking_uri)
-    resolved = resolve(model_uri, mlflow.MlflowClient())
-    model.metadata.update({**resolved.to_dict(), "mlflow_tracking_uri": mlflow_tracking_uri})
+    model.metadata.update(step.run(model_uri, mlflow_tracking_uri))
     with open(model.path, "w", encoding="utf-8") as handle:
         json.dump(model.metadata, handle, indent=2, sort_keys=True)

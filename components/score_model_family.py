@@ -9,8 +9,8 @@ def score_model_family(
     y_train: dsl.Input[dsl.Dataset],
     search_run: dsl.Input[dsl.Artifact],
     family: dict,
-    cv_folds: int = 3,
-    random_state: int = 42,
+    cv_folds: int,
+    random_state: int,
 ) -> dict:
     """Stratified k-fold ROC AUC on the training split of every setting in one model family's grid.
 
@@ -19,10 +19,10 @@ def score_model_family(
     run_id, ...}]} for select_best_candidate, which receives every family's result through
     dsl.Collected.
     """
-    from churnops.process import skip_teardown_at_exit
+    from churnops.steps.runtime import skip_teardown_at_exit
 
     skip_teardown_at_exit()
 
-    from churnops.search import score_family
+    from churnops.steps import score_model_family as step
 
-    return score_family(x_train.path, y_train.path, family, dict(search_run.metadata), cv_folds, random_state)
+    return step.run(x_train.path, y_train.path, family, dict(search_run.metadata), cv_folds, random_state)

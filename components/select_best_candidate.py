@@ -16,8 +16,6 @@ def select_best_candidate(
     Returns it with the parent run id, so train_model refits it on the whole training split and
     logs the model into the parent run, plus the leaderboard of every candidate.
     """
-    from churnops.candidates import candidate_order, flatten, leaderboard, select_best
+    from churnops.steps import select_best_candidate as step
 
-    scores = flatten(family_scores)
-    best = select_best(scores, candidate_order(search_space))
-    return {**best, "run_id": search_run.metadata["run_id"], "leaderboard": leaderboard(scores)}
+    return step.run(family_scores, search_space, search_run.metadata["run_id"])

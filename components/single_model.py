@@ -10,6 +10,6 @@ def single_model(model_type: str, hyperparameters: dict) -> dict:
     A step of its own because a KFP branch can only hand a value on through dsl.OneOf; it
     imports nothing heavy and takes a fraction of a second.
     """
-    from churnops.candidates import single_candidate
+    from churnops.steps import single_model as step
 
-    return single_candidate(model_type, hyperparameters)
+    return step.run(model_type, hyperparameters)

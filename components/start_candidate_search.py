@@ -18,14 +18,14 @@ def start_candidate_search(
     The parent run id travels as metadata of `search_run` (an artifact, not a string output:
     kfp.local 2.17.3 hands a ParallelFor task the loop item in place of an upstream string output).
     """
-    from churnops.process import skip_teardown_at_exit
+    from churnops.steps.runtime import skip_teardown_at_exit
 
     skip_teardown_at_exit()
 
-    from churnops.search import start_search
+    from churnops.steps import start_candidate_search as step
 
     search_run.metadata.update(
-        start_search(
+        step.run(
             mlflow_tracking_uri,
             mlflow_experiment_name,
             model_name,

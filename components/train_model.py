@@ -11,10 +11,10 @@ def train_model(
     mlflow_experiment_name: str,
     model_name: str,
     model: dsl.Output[dsl.Model],
-    model_type: str = "logistic_regression",
-    hyperparameters: dict = {},  # noqa: B006 (KFP reads the default from the signature)
-    random_state: int = 42,
-    candidate: dict = {},  # noqa: B006
+    model_type: str,
+    hyperparameters: dict,
+    random_state: int,
+    candidate: dict,
 ) -> str:
     """Fit preprocessing + estimator as one sklearn Pipeline, log it to MLflow, return its model URI.
 
@@ -23,13 +23,13 @@ def train_model(
     the single model) overrides `model_type`/`hyperparameters`; with a `run_id` it names the
     search's parent run, which then receives the refit model.
     """
-    from churnops.process import skip_teardown_at_exit
+    from churnops.steps.runtime import skip_teardown_at_exit
 
     skip_teardown_at_exit()
 
-    from churnops.steps import train
+    from churnops.steps import train_model as step
 
-    info = train(
+    info = step.run(
         x_train.path,
         y_train.path,
         dict(x_train.metadata),

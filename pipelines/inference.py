@@ -2,22 +2,21 @@
 
 from kfp import dsl
 
+from churnops import defaults
 from components import batch_predict, resolve_model
-from pipelines.training import DEFAULT_MODEL_NAME, DEFAULT_TRACKING_URI
 
 PIPELINE_NAME = "churn-inference"
-# Defaults compiled into the KFP YAML (what a scheduled run on the cluster uses).
-DEFAULT_MODEL_URI = f"models:/{DEFAULT_MODEL_NAME}@champion"
-DEFAULT_INPUT_URI = "gs://churnops-data/churn_to_score.csv"
+# The parameter defaults (churnops.defaults) are compiled into the KFP YAML (what a scheduled run
+# on the cluster uses).
 
 
 @dsl.pipeline(name=PIPELINE_NAME, description="Score a dataset with a pinned version of the churn classifier.")
 def inference_pipeline(
-    model_uri: str = DEFAULT_MODEL_URI,
-    input_uri: str = DEFAULT_INPUT_URI,
-    mlflow_tracking_uri: str = DEFAULT_TRACKING_URI,
-    chunk_rows: int = 50000,
-    max_rejected_fraction: float = 0.01,
+    model_uri: str = defaults.CHAMPION_URI,
+    input_uri: str = defaults.CLUSTER_INPUT_URI,
+    mlflow_tracking_uri: str = defaults.CLUSTER_TRACKING_URI,
+    chunk_rows: int = defaults.CHUNK_ROWS,
+    max_rejected_fraction: float = defaults.MAX_REJECTED_FRACTION,
 ) -> dict:
     """Steps:
 

@@ -1,10 +1,11 @@
 """Apply a per-environment platform config (kfp-kubernetes) to every task of a pipeline.
 
 The pipeline files stay free of cluster details, and no pipeline needs a line for this:
-`with_platform(pipeline, config)` rebuilds the pipeline from its Python function and, after
+`with_platform(pipeline, settings_for)` rebuilds the pipeline from its Python function and, after
 the function body has created its tasks (including tasks inside ParallelFor / Condition /
-ExitHandler groups, and tasks added by later changes), applies `config.for_step(component)` to
-each one. The result compiles like any pipeline; the original object is not changed, so the
+ExitHandler groups, and tasks added by later changes), applies the settings of its component to
+each one (`settings_for(component_name)`, e.g. `PlatformConfig.for_step` from
+churnops.app.platform_config, which reads and validates config/platform/<env>.yaml). The result compiles like any pipeline; the original object is not changed, so the
 local runner (`churnops train`), which ignores kfp-kubernetes settings anyway, keeps using the
 plain pipeline and runs without platform warnings.
 
@@ -16,14 +17,19 @@ from __future__ import annotations
 
 import copy
 import functools
-from typing import Any
+from typing import Any, Callable
 
 from kfp import kubernetes
+
+# KFP internals relied on (kfp 2.17.3; tests/pipelines/test_platform.py fails if they change):
+# - pipeline_context.Pipeline.get_default_pipeline(): the pipeline being built while a pipeline
+#   function runs; its `.tasks` holds every task created so far, in groups too.
+# - GraphComponent(component_spec, pipeline_func, display_name, pipeline_config): what
+#   @dsl.pipeline builds; constructing one runs `pipeline_func` to build the graph.
+# - PipelineTask.component_spec.name: the component's name (our file/function name).
 from kfp.dsl import pipeline_context
 from kfp.dsl.graph_component import GraphComponent
 from kfp.dsl.pipeline_task import PipelineTask
-
-from churnops.platform_config import PlatformConfig
 
 
 def apply_to_task(task: PipelineTask, settings: dict[str, Any]) -> PipelineTask:
@@ -64,15 +70,15 @@ def apply_to_task(task: PipelineTask, settings: dict[str, Any]) -> PipelineTask:
     return task
 
 
-def with_platform(pipeline: GraphComponent, config: PlatformConfig) -> GraphComponent:
-    """A copy of `pipeline` whose every task carries the platform settings of its component."""
+def with_platform(pipeline: GraphComponent, settings_for: Callable[[str], dict[str, Any]]) -> GraphComponent:
+    """A copy of `pipeline` whose every task carries `settings_for(<its component's name>)`."""
     body = pipeline.pipeline_func
 
     @functools.wraps(body)  # keeps the signature, annotations and defaults KFP reads
     def configured(*args: Any, **kwargs: Any) -> Any:
         outputs = body(*args, **kwargs)
         for task in pipeline_context.Pipeline.get_default_pipeline().tasks.values():
-            apply_to_task(task, config.for_step(task.component_spec.name))
+            apply_to_task(task, settings_for(task.component_spec.name))
         return outputs
 
     info = pipeline.pipeline_spec.pipeline_info

@@ -2,7 +2,8 @@
 
 from kfp import dsl
 
-from churnops.candidates import DEFAULT_SEARCH_SPACE, SEARCH
+from churnops import defaults
+from churnops.core.search_space import DEFAULT_SEARCH_SPACE, SEARCH
 from components import (
     evaluate_model,
     fingerprint_training,
@@ -17,12 +18,9 @@ from components import (
 )
 
 PIPELINE_NAME = "churn-training"
-# Defaults compiled into the KFP YAML: what a scheduled run on the cluster uses unless the
-# run overrides them. `churnops train` overrides the URIs for the local, embedded run.
-DEFAULT_DATASET_URI = "gs://churnops-data/churn_data_2025_03.csv"
-DEFAULT_TRACKING_URI = "http://mlflow.mlflow.svc.cluster.local:5000"
-DEFAULT_EXPERIMENT = "churn"
-DEFAULT_MODEL_NAME = "churn-classifier"
+# The parameter defaults (churnops.defaults) are compiled into the KFP YAML: what a scheduled run
+# on the cluster uses unless the run overrides them. `churnops train` overrides the URIs for the
+# local, embedded run.
 # How many model families are cross-validated at once (pods on a cluster, processes locally).
 # KFP needs it at compile time; each uses one core (n_jobs=1). The default space has 3 families.
 SEARCH_PARALLELISM = 3
@@ -30,23 +28,23 @@ SEARCH_PARALLELISM = 3
 
 @dsl.pipeline(name=PIPELINE_NAME, description="Train, evaluate and register the churn classifier.")
 def training_pipeline(
-    dataset_uri: str = DEFAULT_DATASET_URI,
-    test_size_ratio: float = 0.2,
-    target_column: str = "Churn",
+    dataset_uri: str = defaults.CLUSTER_DATASET_URI,
+    test_size_ratio: float = defaults.TEST_SIZE_RATIO,
+    target_column: str = defaults.TARGET_COLUMN,
     positive_label: str = "",
-    mlflow_tracking_uri: str = DEFAULT_TRACKING_URI,
-    mlflow_experiment_name: str = DEFAULT_EXPERIMENT,
-    model_name: str = DEFAULT_MODEL_NAME,
+    mlflow_tracking_uri: str = defaults.CLUSTER_TRACKING_URI,
+    mlflow_experiment_name: str = defaults.EXPERIMENT,
+    model_name: str = defaults.MODEL_NAME,
     model_type: str = SEARCH,
     hyperparameters: dict = {},  # noqa: B006 (KFP reads the default from the signature)
-    random_state: int = 42,
-    decision_threshold: float = 0.5,
-    promotion_thresholds: dict = {"roc_auc": 0.75},  # noqa: B006
-    promotion_metric: str = "roc_auc",
-    promotion_tolerance: float = 0.005,
+    random_state: int = defaults.RANDOM_STATE,
+    decision_threshold: float = defaults.DECISION_THRESHOLD,
+    promotion_thresholds: dict = defaults.PROMOTION_THRESHOLDS,  # noqa: B006
+    promotion_metric: str = defaults.PROMOTION_METRIC,
+    promotion_tolerance: float = defaults.PROMOTION_TOLERANCE,
     force: bool = False,
     search_space: list = DEFAULT_SEARCH_SPACE,  # noqa: B006
-    search_cv_folds: int = 3,
+    search_cv_folds: int = defaults.CV_FOLDS,
 ) -> str:
     """Steps:
 

@@ -4,7 +4,7 @@
 
 Builds inputs by repeating data/churn_synthetic.csv (ids made unique), registers one model in a
 throwaway embedded store, then scores each input in a fresh process (so each peak RSS is that
-run's own) with the streaming scorer (churnops.inference.predict_file). Baselines measured in the
+run's own) with the streaming scorer (churnops.steps.batch_predict.predict_file). Baselines measured in the
 same script: the same process loading the model and scoring 1,000 rows (the fixed cost), and the
 naive way (read the whole file with pandas, score it in one call) at the smallest size.
 Prints ratios; asserts nothing (timings belong in reports, not in tests).
@@ -43,36 +43,40 @@ def build_input(rows: int, path: Path, source: Path = SOURCE) -> Path:
 
 def register_model(tracking_uri: str) -> str:
     """Fit and register one logistic regression without the pipeline (seconds, not a KFP run)."""
-    from churnops import data, registry, tracking, training
+    from churnops.core import data
+    from churnops.registry import models, tracking, versions
+    from churnops.storage.datasets import read_dataset
 
     tracking.connect(tracking_uri)
     experiment = tracking.ensure_experiment(tracking_uri, "memory-benchmark")
-    split = data.split_dataset(data.read_dataset(str(SOURCE)), "Churn", 0.2)
-    _, logged = training.train_and_log(
+    split = data.split_dataset(read_dataset(str(SOURCE)), "Churn", 0.2)
+    _, logged = models.train_and_log(
         split.x_train, split.y_train, experiment_id=experiment, model_type="logistic_regression",
         hyperparameters={"C": 1.0}, random_state=42, target="Churn", positive_label=split.positive_label,
     )
-    return str(registry.register_version(logged.model_uri, MODEL_NAME, {}).version)
+    return str(versions.register_version(logged.model_uri, MODEL_NAME, {}).version)
 
 
 def child(mode: str, tracking_uri: str, input_path: str, output_path: str, chunk_rows: int) -> dict:
     """Runs in a fresh process: score, then report this process's peak RSS."""
     import mlflow
 
-    from churnops import inference, tracking, training
+    from churnops.core.fitting import typed_features
+    from churnops.registry import loading, tracking
+    from churnops.steps.batch_predict import predict_file
 
     tracking.connect(tracking_uri)
-    resolved = inference.resolve(f"models:/{MODEL_NAME}/1", mlflow.MlflowClient())
+    resolved = loading.resolve(f"models:/{MODEL_NAME}/1", mlflow.MlflowClient())
     started = time.monotonic()
     if mode == "stream":
-        summary = inference.predict_file(resolved, input_path, output_path, output_path + ".rejected",
+        summary = predict_file(resolved, input_path, output_path, output_path + ".rejected",
                                          tracking_uri=tracking_uri, chunk_rows=chunk_rows)
         rows = summary["rows"]
     else:  # naive: the whole file in memory, one predict_proba call
         model = mlflow.sklearn.load_model(resolved.model_uri)
-        spec = inference.feature_spec(resolved.model_uri)
+        spec = loading.feature_spec(resolved.model_uri)
         frame = pd.read_csv(input_path, dtype=str, keep_default_na=False, na_values=[""])
-        frame["churn_probability"] = model.predict_proba(training.typed_features(frame, spec))[:, 1]
+        frame["churn_probability"] = model.predict_proba(typed_features(frame, spec))[:, 1]
         frame.to_csv(output_path, index=False)
         rows = len(frame)
     seconds = time.monotonic() - started

@@ -7,10 +7,8 @@ from pathlib import Path
 import mlflow
 import pandas as pd
 import pytest
+from support.paths import SYNTHETIC_CSV, TELCO_CSV
 
-REPO = Path(__file__).resolve().parents[1]
-SYNTHETIC_CSV = REPO / "data" / "churn_synthetic.csv"
-TELCO_CSV = REPO.parent / "shared" / "data" / "telco_customer_churn.csv"
 
 
 @pytest.fixture(scope="session")
@@ -43,7 +41,7 @@ def home(tmp_path, monkeypatch) -> Path:
 @pytest.fixture
 def tracking_uri(tmp_path) -> str:
     """An empty embedded (SQLite) MLflow store; the process-wide URI is restored afterwards."""
-    from churnops.tracking import connect, embedded_tracking_uri
+    from churnops.registry.tracking import connect, embedded_tracking_uri
 
     previous = mlflow.get_tracking_uri()
     uri = embedded_tracking_uri(tmp_path / "store")
@@ -55,7 +53,7 @@ def tracking_uri(tmp_path) -> str:
 @pytest.fixture(scope="session")
 def trained_run(tmp_path_factory, synthetic_csv) -> dict:
     """One local training pipeline run on the synthetic data, shared by the end-to-end tests."""
-    from churnops import runs
+    from churnops.app import runs
 
     home = tmp_path_factory.mktemp("trained-home")
     result = runs.train(str(synthetic_csv), home=home)

@@ -18,7 +18,7 @@ import traceback
 from pathlib import Path
 from typing import Any, Mapping
 
-from churnops.problems import ConfigError
+from churnops.errors import ConfigError
 from churnops.schedules.arguments import (
     EXIT_API_ERROR,
     EXIT_IN_SYNC,

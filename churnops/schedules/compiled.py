@@ -11,8 +11,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
-from churnops.compile import compile_pipeline
+import components
+from churnops.app.compile import compile_pipeline
+from churnops.app.platform_config import load_platform_config
 from churnops.schedules.config import SchedulesConfig
+from pipelines import PIPELINES
+from pipelines.platform import with_platform
 
 VERSION_PREFIX = "sha256-"
 
@@ -35,18 +39,14 @@ def version_name(digest: str) -> str:
 def compile_declared(config: SchedulesConfig, output_dir: Path,
                      pipelines: Mapping[str, Any] | None = None) -> dict[str, CompiledPipeline]:
     """Compile every declared pipeline with the file's platform config; key by pipeline name."""
-    import components
-    from churnops.platform_config import load_platform_config
-    from pipelines.platform import with_platform
-
     if pipelines is None:
-        from pipelines import PIPELINES as pipelines
+        pipelines = PIPELINES
     platform = load_platform_config(config.platform, components.__all__) if config.platform else None
     compiled = {}
     for declared in config.pipelines:
         pipeline = pipelines[declared.function]
         if platform is not None:
-            pipeline = with_platform(pipeline, platform)
+            pipeline = with_platform(pipeline, platform.for_step)
         path = compile_pipeline(pipeline, output_dir / f"{declared.name}.yaml")
         digest = hashlib.sha256(path.read_bytes()).hexdigest()
         compiled[declared.name] = CompiledPipeline(declared.name, path, digest)

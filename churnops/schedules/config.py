@@ -15,8 +15,11 @@ from typing import Any, Mapping
 
 import yaml
 
-from churnops.problems import ConfigError, Problem, entry_label
+import components
+from churnops.app.platform_config import read_platform_document, validate_platform
+from churnops.errors import ConfigError, Problem, entry_label
 from churnops.schedules.cron import cron_problem
+from pipelines import PIPELINES
 
 TOP_KEYS = ("scope", "platform", "defaults", "experiments", "pipelines", "recurring_runs")
 DEFAULT_KEYS = ("experiment", "service_account", "max_concurrency", "catchup", "enabled", "parameters")
@@ -99,13 +102,10 @@ def read_document(path: Path) -> Any:
 def load_config(path: Path, pipelines: Mapping[str, Any] | None = None) -> SchedulesConfig:
     """Read and validate a schedules file; raise ConfigError listing every problem."""
     if pipelines is None:
-        from pipelines import PIPELINES as pipelines
+        pipelines = PIPELINES
     problems: list[Problem] = []
     config = validate(read_document(path), Path(path), pipelines, problems)
     if config.platform is not None and config.platform.is_file():
-        import components
-        from churnops.platform_config import read_platform_document, validate_platform
-
         try:
             validate_platform(read_platform_document(config.platform), str(config.platform),
                               set(components.__all__), problems)

@@ -7,7 +7,7 @@ import json
 import pandas as pd
 from kfp import dsl
 
-from churnops.fingerprint import training_fingerprint
+from churnops.core.fingerprint import training_fingerprint
 from components import batch_predict, fingerprint_training, resolve_model
 
 
@@ -21,7 +21,8 @@ def test_fingerprint_reads_the_load_steps_metadata_as_kfp_hands_it_over(tmp_path
             "test_size_ratio": 0.2, "random_state": 42.0}
     x_train = artifact(dsl.Dataset, tmp_path, "x_train", meta)
     fingerprint = fingerprint_training.python_func(
-        x_train=x_train, model_type="logistic_regression", hyperparameters={"C": 1.0}, decision_threshold=0.5)
+        x_train=x_train, model_type="logistic_regression", hyperparameters={"C": 1.0}, decision_threshold=0.5,
+        search_space=[], search_cv_folds=3)
     assert fingerprint == training_fingerprint(
         "d" * 64, target_column="Churn", positive_label="Yes", test_size_ratio=0.2, random_state=42,
         model_type="logistic_regression", hyperparameters={"C": 1}, decision_threshold=0.5)
@@ -37,7 +38,8 @@ def test_resolve_then_batch_predict(trained_run, synthetic_csv, tmp_path):
 
     predictions, rejections = artifact(dsl.Dataset, tmp_path, "predictions"), artifact(dsl.Dataset, tmp_path, "rej")
     summary = batch_predict.python_func(model=model, input_uri=str(synthetic_csv), predictions=predictions,
-                                        rejections=rejections, chunk_rows=2000)
+                                        rejections=rejections, chunk_rows=2000,
+                                        max_rejected_fraction=0.01)
     assert (summary["rows"], summary["rejected"], summary["model_version"]) == (5000, 0, "1")
     assert predictions.metadata == {"model_name": "churn-classifier", "model_version": "1", "rows": 5000}
     scored = pd.read_csv(predictions.path, dtype=str)

@@ -32,7 +32,8 @@ def artifact(kind, tmp_path, name):
 def split(tmp_path, churn_dataset_csv):
     path, target = churn_dataset_csv("messy")
     outputs = {name: artifact(dsl.Dataset, tmp_path, name) for name in ("x_train", "y_train", "x_test", "y_test")}
-    load_and_preprocess_data.python_func(dataset_uri=str(path), test_size_ratio=0.2, target_column=target, **outputs)
+    load_and_preprocess_data.python_func(dataset_uri=str(path), test_size_ratio=0.2, target_column=target,
+                                         random_state=42, positive_label="", **outputs)
     return outputs
 
 
@@ -47,7 +48,7 @@ def test_search_chain_refits_the_best_candidate_into_the_parent_run(tmp_path, sp
 
     results = [
         score_model_family.python_func(x_train=split["x_train"], y_train=split["y_train"], search_run=search_run,
-                                       family=family, cv_folds=3)
+                                       family=family, cv_folds=3, random_state=42)
         for family in reversed(SPACE)  # finishing order does not matter
     ]
     chosen = select_best_candidate.python_func(family_scores=results, search_space=SPACE, search_run=search_run)
@@ -59,6 +60,7 @@ def test_search_chain_refits_the_best_candidate_into_the_parent_run(tmp_path, sp
     train_model.python_func(
         x_train=split["x_train"], y_train=split["y_train"], mlflow_tracking_uri=tracking_uri,
         mlflow_experiment_name="search", model_name="m", model=model, candidate=chosen,
+        model_type="auto", hyperparameters={}, random_state=42,
     )
     assert model.metadata["run_id"] == parent_id  # the parent run holds the final model
     assert model.metadata["model_type"] == chosen["model_type"]

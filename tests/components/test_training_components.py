@@ -9,6 +9,9 @@ from kfp import dsl
 from churnops.errors import DatasetError
 from components import evaluate_model, load_and_preprocess_data, register_model, train_model
 
+# What the training pipeline passes the load step (components have no defaults of their own).
+LOAD = {"test_size_ratio": 0.2, "target_column": "Churn", "random_state": 42, "positive_label": ""}
+
 
 def artifact(kind, tmp_path, name):
     return kind(name=name, uri=str(tmp_path / name), metadata={})
@@ -17,7 +20,7 @@ def artifact(kind, tmp_path, name):
 @pytest.fixture
 def split(tmp_path, synthetic_csv):
     outputs = {name: artifact(dsl.Dataset, tmp_path, name) for name in ("x_train", "y_train", "x_test", "y_test")}
-    load_and_preprocess_data.python_func(dataset_uri=str(synthetic_csv), test_size_ratio=0.2, **outputs)
+    load_and_preprocess_data.python_func(dataset_uri=str(synthetic_csv), **LOAD, **outputs)
     return outputs
 
 
@@ -36,7 +39,7 @@ def test_load_stops_on_bad_data_before_writing_anything(tmp_path):
     bad.write_text("customerID,Churn\n" + "".join(f"c{i},No\n" for i in range(30)))
     outputs = {name: artifact(dsl.Dataset, tmp_path, name) for name in ("x_train", "y_train", "x_test", "y_test")}
     with pytest.raises(DatasetError, match="single class"):
-        load_and_preprocess_data.python_func(dataset_uri=str(bad), test_size_ratio=0.2, **outputs)
+        load_and_preprocess_data.python_func(dataset_uri=str(bad), **LOAD, **outputs)
     assert not any((tmp_path / name).exists() for name in outputs)
 
 
@@ -45,7 +48,7 @@ def test_train_evaluate_register_chain(tmp_path, split, tracking_uri):
     model_uri = train_model.python_func(
         x_train=split["x_train"], y_train=split["y_train"], mlflow_tracking_uri=tracking_uri,
         mlflow_experiment_name="components", model_name="churn-components", model=model,
-        model_type="logistic_regression", hyperparameters={"C": 0.5},
+        model_type="logistic_regression", hyperparameters={"C": 0.5}, random_state=42, candidate={},
     )
     assert model_uri == model.metadata["model_uri"]
     assert (tmp_path / "model" / "MLmodel").exists()  # the lineage copy is a loadable MLflow model
@@ -53,7 +56,8 @@ def test_train_evaluate_register_chain(tmp_path, split, tracking_uri):
     metrics = artifact(dsl.Metrics, tmp_path, "metrics")
     curves = artifact(dsl.ClassificationMetrics, tmp_path, "curves")
     result = evaluate_model.python_func(
-        x_test=split["x_test"], y_test=split["y_test"], model=model, metrics=metrics, classification_metrics=curves
+        x_test=split["x_test"], y_test=split["y_test"], model=model, metrics=metrics, classification_metrics=curves,
+        decision_threshold=0.5,
     )
     assert set(result) == {"roc_auc", "accuracy", "precision", "recall", "f1", "log_loss"}
     assert result["roc_auc"] > 0.8
@@ -67,7 +71,8 @@ def test_train_evaluate_register_chain(tmp_path, split, tracking_uri):
     artifacts = {item.path for item in mlflow.MlflowClient().list_artifacts(run.info.run_id, "evaluation")}
     assert {"evaluation/roc_curve.png", "evaluation/confusion_matrix.png"} <= artifacts
 
-    version = register_model.python_func(model=model, model_name="churn-components", test_metrics=result)
+    version = register_model.python_func(model=model, model_name="churn-components", test_metrics=result,
+                                         fingerprint="", force=False)
     registered = mlflow.MlflowClient().get_model_version("churn-components", version)
     assert registered.tags["validation_status"] == "pending"
     assert registered.run_id == model.metadata["run_id"]

@@ -10,8 +10,8 @@ import mlflow
 import pytest
 import yaml
 
-from churnops import runs
-from churnops.candidates import DEFAULT_SEARCH_SPACE, TIE_TOLERANCE, candidate_order
+from churnops.app import runs
+from churnops.core.search_space import DEFAULT_SEARCH_SPACE, TIE_TOLERANCE, candidate_order
 
 pytestmark = pytest.mark.e2e
 

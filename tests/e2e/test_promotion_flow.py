@@ -13,8 +13,8 @@ import mlflow
 import pandas as pd
 import pytest
 
-from churnops import runs
-from churnops.cli import main
+from churnops.app import runs
+from churnops.app.cli import main
 
 pytestmark = pytest.mark.e2e
 NAME = "churn-classifier"

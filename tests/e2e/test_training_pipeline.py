@@ -6,7 +6,7 @@ import mlflow
 import pandas as pd
 import pytest
 
-from churnops import runs
+from churnops.app import runs
 from churnops.errors import ChurnopsError
 
 pytestmark = pytest.mark.e2e

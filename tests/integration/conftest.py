@@ -5,7 +5,7 @@
   credentials fail as they would on MinIO. The user's key exists only in this process's environment.
 - GCS: `gcp-storage-emulator` (in memory) with a bucket.
 - Three real `mlflow server` processes on that one database (like replicas with different artifact
-  configs), built by churnops.server exactly as `churnops mlflow serve` builds them:
+  configs), built by churnops.app.mlflow_server exactly as `churnops mlflow serve` builds them:
   proxied-s3 (--serve-artifacts to s3://), direct-s3 (--default-artifact-root s3://, clients write
   with their own credentials) and proxied-gcs (--serve-artifacts to gs://).
 Logs of every process are in one folder; a failing test shows their tails.
@@ -28,7 +28,7 @@ from pathlib import Path
 import pytest
 
 import integration_services as services  # beside this file; on pytest's pythonpath
-from churnops import server as mlflow_server
+from churnops.app import mlflow_server
 
 POSTGRES_ENV = "CHURNOPS_TEST_POSTGRES"  # another server for the throwaway databases, e.g. on a laptop
 POSTGRES = "postgresql://postgres@127.0.0.1:5432"  # this machine's (and CI's) PostgreSQL, trust auth
@@ -207,7 +207,7 @@ def topology(tmp_path_factory):
 @pytest.fixture(scope="package")
 def dataset_uris(topology, synthetic_csv):
     """The synthetic dataset at every kind of URI the load step accepts."""
-    from churnops import storage
+    from churnops.storage import uris as storage
 
     body = synthetic_csv.read_bytes()
     topology.s3().put_object(Bucket=topology.bucket, Key="datasets/churn.csv", Body=body)

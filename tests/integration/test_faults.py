@@ -16,7 +16,11 @@ import mlflow
 import psycopg
 import pytest
 
-from churnops import cli, registry, runs
+from churnops.app import cli
+
+from churnops import registry
+
+from churnops.app import runs
 from churnops.errors import ChurnopsError
 
 pytestmark = pytest.mark.integration
@@ -35,7 +39,7 @@ def assert_every_version_has_its_files(tracking_uri: str, model_name: str) -> No
 
 def test_server_down_at_start_fails_within_the_bound_naming_the_uri(home, synthetic_csv, monkeypatch, capsys):
     """Nothing listens on the port: bounded retries with backoff, then one error that names the URI."""
-    from churnops import tracking
+    from churnops.registry import tracking
 
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -14,7 +14,9 @@ import mlflow
 import pandas as pd
 import pytest
 
-from churnops import registry, runs
+from churnops import registry
+
+from churnops.app import runs
 
 pytestmark = pytest.mark.integration
 

@@ -9,7 +9,7 @@ import yaml
 from k8s_helpers import ROOT, build
 
 import components
-from churnops.platform_config import load_platform_config
+from churnops.app.platform_config import load_platform_config
 
 NAMESPACE = "kubeflow"  # where KFP (standalone) runs pipeline pods
 

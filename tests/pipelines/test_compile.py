@@ -7,8 +7,8 @@ import re
 import pytest
 import yaml
 
-from churnops.candidates import DEFAULT_SEARCH_SPACE
-from churnops.compile import compile_all
+from churnops.core.search_space import DEFAULT_SEARCH_SPACE
+from churnops.app.compile import compile_all
 from pipelines import PIPELINES
 
 

@@ -8,11 +8,11 @@ import yaml
 from kfp import compiler, dsl
 
 import components
-from churnops.platform_config import PlatformConfig, load_platform_config
+from churnops.app.platform_config import PlatformConfig, load_platform_config
 from pipelines import PIPELINES
 from pipelines.platform import with_platform
+from support.paths import REPO
 
-REPO = Path(__file__).resolve().parents[2]
 
 
 def compile_to_docs(pipeline, path: Path) -> tuple[dict, dict]:
@@ -24,7 +24,7 @@ def compile_to_docs(pipeline, path: Path) -> tuple[dict, dict]:
 @pytest.fixture(scope="module")
 def prod(tmp_path_factory):
     config = load_platform_config(REPO / "config" / "platform" / "prod.yaml", components.__all__)
-    return compile_to_docs(with_platform(PIPELINES["training"], config), tmp_path_factory.mktemp("prod") / "t.yaml")
+    return compile_to_docs(with_platform(PIPELINES["training"], config.for_step), tmp_path_factory.mktemp("prod") / "t.yaml")
 
 
 def test_every_step_gets_the_secrets_node_selector_tolerations_and_labels(prod):
@@ -88,7 +88,7 @@ def _nested(count: int = 1) -> int:
 def test_tasks_inside_parallel_for_and_conditions_are_covered_too(tmp_path):
     config = PlatformConfig(defaults={"node_selector": {"pool": "cpu"}})
 
-    _, platform = compile_to_docs(with_platform(_nested, config), tmp_path / "nested.yaml")
+    _, platform = compile_to_docs(with_platform(_nested, config.for_step), tmp_path / "nested.yaml")
 
     executors = platform["platforms"]["kubernetes"]["deploymentSpec"]["executors"]
     assert sorted(executors) == ["exec-echo", "exec-echo-2"]
@@ -98,13 +98,13 @@ def test_tasks_inside_parallel_for_and_conditions_are_covered_too(tmp_path):
 def test_compiling_with_a_platform_is_deterministic(prod, tmp_path):
     config = load_platform_config(REPO / "config" / "platform" / "prod.yaml", components.__all__)
     path = tmp_path / "again.yaml"
-    again = compile_to_docs(with_platform(PIPELINES["training"], config), path)
+    again = compile_to_docs(with_platform(PIPELINES["training"], config.for_step), path)
 
     assert again == prod
 
 
 def test_churnops_compile_with_a_platform_file_writes_the_platform_spec(tmp_path, capsys):
-    from churnops.cli import main
+    from churnops.app.cli import main
 
     assert main(["compile", "--output-dir", str(tmp_path), "--platform", str(REPO / "config" / "platform" / "dev.yaml")]) == 0
     _, platform = yaml.safe_load_all((tmp_path / "training.yaml").read_text(encoding="utf-8"))
@@ -119,5 +119,5 @@ def test_the_local_runner_runs_a_platform_pipeline_and_ignores_the_cluster_setti
                                       "pod_labels": {"team": "churn"}, "retries": {"count": 1}})
     local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(tmp_path / "outputs"))
 
-    assert with_platform(_nested, config)(count=3).output == 3
+    assert with_platform(_nested, config.for_step)(count=3).output == 3
     assert not [w for w in recwarn if "local runner" in str(w.message)], "no platform setting warns locally"

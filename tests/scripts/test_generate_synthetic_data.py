@@ -7,8 +7,8 @@ import importlib.util
 from pathlib import Path
 
 import pandas as pd
+from support.paths import REPO
 
-REPO = Path(__file__).resolve().parents[2]
 
 
 def load_generator():

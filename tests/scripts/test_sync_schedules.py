@@ -7,8 +7,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from support.paths import REPO
 
-REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.parametrize("env", ["dev", "prod"])
@@ -28,7 +28,7 @@ def test_prod_retrains_weekly():
 
 
 def test_churnops_sync_takes_the_same_flags(tmp_path):
-    from churnops.cli import main
+    from churnops.app.cli import main
 
     bad = tmp_path / "bad.yaml"
     bad.write_text("scope: x\nrecurring_runs: [{name: r, cron: '0 3 * * 1'}]\n", encoding="utf-8")

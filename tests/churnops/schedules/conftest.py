@@ -13,9 +13,9 @@ import yaml
 
 from churnops.schedules.cli import build_parser, run
 from churnops.schedules.kfp_api import RetryPolicy
-from churnops.testing.kfp_server import FakeKfpServer
+from support.kfp_server import FakeKfpServer
+from support.paths import REPO
 
-REPO = Path(__file__).resolve().parents[3]
 PLATFORM_PROD = REPO / "config" / "platform" / "prod.yaml"
 NO_SLEEP = RetryPolicy(attempts=4, first_delay=0.0, sleep=lambda seconds: None)
 

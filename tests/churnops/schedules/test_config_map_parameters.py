@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import yaml
+from support.paths import REPO
 
 REF = {"valueFrom": {"configMapKeyRef": {"name": "churnops-config", "key": "MLFLOW_TRACKING_URI"}}}
 
@@ -82,7 +83,7 @@ def test_the_shipped_schedules_sync_against_the_cluster_config_map(kubeconfig, s
     kfp_server.config_maps[("kubeflow", "churnops-config")] = {
         "MLFLOW_TRACKING_URI": "http://mlflow.mlflow.svc.cluster.local:5000",
         "MLFLOW_EXPERIMENT_NAME": "churn", "MODEL_NAME": "churn-classifier"}
-    config = Path(__file__).resolve().parents[3] / "schedules" / f"{env}.yaml"
+    config = REPO / "schedules" / f"{env}.yaml"
 
     assert sync(config, "--prune").code == 3
     (run_,) = [runs[0] for runs in runs_by_name().values()]

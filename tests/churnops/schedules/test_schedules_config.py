@@ -4,7 +4,7 @@
 import pytest
 from kfp import dsl
 
-from churnops.problems import ConfigError
+from churnops.errors import ConfigError
 from churnops.schedules.config import load_config
 
 

@@ -1,0 +1,344 @@
+"""`churnops`: train, promote, predict, compile and inspect the churn pipelines from the command line.
+
+stdout carries only results (one JSON object with --json); logs and progress go to stderr.
+A failure exits non-zero with a one-paragraph error, and a traceback only with --verbose.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import traceback
+from pathlib import Path
+
+from churnops import defaults, names
+from churnops.errors import ChurnopsError
+
+
+def _add_tracking(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--tracking-uri",
+        help="MLflow tracking URI (an http(s) server or sqlite:///...); default: the embedded store in $CHURNOPS_HOME (./.churnops)",
+    )
+
+
+def _parse_param(text: str) -> tuple[str, object]:
+    if "=" not in text:
+        raise argparse.ArgumentTypeError(f"--param takes KEY=VALUE, got {text!r}")
+    key, raw = text.split("=", 1)
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError:
+        value = raw
+    return key, value
+
+
+def _parse_threshold(text: str) -> tuple[str, float]:
+    key, value = _parse_param(text)
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        raise argparse.ArgumentTypeError(f"--min-metric takes METRIC=NUMBER (e.g. roc_auc=0.75), got {text!r}")
+    return key, float(value)
+
+
+def _add_promotion(train: argparse.ArgumentParser) -> None:
+    gate = train.add_argument_group("validation gate (promotion to the `champion` alias)")
+    gate.add_argument("--min-metric", action="append", type=_parse_threshold, default=[], metavar="METRIC=VALUE",
+                      help="absolute threshold, repeatable; replaces the default "
+                           + ", ".join(f"{k}={v}" for k, v in defaults.PROMOTION_THRESHOLDS.items())
+                           + " (for log_loss it is a maximum)")
+    gate.add_argument("--promotion-metric", default=defaults.PROMOTION_METRIC,
+                      help="metric compared with the champion on the same test set (default: %(default)s)")
+    gate.add_argument("--tolerance", type=float, default=defaults.PROMOTION_TOLERANCE,
+                      help="how much worse than the champion the candidate may be (default: %(default)s)")
+    gate.add_argument("--decision-threshold", type=float, default=defaults.DECISION_THRESHOLD,
+                      help="probability at or above which a customer is predicted to churn (default: %(default)s)")
+    gate.add_argument("--force", action="store_true",
+                      help="register a new version even if an identical run (same data, parameters, code) exists")
+
+
+def _add_models(commands) -> None:
+    models = commands.add_parser("models", help="review and move the model aliases (champion, rollback)")
+    actions = models.add_subparsers(dest="models_command", required=True)
+
+    def action(name: str, help_: str) -> argparse.ArgumentParser:
+        parser = actions.add_parser(name, help=help_)
+        parser.add_argument("--model-name", default=defaults.MODEL_NAME, help="registered model (default: %(default)s)")
+        _add_tracking(parser)
+        parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+        parser.add_argument("--verbose", action="store_true", help=argparse.SUPPRESS)
+        return parser
+
+    action("list", "versions with aliases, validation status, key metrics, source run, created time")
+    show = action("show", "one version's decision, metrics and audit trail (default: the champion)")
+    show.add_argument("--version", help="version number (default: the champion)")
+    for name, help_ in (("promote", "make --version N the champion (the old one becomes previous-champion)"),
+                        ("rollback", "move champion back to previous-champion")):
+        parser = action(name, help_)
+        if name == "promote":
+            parser.add_argument("--version", required=True, help="version number to promote")
+        parser.add_argument("--reason", default="", help="why (recorded in the audit tags)")
+        parser.add_argument("--by", default="", help="who (default: $USER@hostname)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="churnops", description=__doc__.splitlines()[0])
+    parser.add_argument("--verbose", action="store_true", help="stream step logs and show tracebacks")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    train = commands.add_parser("train", help="run the training pipeline locally (KFP local runner)")
+    train.add_argument("--dataset", default=defaults.LOCAL_DATASET, help="CSV path or URI (default: %(default)s)")
+    train.add_argument("--target", default=defaults.TARGET_COLUMN, help="target column (default: %(default)s)")
+    train.add_argument("--positive-label", default="", help="target value that means churn (default: detected)")
+    train.add_argument("--test-size", type=float, default=defaults.TEST_SIZE_RATIO, help="holdout share (default: %(default)s)")
+    _add_tracking(train)
+    train.add_argument("--experiment", default=defaults.EXPERIMENT, help="MLflow experiment (default: %(default)s)")
+    train.add_argument("--model-name", default=defaults.MODEL_NAME, help="registered model name (default: %(default)s)")
+    train.add_argument("--model-type",
+                       help="auto (candidate search by cross-validation) | logistic_regression | random_forest | "
+                            "hist_gradient_boosting (one model) (default: auto; logistic_regression when --param "
+                            "is given without it, as before the search existed)")
+    train.add_argument("--param", action="append", type=_parse_param, default=[], metavar="KEY=VALUE",
+                       help="hyperparameter of the one --model-type, repeatable (e.g. --param C=0.5)")
+    train.add_argument("--search-space", type=Path, metavar="FILE",
+                       help="JSON/YAML list of {model_type, grid: [{hyperparameters}]} for --model-type auto "
+                            "(default: logistic regression, random forest, hist gradient boosting; see docs/model-search.md)")
+    train.add_argument("--cv-folds", type=int, default=defaults.CV_FOLDS, help="cross-validation folds of the search (default: %(default)s)")
+    train.add_argument("--random-state", type=int, default=defaults.RANDOM_STATE)
+    train.add_argument("--json", action="store_true", help="print one JSON object with the result on stdout")
+    train.add_argument("--verbose", action="store_true", help=argparse.SUPPRESS)
+    _add_promotion(train)
+
+    predict = commands.add_parser("predict", help="run the inference pipeline locally (batch scoring)")
+    predict.add_argument("--model-uri", default=defaults.CHAMPION_URI,
+                         help="models:/NAME@ALIAS, models:/NAME/N or runs:/RUN_ID/model (default: %(default)s)")
+    predict.add_argument("--input", required=True, help="CSV path or URI to score")
+    predict.add_argument("--output", required=True, help="predictions CSV to write (rejected rows go beside it)")
+    _add_tracking(predict)
+    predict.add_argument("--chunk-rows", type=int, default=defaults.CHUNK_ROWS, help="rows scored at a time (default: %(default)s)")
+    predict.add_argument("--max-rejected-fraction", type=float, default=defaults.MAX_REJECTED_FRACTION,
+                         help="fail when more than this share of rows have unparseable numbers (default: %(default)s)")
+    predict.add_argument("--json", action="store_true", help="print one JSON object with the result on stdout")
+    predict.add_argument("--verbose", action="store_true", help=argparse.SUPPRESS)
+
+    _add_models(commands)
+
+    compile_ = commands.add_parser("compile", help="compile every pipeline to KFP YAML")
+    compile_.add_argument("--output-dir", default="build/pipelines", help="(default: %(default)s)")
+    compile_.add_argument("--platform", type=Path, metavar="PATH",
+                          help="platform file (config/platform/<env>.yaml): Secrets, nodes, resources... on every step")
+
+    from churnops.schedules.arguments import add_arguments as add_sync_arguments
+
+    add_sync_arguments(commands.add_parser(
+        "sync", help="reconcile KFP pipeline versions and recurring runs with a schedules file (docs/schedules.md)"))
+
+    mlflow_ = commands.add_parser("mlflow", help="MLflow helpers")
+    mlflow_commands = mlflow_.add_subparsers(dest="mlflow_command", required=True)
+    ui = mlflow_commands.add_parser("ui", help="serve the MLflow UI on the embedded store")
+    ui.add_argument("--port", type=int, default=5000)
+    ui.add_argument("--host", default="127.0.0.1")
+    serve = mlflow_commands.add_parser(
+        "serve", help="run the production-topology server locally: PostgreSQL metadata, proxied artifacts")
+    serve.add_argument("--backend-store-uri", help="PostgreSQL URI (default: $MLFLOW_BACKEND_STORE_URI or "
+                       "postgresql://postgres@127.0.0.1:5432/churnops_mlflow); created and upgraded when needed")
+    serve.add_argument("--artifacts-destination", help="proxied artifact store: s3://, gs:// or a folder (default: "
+                       "$MLFLOW_ARTIFACTS_DESTINATION or $CHURNOPS_HOME/mlflow-server/artifacts)")
+    serve.add_argument("--default-artifact-root", help="direct mode instead: clients write here with their own credentials")
+    serve.add_argument("--port", type=int, default=5000)
+    serve.add_argument("--host", default="127.0.0.1")
+    return parser
+
+
+def load_search_space(path: Path | None) -> list | None:
+    """The --search-space file (JSON or YAML), or None for the default space."""
+    if path is None:
+        return None
+    if not path.is_file():
+        raise ChurnopsError(f"Search space file {path} does not exist. Pass a JSON or YAML file with --search-space.")
+    import yaml
+
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))  # JSON is YAML
+    except yaml.YAMLError as exc:
+        raise ChurnopsError(f"Search space file {path} is not valid JSON/YAML ({exc}). Fix its syntax.") from None
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from churnops.app import runs
+    from churnops.core.promotion import Policy
+
+    result = runs.train(
+        args.dataset,
+        tracking_uri=args.tracking_uri,
+        experiment=args.experiment,
+        model_name=args.model_name,
+        target=args.target,
+        positive_label=args.positive_label,
+        test_size=args.test_size,
+        model_type=args.model_type,
+        hyperparameters=dict(args.param) if args.param else None,
+        random_state=args.random_state,
+        decision_threshold=args.decision_threshold,
+        policy=Policy(dict(args.min_metric) or dict(defaults.PROMOTION_THRESHOLDS), args.promotion_metric, args.tolerance),
+        force=args.force,
+        verbose=args.verbose,
+        search_space=load_search_space(args.search_space),
+        cv_folds=args.cv_folds,
+    )
+    if args.json:
+        print(json.dumps(result, sort_keys=True))
+    else:
+        metrics = ", ".join(f"{name} {value:.3f}" for name, value in result["metrics"].items() if value is not None)
+        if result["reused"]:
+            print(f"Nothing new: an identical run (same data, parameters and code) already registered "
+                  f"{result['model_name']} version {result['model_version']}; use --force to train again")
+        else:
+            print(f"Registered {result['model_name']} version {result['model_version']} (run {result['run_id']})")
+            print(f"  model: {runs.describe_selection(result['selection'])}")
+        print(f"  holdout: {metrics}")
+        print(f"  validation: {result['validation_status'] or 'pending'} "
+              f"({result['tags'].get(names.TAG_VALIDATION_REASON, 'no decision recorded')})")
+        print(f"  promoted: {'yes' if result['promoted'] else 'no'}; aliases: {result['aliases']}")
+        print(f"  tracking: {result['tracking_uri']}")
+    return 0
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    from churnops.app import runs
+
+    result = runs.predict(
+        args.model_uri,
+        args.input,
+        args.output,
+        tracking_uri=args.tracking_uri,
+        chunk_rows=args.chunk_rows,
+        max_rejected_fraction=args.max_rejected_fraction,
+        verbose=args.verbose,
+    )
+    if args.json:
+        print(json.dumps(result, sort_keys=True))
+    else:
+        print(f"Scored {result['rows']} rows with {result['model_name']} version {result['model_version']} "
+              f"({args.model_uri}) -> {result['output']}")
+        if result["rejected"]:
+            print(f"  rejected {result['rejected']} rows with unparseable values -> {result['rejections']}")
+    return 0
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    import mlflow
+
+    from churnops.app import views
+    from churnops.registry import aliases
+    from churnops.registry.tracking import churnops_home, connect, embedded_tracking_uri
+
+    uri = args.tracking_uri or embedded_tracking_uri(churnops_home())
+    connect(uri)
+    client = mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
+    if args.models_command == "list":
+        rows = views.list_versions(client, args.model_name)
+        print(json.dumps({"model_name": args.model_name, "versions": rows}, sort_keys=True) if args.json
+              else views.format_table(rows))
+        return 0
+    if args.models_command == "show":
+        details = views.show_version(client, args.model_name, args.version)
+        print(json.dumps(details, sort_keys=True) if args.json else views.format_show(details))
+        return 0
+    actor = args.by or aliases.default_actor()
+    if args.models_command == "promote":
+        result = aliases.promote(client, args.model_name, args.version, actor=actor,
+                                  reason=args.reason or "manual promotion (no reason given)")
+        if result["validation_status"] != names.STATUS_PASSED:
+            print(f"churnops models promote: note: v{result['champion']} has validation_status "
+                  f"{result['validation_status'] or 'unset'}; promoted on your authority (audited)", file=sys.stderr)
+        text = (f"{args.model_name}: champion -> v{result['champion']}"
+                f" (previous-champion: {('v' + result['previous_champion']) if result['previous_champion'] else '-'})")
+    else:
+        result = aliases.rollback(client, args.model_name, actor=actor, reason=args.reason or "rollback (no reason given)")
+        text = (f"{args.model_name}: champion v{result['rolled_back']} -> v{result['champion']}"
+                f" (previous-champion: {('v' + result['previous_champion']) if result['previous_champion'] else '-'})")
+    print(json.dumps({**result, "by": actor}, sort_keys=True) if args.json else text)
+    return 0
+
+
+def cmd_compile(args: argparse.Namespace) -> int:
+    from churnops.app.compile import compile_all
+
+    for path in compile_all(Path(args.output_dir), args.platform):
+        print(path)
+    return 0
+
+
+def cmd_mlflow_ui(args: argparse.Namespace) -> int:
+    from churnops.registry.tracking import churnops_home, connect, embedded_tracking_uri
+
+    uri = embedded_tracking_uri(churnops_home())
+    connect(uri)
+    print(f"MLflow UI on http://{args.host}:{args.port} (store {uri}); Ctrl-C to stop", file=sys.stderr)
+    os.execvp(sys.executable, [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri,
+                               "--host", args.host, "--port", str(args.port), "--workers", "1"])
+    return 0  # not reached
+
+
+def cmd_mlflow_serve(args: argparse.Namespace) -> int:
+    from churnops.app import mlflow_server
+    from churnops.registry.tracking import churnops_home
+
+    config = mlflow_server.local_config(
+        dict(os.environ), churnops_home(),
+        backend_store_uri=args.backend_store_uri, artifacts_destination=args.artifacts_destination,
+        default_artifact_root=args.default_artifact_root, host=args.host, port=args.port,
+    )
+    mlflow_server.serve(config, dict(os.environ))
+    return 0  # not reached
+
+
+def cmd_mlflow(args: argparse.Namespace) -> int:
+    return {"ui": cmd_mlflow_ui, "serve": cmd_mlflow_serve}[args.mlflow_command](args)
+
+
+def cmd_sync(args: argparse.Namespace) -> int:
+    from churnops.schedules.cli import run
+
+    return run(args)  # its own exit codes: 0 in sync, 3 changed, 4 invalid config, 5 API error
+
+
+HANDLERS = {"train": cmd_train, "predict": cmd_predict, "models": cmd_models, "compile": cmd_compile,
+            "sync": cmd_sync, "mlflow": cmd_mlflow}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return HANDLERS[args.command](args)
+    except ChurnopsError as exc:
+        if args.verbose:
+            traceback.print_exc()
+        print(f"churnops {args.command}: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"churnops {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # noqa: BLE001 (the CLI's promise: one paragraph, traceback only on request)
+        if args.verbose:
+            traceback.print_exc()
+        print(
+            f"churnops {args.command}: unexpected error: {type(exc).__name__}: {exc}. "
+            "Rerun with --verbose for the traceback.",
+            file=sys.stderr,
+        )
+        return 1
+
+
+def run() -> None:
+    """The `churnops` console command: main() in a process that exits without interpreter teardown
+    (~1 s with MLflow loaded). Tests call main() itself."""
+    from churnops.steps.runtime import run_and_exit
+
+    run_and_exit(main)
+
+
+if __name__ == "__main__":
+    run()

@@ -1,0 +1,227 @@
+"""The user-facing local runs (what `churnops train` and `churnops predict` do), callable from the CLI, tests and benchmarks.
+
+Each runs a compiled pipeline task by task with KFP's local runner (churnops.app.local_runner)
+against the embedded MLflow store or any tracking URI.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+import mlflow
+
+from churnops import defaults, names
+from churnops.app.local_runner import run_locally
+from churnops.app.views import training_summary
+from churnops.core.data import encode_target
+from churnops.core.data import fingerprint as dataset_sha256
+from churnops.core.estimators import check_hyperparameters
+from churnops.core.fingerprint import training_fingerprint
+from churnops.core.promotion import ACTION_PROMOTE, Policy
+from churnops.core.search_space import DEFAULT_SEARCH_SPACE, SEARCH, check_search_space, search_settings
+from churnops.errors import ChurnopsError
+from churnops.registry.tracking import churnops_home, connect, embedded_tracking_uri
+from churnops.registry.versions import find_by_fingerprint
+from churnops.storage.datasets import local_path, read_dataset
+from pipelines.inference import inference_pipeline
+from pipelines.training import training_pipeline
+
+
+def absolute_dataset_uri(dataset: str) -> str:
+    """Steps run in their own working directory: hand them an absolute path for local files."""
+    path = local_path(dataset)
+    return str(Path(path).resolve()) if path is not None else dataset
+
+
+def train(
+    dataset: str,
+    *,
+    tracking_uri: str | None = None,
+    experiment: str = defaults.EXPERIMENT,
+    model_name: str = defaults.MODEL_NAME,
+    target: str = defaults.TARGET_COLUMN,
+    positive_label: str = "",
+    test_size: float = defaults.TEST_SIZE_RATIO,
+    model_type: str | None = None,
+    hyperparameters: dict[str, Any] | None = None,
+    random_state: int = defaults.RANDOM_STATE,
+    decision_threshold: float = defaults.DECISION_THRESHOLD,
+    policy: Policy | None = None,
+    force: bool = False,
+    home: Path | None = None,
+    verbose: bool = False,
+    search_space: list[dict[str, Any]] | None = None,
+    cv_folds: int = defaults.CV_FOLDS,
+) -> dict[str, Any]:
+    """Run the training pipeline locally and return what it registered (see summary.training_summary).
+
+    `model_type` "auto" searches `search_space` (default: churnops.core.search_space.DEFAULT_SEARCH_SPACE);
+    any estimator name trains that one model with `hyperparameters`. Not given: the search, or
+    logistic regression when `hyperparameters` are given (what they meant before the search).
+
+    Idempotent: when a version with the same fingerprint (dataset content + parameters + code)
+    exists, nothing runs and that version is returned with `promoted: False`, unless `force`.
+    """
+    model_type = model_type or ("logistic_regression" if hyperparameters else SEARCH)
+    search_space = check_search_space(search_space if search_space is not None else DEFAULT_SEARCH_SPACE)
+    if model_type == SEARCH:
+        if hyperparameters:
+            raise ChurnopsError(
+                "Hyperparameters apply to one named model, not to the candidate search (--model-type auto). "
+                "Name the model with --model-type, or put the settings in a search space file (--search-space)."
+            )
+        hyperparameters = {}
+    else:
+        hyperparameters = hyperparameters if hyperparameters is not None else defaults.HYPERPARAMETERS.get(model_type, {})
+        check_hyperparameters(model_type, hyperparameters)  # refuse a bad model config before any step runs
+    home = home or churnops_home()
+    tracking_uri = tracking_uri or embedded_tracking_uri(home)
+    connect(tracking_uri)  # fail fast on an unreachable server, before any step starts
+    policy = policy or Policy()
+    dataset_uri = absolute_dataset_uri(dataset)
+    started = time.monotonic()
+    started_ms = int(time.time() * 1000)
+    # The pipeline checks again at registration (scheduled runs, races); checking here first
+    # saves the whole run (~15 s locally) when nothing changed.
+    frame = read_dataset(dataset_uri)
+    fingerprint = training_fingerprint(
+        dataset_sha256(frame),
+        target_column=target,
+        positive_label=encode_target(frame, target, positive_label)[1],
+        test_size_ratio=test_size,
+        random_state=random_state,
+        model_type=model_type,
+        hyperparameters=hyperparameters,
+        decision_threshold=decision_threshold,
+        search=search_settings(model_type, search_space, cv_folds),
+    )
+    del frame
+    existing = None if force else find_by_fingerprint(
+        mlflow.MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri), model_name, fingerprint)
+    if existing is not None:
+        result = training_summary(tracking_uri, model_name, existing.version)
+        result["selection"] = selection(tracking_uri, result["run_id"])
+        result.update(promoted=False, reused=True, fingerprint=fingerprint,
+                      duration_seconds=round(time.monotonic() - started, 2))
+        return result
+    version = run_locally(
+        training_pipeline,
+        {
+            "dataset_uri": dataset_uri,
+            "test_size_ratio": test_size,
+            "target_column": target,
+            "positive_label": positive_label,
+            "mlflow_tracking_uri": tracking_uri,
+            "mlflow_experiment_name": experiment,
+            "model_name": model_name,
+            "model_type": model_type,
+            "hyperparameters": hyperparameters,
+            "random_state": random_state,
+            "search_space": search_space,
+            "search_cv_folds": cv_folds,
+            "decision_threshold": decision_threshold,
+            "promotion_thresholds": dict(policy.thresholds),
+            "promotion_metric": policy.primary_metric,
+            "promotion_tolerance": policy.tolerance,
+            "force": force,
+        },
+        home,
+        verbose=verbose,
+    )
+    result = training_summary(tracking_uri, model_name, version)
+    result["selection"] = selection(tracking_uri, result["run_id"])
+    reused = result["created_ms"] < started_ms  # registration found an identical version (a race)
+    result.update(
+        promoted=not reused and result["tags"].get(names.TAG_VALIDATION_ACTION) == ACTION_PROMOTE
+        and result["aliases"].get(names.ALIAS_CHAMPION) == result["model_version"],
+        reused=reused,
+        fingerprint=fingerprint,
+        duration_seconds=round(time.monotonic() - started, 2),
+    )
+    return result
+
+
+
+def rejections_path_for(output: Path) -> Path:
+    return output.with_name(f"{output.stem}.rejected{output.suffix or '.csv'}")
+
+
+def predict(
+    model_uri: str,
+    input_uri: str,
+    output: str,
+    *,
+    tracking_uri: str | None = None,
+    chunk_rows: int = defaults.CHUNK_ROWS,
+    max_rejected_fraction: float = defaults.MAX_REJECTED_FRACTION,
+    home: Path | None = None,
+    verbose: bool = False,
+) -> dict[str, Any]:
+    """Run the inference pipeline locally; copy its predictions to `output` (rejected rows beside it)."""
+    home = home or churnops_home()
+    tracking_uri = tracking_uri or embedded_tracking_uri(home)
+    connect(tracking_uri)
+    started = time.monotonic()
+    summary = dict(run_locally(
+        inference_pipeline,
+        {
+            "model_uri": model_uri,
+            "input_uri": absolute_dataset_uri(input_uri),
+            "mlflow_tracking_uri": tracking_uri,
+            "chunk_rows": chunk_rows,
+            "max_rejected_fraction": max_rejected_fraction,
+        },
+        home,
+        verbose=verbose,
+    ))
+    # KFP passes a dict output through a protobuf Struct: every number comes back as a float.
+    for key in ("rows", "rejected"):
+        summary[key] = int(summary[key])
+    summary["rejected_columns"] = {name: int(count) for name, count in summary["rejected_columns"].items()}
+    destination = Path(output).resolve()
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    partial = destination.with_name(destination.name + ".partial")
+    shutil.copyfile(summary.pop("predictions_path"), partial)
+    os.replace(partial, destination)  # an existing output is replaced whole or not at all
+    rejected_source = summary.pop("rejections_path")
+    rejected = rejections_path_for(destination)
+    if summary["rejected"]:
+        shutil.copyfile(rejected_source, rejected)
+        summary["rejections"] = str(rejected)
+    else:
+        rejected.unlink(missing_ok=True)  # a stale file from an earlier run would mislead
+        summary["rejections"] = None
+    summary.update(output=str(destination), tracking_uri=tracking_uri,
+                   duration_seconds=round(time.monotonic() - started, 2))
+    return summary
+
+
+def selection(tracking_uri: str, run_id: str) -> dict[str, Any]:
+    """Which model the run trained and, after a search, how it was chosen (from the run in MLflow)."""
+    run = mlflow.MlflowClient(tracking_uri=tracking_uri).get_run(run_id)
+    params, tags, metrics = run.data.params, run.data.tags, run.data.metrics
+    chosen = json.loads(tags.get(names.RUN_TAG_SELECTED_CANDIDATE, "null") or "null")
+    return {
+        "mode": "search" if chosen else "single",
+        "model_type": params.get("model_type"),
+        "hyperparameters": chosen["hyperparameters"] if chosen
+        else {key[3:]: value for key, value in params.items() if key.startswith("hp_")},
+        "candidate": chosen["name"] if chosen else None,
+        "n_candidates": int(params["search_n_candidates"]) if "search_n_candidates" in params else 1,
+        "cv_folds": int(params["search_cv_folds"]) if "search_cv_folds" in params else None,
+        "cv_roc_auc": metrics.get("cv_roc_auc"),
+    }
+
+
+def describe_selection(chosen: dict[str, Any]) -> str:
+    if chosen["mode"] == "single":
+        return f"{chosen['model_type']} {chosen['hyperparameters']} (single-model mode)"
+    return (
+        f"{chosen['candidate']}, best of {chosen['n_candidates']} candidates by "
+        f"{chosen['cv_folds']}-fold CV ROC AUC {chosen['cv_roc_auc']:.3f}"
+    )

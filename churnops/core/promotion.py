@@ -1,0 +1,117 @@
+"""The promotion policy: does a candidate version replace the `champion`? Pure, no MLflow here.
+
+The rule (issue 4):
+1. The candidate must pass every absolute threshold (e.g. roc_auc >= 0.75; for metrics where
+   lower is better, such as log_loss, the threshold is a maximum).
+2. It must not be worse than the current champion on the primary metric by more than
+   `tolerance`, both scored on the same test set in the same run (the caller re-scores the
+   champion; a number logged on another split is never compared).
+3. No champion yet: the first passing version becomes champion.
+4. The champion read before scoring must still be the champion right before the alias moves;
+   otherwise another run promoted in between and this run refuses (optimistic concurrency).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from churnops import defaults
+from churnops.names import STATUS_FAILED, STATUS_PASSED
+
+# Metrics where a smaller value is better; every other metric: larger is better.
+LOWER_IS_BETTER = frozenset({"log_loss"})
+
+# The decision's action: what happens to the aliases (tag validation_action).
+ACTION_PROMOTE = "promote"  # candidate -> champion, old champion -> previous-champion
+ACTION_CHALLENGER = "challenger"  # candidate -> the `challenger` alias, champion untouched
+ACTION_CONFLICT = "conflict"  # champion moved during the run: nothing moves, rerun to compare again
+
+
+@dataclass(frozen=True)
+class Policy:
+    thresholds: dict[str, float] = field(default_factory=lambda: dict(defaults.PROMOTION_THRESHOLDS))
+    primary_metric: str = defaults.PROMOTION_METRIC
+    tolerance: float = defaults.PROMOTION_TOLERANCE
+
+    def __post_init__(self) -> None:
+        if self.tolerance < 0:
+            raise ValueError(f"promotion tolerance must be >= 0, got {self.tolerance}")
+
+
+@dataclass(frozen=True)
+class Decision:
+    status: str  # STATUS_PASSED / STATUS_FAILED: the model-version tag validation_status
+    action: str  # ACTION_PROMOTE / ACTION_CHALLENGER / ACTION_CONFLICT
+    reason: str
+    candidate_metrics: dict[str, float]
+    champion_version: str | None  # the champion the candidate was compared with
+    champion_metrics: dict[str, float] | None
+    primary_metric: str
+    tolerance: float
+
+    @property
+    def promoted(self) -> bool:
+        return self.action == ACTION_PROMOTE
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "promoted": self.promoted}
+
+
+def better(metric: str, value: float, other: float) -> float:
+    """How much `value` beats `other` on `metric` (negative when it is worse)."""
+    return other - value if metric in LOWER_IS_BETTER else value - other
+
+
+def threshold_failures(metrics: dict[str, float], thresholds: dict[str, float]) -> list[str]:
+    """Each absolute threshold the metrics miss, as readable text."""
+    failures = []
+    for metric, bound in sorted(thresholds.items()):
+        value = metrics.get(metric)
+        if value is None:
+            failures.append(f"{metric} was not computed (available: {sorted(metrics)})")
+        elif metric in LOWER_IS_BETTER and value > bound:
+            failures.append(f"{metric} {value:.4f} > maximum {bound}")
+        elif metric not in LOWER_IS_BETTER and value < bound:
+            failures.append(f"{metric} {value:.4f} < minimum {bound}")
+    return failures
+
+
+def decide(
+    candidate_metrics: dict[str, float],
+    champion_version: str | None,
+    champion_metrics: dict[str, float] | None,
+    champion_now: str | None,
+    policy: Policy = Policy(),
+) -> Decision:
+    """Decide the candidate's fate.
+
+    `champion_version`/`champion_metrics`: the champion as read and re-scored at the start of the
+    step (None when there is none). `champion_now`: the champion re-read right before moving aliases.
+    """
+    metric = policy.primary_metric
+
+    def result(status: str, action: str, reason: str) -> Decision:
+        return Decision(status, action, reason, dict(candidate_metrics), champion_version,
+                        dict(champion_metrics) if champion_metrics is not None else None, metric, policy.tolerance)
+
+    if failures := threshold_failures(candidate_metrics, policy.thresholds):
+        return result(STATUS_FAILED, ACTION_CHALLENGER, "below the absolute threshold: " + "; ".join(failures))
+    if champion_version is None:
+        verdict = "no champion yet: the first version that passes the thresholds becomes champion"
+    else:
+        if champion_metrics is None or metric not in champion_metrics or metric not in candidate_metrics:
+            raise ValueError(f"primary metric {metric!r} missing from the candidate's or champion's metrics")
+        margin = better(metric, candidate_metrics[metric], champion_metrics[metric])
+        compared = (f"{metric} {candidate_metrics[metric]:.4f} vs champion v{champion_version} "
+                    f"{champion_metrics[metric]:.4f} on the same test set (tolerance {policy.tolerance})")
+        if margin < -policy.tolerance:
+            return result(STATUS_FAILED, ACTION_CHALLENGER, f"worse than the champion: {compared}")
+        verdict = ("beats the champion: " if margin > 0 else "ties the champion within tolerance: ") + compared
+    if champion_now != champion_version:
+        return result(
+            STATUS_FAILED, ACTION_CONFLICT,
+            f"the champion changed during this run (v{champion_version} when scored, v{champion_now} now); "
+            "nothing was moved. Rerun the training to compare against the new champion.",
+        )
+    return result(STATUS_PASSED, ACTION_PROMOTE, verdict)

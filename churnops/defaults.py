@@ -1,0 +1,40 @@
+"""Every default the product ships, written once: the CLI, the pipelines and the steps import them.
+
+A component's own signature has no defaults for these (its pipeline always passes them), so a
+changed default is changed here and nowhere else.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+# Names
+MODEL_NAME = "churn-classifier"
+EXPERIMENT = "churn"
+TARGET_COLUMN = "Churn"
+CHAMPION_URI = f"models:/{MODEL_NAME}@champion"
+
+# Local runs (`churnops train|predict` on the embedded store)
+LOCAL_DATASET = "data/churn_synthetic.csv"
+
+# What a scheduled run on the cluster uses unless the schedule overrides it (compiled into the YAML).
+CLUSTER_DATASET_URI = "gs://churnops-data/churn_data_2025_03.csv"
+CLUSTER_INPUT_URI = "gs://churnops-data/churn_to_score.csv"
+CLUSTER_TRACKING_URI = "http://mlflow.mlflow.svc.cluster.local:5000"
+
+# Training
+TEST_SIZE_RATIO = 0.2
+RANDOM_STATE = 42
+CV_FOLDS = 3
+DECISION_THRESHOLD = 0.5  # probability at or above which a customer is predicted to churn
+# Single-model mode with no --param: what each estimator is trained with.
+HYPERPARAMETERS: dict[str, dict[str, Any]] = {"logistic_regression": {"C": 1.0}}
+
+# Promotion policy (the validation gate)
+PROMOTION_THRESHOLDS: dict[str, float] = {"roc_auc": 0.75}
+PROMOTION_METRIC = "roc_auc"
+PROMOTION_TOLERANCE = 0.005
+
+# Batch inference
+CHUNK_ROWS = 50_000
+MAX_REJECTED_FRACTION = 0.01

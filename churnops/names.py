@@ -1,0 +1,41 @@
+"""The registry's vocabulary, written once: aliases, model-version tags, run tags and their values.
+
+Everything churnops writes to MLflow is named here; readers (the CLI views, the gate, tests)
+import the same constants, so a renamed tag cannot leave a reader behind.
+"""
+
+# Model-version aliases (never the deprecated stages).
+ALIAS_CANDIDATE = "candidate-latest"  # the newest registered version
+ALIAS_CHAMPION = "champion"  # what serves
+ALIAS_PREVIOUS_CHAMPION = "previous-champion"  # what rollback returns to
+ALIAS_CHALLENGER = "challenger"  # a version that did not pass the gate
+
+# Model-version tags.
+TAG_STATUS = "validation_status"
+STATUS_PENDING = "pending"
+STATUS_PASSED = "passed"
+STATUS_FAILED = "failed"
+TAG_FINGERPRINT = "churnops.fingerprint"
+TAG_SOURCE_RUN = "source_run_id"
+TAG_DATASET_SHA256 = "dataset_sha256"
+TAG_TEST_METRIC_PREFIX = "test_"  # test_roc_auc ... as evaluated by the training run
+TAG_VALIDATION_PREFIX = "validation_"  # the gate's decision: validation_action, validation_reason ...
+TAG_VALIDATION_ACTION = "validation_action"
+TAG_VALIDATION_REASON = "validation_reason"
+TAG_REPLACED_CHAMPION = "replaced_champion_version"  # on a champion: the one it replaced
+TAG_AUDIT_PREFIX = "audit."
+TAG_AUDIT_HISTORY = "audit.history"
+
+# Run tags.
+RUN_TAG_STEP = "churnops.step"
+RUN_TAG_VERSION = "churnops.version"
+RUN_TAG_MODEL_NAME = "churnops.model_name"
+RUN_TAG_CANDIDATE = "churnops.candidate"
+RUN_TAG_SELECTED_CANDIDATE = "churnops.selected_candidate"
+RUN_TAG_DUPLICATE_OF = "churnops.duplicate_of"
+RUN_TAG_VALIDATION_STATUS = "churnops.validation_status"
+RUN_TAG_PROMOTION_ACTION = "churnops.promotion_action"
+RUN_TAG_PARENT = "mlflow.parentRunId"  # MLflow's own nesting tag
+
+# Run parameters read back by others.
+PARAM_DECISION_THRESHOLD = "decision_threshold"

@@ -1,0 +1,40 @@
+"""Register model versions in the MLflow Model Registry and find them again by fingerprint.
+
+Aliases, not the deprecated stages: `candidate-latest` is the newest registered version;
+`champion` (what serves) is moved only by the promotion step (churnops.registry.aliases).
+"""
+
+from __future__ import annotations
+
+import mlflow
+from mlflow.entities.model_registry import ModelVersion
+from mlflow.exceptions import MlflowException
+
+from churnops import names
+from churnops.errors import RegistryError
+
+
+def check_model_files(model_uri: str) -> None:
+    """Refuse to register a URI whose MLmodel cannot be read: a version must always have its files."""
+    try:
+        mlflow.models.get_model_info(model_uri)
+    except (MlflowException, OSError) as exc:
+        raise RegistryError(
+            f"Model files for {model_uri} cannot be read ({exc}); nothing was registered. "
+            "Check the artifact store credentials and rerun the training."
+        ) from None
+
+
+def register_version(model_uri: str, model_name: str, tags: dict[str, str]) -> ModelVersion:
+    """Register `model_uri` under `model_name`, tag it pending, and point `candidate-latest` at it."""
+    check_model_files(model_uri)
+    version = mlflow.register_model(model_uri, model_name, tags={names.TAG_STATUS: names.STATUS_PENDING, **tags})
+    client = mlflow.MlflowClient()
+    client.set_registered_model_alias(model_name, names.ALIAS_CANDIDATE, version.version)
+    return client.get_model_version(model_name, version.version)
+
+
+def find_by_fingerprint(client: mlflow.MlflowClient, model_name: str, fingerprint: str) -> ModelVersion | None:
+    """The oldest registered version of `model_name` with this training fingerprint, or None."""
+    found = client.search_model_versions(f"name = '{model_name}' and tags.`{names.TAG_FINGERPRINT}` = '{fingerprint}'")
+    return min(found, key=lambda version: int(version.version)) if found else None

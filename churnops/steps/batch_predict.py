@@ -1,0 +1,143 @@
+"""Step `batch_predict`: score a CSV in chunks (flat memory) with one resolved model version.
+
+Every output row names the model version that produced it; the job fails, writing nothing, when
+more than `max_rejected_fraction` of the rows are bad (churnops.core.scoring says which are).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from pathlib import Path
+from typing import Iterator
+
+import mlflow
+import numpy as np
+import pandas as pd
+
+from churnops import defaults
+from churnops.core.features import FeatureSpec
+from churnops.core.fitting import typed_features
+from churnops.core.scoring import check_columns, split_rejects
+from churnops.errors import DatasetError
+from churnops.registry.loading import ResolvedModel, decision_threshold, feature_spec
+from churnops.storage import uris
+from churnops.storage.datasets import local_path
+
+
+def run(
+    model_metadata: dict,
+    input_uri: str,
+    output_path: str,
+    rejections_path: str,
+    *,
+    chunk_rows: int,
+    max_rejected_fraction: float,
+) -> dict:
+    """The step: `model_metadata` is what resolve_model wrote on its Model artifact."""
+    resolved = ResolvedModel(model_metadata["requested_uri"], model_metadata["model_uri"],
+                             model_metadata["model_name"], model_metadata["model_version"], model_metadata["run_id"])
+    return predict_file(resolved, input_uri, output_path, rejections_path,
+                        tracking_uri=model_metadata["mlflow_tracking_uri"], chunk_rows=chunk_rows,
+                        max_rejected_fraction=max_rejected_fraction)
+
+
+def predict_file(
+    resolved: ResolvedModel,
+    input_uri: str,
+    output_path: str,
+    rejections_path: str,
+    *,
+    tracking_uri: str,
+    chunk_rows: int = defaults.CHUNK_ROWS,
+    max_rejected_fraction: float = defaults.MAX_REJECTED_FRACTION,
+) -> dict:
+    """Score `input_uri` with the resolved model into `output_path` (written whole or not at all)."""
+    if chunk_rows < 1:
+        raise DatasetError(f"chunk_rows must be >= 1, got {chunk_rows}.")
+    started = time.monotonic()
+    client = mlflow.MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+    mlflow.set_registry_uri(tracking_uri)
+    mlflow.set_tracking_uri(tracking_uri)
+    spec = feature_spec(resolved.model_uri)
+    label = f"{resolved.model_name} v{resolved.model_version}"
+    columns = input_columns(input_uri)
+    check_columns(columns, spec, input_uri, label)
+    id_columns = [column for column in spec.id_columns if column in columns]
+    spec = FeatureSpec(spec.numeric, spec.categorical, id_columns, spec.dropped)
+    model = mlflow.sklearn.load_model(resolved.model_uri)
+    threshold = decision_threshold(client, resolved.run_id)
+    info = mlflow.models.get_model_info(resolved.model_uri)
+    partial = Path(f"{output_path}.partial")
+    Path(output_path).parent.mkdir(parents=True, exist_ok=True)
+    Path(rejections_path).parent.mkdir(parents=True, exist_ok=True)
+    scored = rejected = 0
+    bad_columns: dict[str, int] = {}
+    try:
+        with open(partial, "w", newline="") as out, open(rejections_path, "w", newline="") as rejects:
+            for index, (good, bad, probability) in enumerate(score_chunks(model, spec, input_uri, chunk_rows, id_columns)):
+                frame = good[id_columns].copy()
+                frame["churn_probability"] = probability.round(6)
+                frame["churn_predicted"] = (probability >= threshold).astype(int)
+                frame["model_name"] = resolved.model_name
+                frame["model_version"] = resolved.model_version
+                frame.to_csv(out, index=False, header=index == 0)
+                bad.to_csv(rejects, index=False, header=index == 0)
+                scored += len(frame)
+                rejected += len(bad)
+                for problem in bad["problems"]:
+                    for column in re.findall(r"(?:^|; )([^=;]+)=", problem):
+                        bad_columns[column] = bad_columns.get(column, 0) + 1
+        total = scored + rejected
+        if total and rejected / total > max_rejected_fraction:
+            shown = ", ".join(f"{column} ({count} rows)" for column, count in sorted(bad_columns.items()))
+            raise DatasetError(
+                f"{rejected} of {total} input rows have values that are not numbers in numeric columns: {shown}. "
+                f"That is more than max_rejected_fraction={max_rejected_fraction}, so no predictions were written. "
+                f"The rows are listed in {rejections_path}; fix the source (blank cells are fine: they count as missing) "
+                "or raise --max-rejected-fraction."
+            )
+        os.replace(partial, output_path)
+    finally:
+        partial.unlink(missing_ok=True)
+    seconds = time.monotonic() - started
+    return {
+        **resolved.to_dict(),
+        "input": input_uri,
+        "rows": scored,
+        "rejected": rejected,
+        "rejected_columns": bad_columns,
+        "decision_threshold": threshold,
+        "positive_label": (info.metadata or {}).get("positive_label", ""),
+        "id_columns": id_columns,
+        "seconds": round(seconds, 2),
+        "rows_per_second": round(scored / seconds) if seconds > 0 else None,
+    }
+
+
+def input_columns(input_uri: str) -> list[str]:
+    path = local_path(input_uri)
+    if path is not None and not os.path.exists(path):
+        raise DatasetError(f"Input not found: {input_uri}. Pass an existing CSV with --input.")
+    try:
+        with uris.open_input(input_uri, "--input") as stream:  # s3:// (MinIO), gs://, http(s):// too
+            return list(pd.read_csv(stream, nrows=0, dtype=str).columns)
+    except pd.errors.EmptyDataError:
+        raise DatasetError(f"Input {input_uri} is empty. Pass a CSV with a header row.") from None
+
+
+def score_chunks(
+    model, spec: FeatureSpec, input_uri: str, chunk_rows: int, id_columns: list[str]
+) -> Iterator[tuple[pd.DataFrame, pd.DataFrame, np.ndarray]]:
+    """Yield (good rows, rejected rows, churn probabilities of the good rows) per chunk."""
+    usecols = list(dict.fromkeys(id_columns + spec.features))
+    with uris.open_input(input_uri, "--input") as stream:
+        reader = pd.read_csv(stream, dtype=str, keep_default_na=False, na_values=[""],
+                             usecols=usecols, chunksize=chunk_rows)
+        first_row = 1
+        for chunk in reader:
+            good, rejected = split_rejects(chunk, spec, first_row)
+            first_row += len(chunk)
+            probability = model.predict_proba(typed_features(good, spec))[:, 1] if len(good) else np.empty(0)
+            yield good, rejected, probability

@@ -1,0 +1,122 @@
+"""Step `promote_model`: the validation gate, on plain paths.
+
+Re-scores the candidate and the current champion on this run's test set with the same code,
+applies churnops.core.promotion.decide, moves the aliases (churnops.registry.aliases) and records
+the decision on the model version (tags), in the candidate's MLflow run, and as the step's output.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import mlflow
+
+from churnops import names
+from churnops.core import evaluation, promotion
+from churnops.core.fitting import typed_features
+from churnops.errors import ChurnopsError
+from churnops.registry import aliases, tracking
+from churnops.registry.loading import feature_spec
+from churnops.storage.datasets import read_features, read_target
+
+TAG_PREFIX = names.TAG_VALIDATION_PREFIX
+
+
+def score(model_uri: str, x_test_raw, y_test, threshold: float) -> dict[str, float]:
+    """Metrics of a registered model on raw test rows, with its own feature spec."""
+    model = mlflow.sklearn.load_model(model_uri)
+    x_test = typed_features(x_test_raw, feature_spec(model_uri))
+    return evaluation.compute_metrics(y_test, model.predict_proba(x_test)[:, 1], threshold)
+
+
+def decision_tags(decision: promotion.Decision, actor: str) -> dict[str, str]:
+    tags = {
+        names.TAG_STATUS: decision.status,
+        f"{TAG_PREFIX}action": decision.action,
+        f"{TAG_PREFIX}reason": decision.reason,
+        f"{TAG_PREFIX}compared_champion": decision.champion_version or "none",
+        f"{TAG_PREFIX}primary_metric": decision.primary_metric,
+        f"{TAG_PREFIX}tolerance": str(decision.tolerance),
+        f"{TAG_PREFIX}decided_by": actor,
+        f"{TAG_PREFIX}decided_at": aliases.now(),
+    }
+    for name, value in sorted(decision.candidate_metrics.items()):
+        tags[f"{TAG_PREFIX}candidate_{name}"] = f"{value:.6f}"
+    for name, value in sorted((decision.champion_metrics or {}).items()):
+        tags[f"{TAG_PREFIX}champion_{name}"] = f"{value:.6f}"
+    return tags
+
+
+def record(client: mlflow.MlflowClient, model_name: str, version: str, run_id: str,
+           decision: promotion.Decision, actor: str) -> None:
+    for key, value in decision_tags(decision, actor).items():
+        client.set_model_version_tag(model_name, version, key, value)
+    client.set_tag(run_id, names.RUN_TAG_VALIDATION_STATUS, decision.status)
+    client.set_tag(run_id, names.RUN_TAG_PROMOTION_ACTION, decision.action)
+    for name, value in (decision.champion_metrics or {}).items():
+        client.log_metric(run_id, f"champion_test_{name}", value)
+    client.log_dict(run_id, {**decision.to_dict(), "model_name": model_name, "model_version": version},
+                    "promotion/decision.json")
+
+
+def run(
+    x_test_path: str,
+    y_test_path: str,
+    run_id: str,
+    tracking_uri: str,
+    model_name: str,
+    version: str,
+    thresholds: dict[str, float],
+    primary_metric: str,
+    tolerance: float,
+    threshold: float,
+    actor: str = "",
+) -> dict[str, Any]:
+    """Decide and apply. Returns the decision (plus model_name/model_version) as a plain dict."""
+    policy = promotion.Policy(dict(thresholds), primary_metric, tolerance)
+    tracking.connect(tracking_uri)
+    client = mlflow.MlflowClient()
+    actor = actor or f"training-run:{run_id}"
+    candidate = aliases.get_version(client, model_name, version)
+    if candidate.tags.get(names.TAG_STATUS, names.STATUS_PENDING) != names.STATUS_PENDING:
+        # A fingerprint match returned an existing, already decided version: nothing to do.
+        return {"model_name": model_name, "model_version": str(version), "promoted": False, "action": "none",
+                "status": candidate.tags[names.TAG_STATUS],
+                "reason": f"v{version} was already decided ({candidate.tags[names.TAG_STATUS]}); "
+                          "identical training inputs register nothing new"}
+    x_test = read_features(x_test_path)
+    y_test = read_target(y_test_path)
+    candidate_metrics = score(f"models:/{model_name}/{version}", x_test, y_test, threshold)
+    champion_version = aliases.alias_version(client, model_name, names.ALIAS_CHAMPION)
+    champion_metrics = None
+    if champion_version is not None:
+        try:
+            champion_metrics = score(f"models:/{model_name}/{champion_version}", x_test, y_test, threshold)
+        except ChurnopsError as exc:
+            decision = promotion.Decision(
+                names.STATUS_FAILED, promotion.ACTION_CHALLENGER,
+                f"the champion v{champion_version} cannot score this run's test set ({exc}); "
+                "compare by hand and use `churnops models promote` if the candidate should serve",
+                candidate_metrics, champion_version, None, policy.primary_metric, policy.tolerance)
+            return apply_decision(client, model_name, str(version), run_id, decision, actor)
+    decision = promotion.decide(
+        candidate_metrics, champion_version, champion_metrics,
+        aliases.alias_version(client, model_name, names.ALIAS_CHAMPION), policy,
+    )
+    return apply_decision(client, model_name, str(version), run_id, decision, actor)
+
+
+def apply_decision(client, model_name: str, version: str, run_id: str, decision: promotion.Decision, actor: str) -> dict:
+    """Move the aliases the decision calls for (re-checking the champion), then record it everywhere."""
+    if decision.promoted:
+        try:
+            aliases.move_champion(client, model_name, version, decision.champion_version,
+                                   actor=actor, reason=decision.reason)
+        except aliases.ChampionChanged as exc:
+            decision = promotion.decide(decision.candidate_metrics, decision.champion_version,
+                                        decision.champion_metrics, exc.current,
+                                        promotion.Policy({}, decision.primary_metric, decision.tolerance))
+    if decision.action == promotion.ACTION_CHALLENGER:
+        client.set_registered_model_alias(model_name, names.ALIAS_CHALLENGER, version)
+    record(client, model_name, version, run_id, decision, actor)
+    return {**decision.to_dict(), "model_name": model_name, "model_version": version}

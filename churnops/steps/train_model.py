@@ -1,0 +1,102 @@
+"""Step `train_model`: fit the chosen candidate on the whole training split and log it to MLflow."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import mlflow
+
+from churnops import defaults
+
+from churnops import names
+from churnops.core.fitting import typed_features
+from churnops.core.search_space import leaderboard
+from churnops.errors import ChurnopsError
+from churnops.registry import models, tracking
+from churnops.storage import uris
+from churnops.storage.datasets import read_features, read_target
+
+
+def run(
+    x_train_path: str,
+    y_train_path: str,
+    dataset_info: dict[str, Any],
+    tracking_uri: str,
+    experiment_name: str,
+    model_name: str,
+    model_type: str,
+    hyperparameters: dict[str, Any],
+    random_state: int,
+    model_copy_path: str | None = None,
+    candidate: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Fit and log the model in an MLflow run; optionally write a local MLflow-format copy.
+
+    `candidate` (from the search or single-model mode) overrides `model_type`/`hyperparameters`;
+    when it carries a `run_id` (the search's parent run) the model is logged into that run.
+    """
+    candidate = candidate or {}
+    model_type = candidate.get("model_type", model_type)
+    hyperparameters = candidate.get("hyperparameters", hyperparameters)
+    tracking.connect(tracking_uri)
+    experiment_id = tracking.ensure_experiment(tracking_uri, experiment_name)
+    x_train = read_features(x_train_path)
+    y_train = read_target(y_train_path)
+    target = dataset_info.get("target_column", defaults.TARGET_COLUMN)
+    positive_label = dataset_info.get("positive_label", "")
+    try:
+        fitted, logged = models.train_and_log(
+            x_train,
+            y_train,
+            experiment_id=experiment_id,
+            model_type=model_type,
+            hyperparameters=hyperparameters,
+            random_state=random_state,
+            target=target,
+            positive_label=positive_label,
+            run_params={
+                key: dataset_info[key]
+                for key in ("dataset_uri", "dataset_sha256", "test_size_ratio")
+                if key in dataset_info and not candidate.get("run_id")  # the search logged them already
+            },
+            run_id=candidate.get("run_id") or None,
+        )
+    except ChurnopsError:
+        raise
+    except Exception as exc:  # noqa: BLE001 (only artifact-store failures are rewritten; others re-raise)
+        location = mlflow.MlflowClient().get_experiment(experiment_id).artifact_location
+        error = uris.artifact_store_error(exc, location)
+        if error is None:
+            raise
+        raise error from exc
+    if candidate.get("run_id"):
+        log_selection(logged.run_id, candidate)
+    mlflow.MlflowClient().set_tag(logged.run_id, names.RUN_TAG_MODEL_NAME, model_name)
+    if model_copy_path:
+        example = typed_features(x_train, fitted.spec).head(5)
+        models.save_model_copy(
+            fitted, model_copy_path, example, models.model_metadata(fitted, target, positive_label)
+        )
+    return {
+        "run_id": logged.run_id,
+        "model_uri": logged.model_uri,
+        "model_id": logged.model_id,
+        "experiment_id": experiment_id,
+        "mlflow_tracking_uri": tracking_uri,
+        "model_type": model_type,
+        "hyperparameters": json.dumps(hyperparameters, sort_keys=True),
+    }
+
+
+def log_selection(run_id: str, chosen: dict[str, Any]) -> None:
+    """On the parent run: which candidate won, its CV score, and the whole leaderboard."""
+    client = mlflow.MlflowClient()
+    client.log_param(run_id, "search_selected", chosen["name"])
+    client.log_metric(run_id, "cv_roc_auc", float(chosen["cv_roc_auc"]))
+    client.log_metric(run_id, "cv_roc_auc_std", float(chosen["cv_roc_auc_std"]))
+    client.set_tag(run_id, names.RUN_TAG_SELECTED_CANDIDATE, json.dumps(
+        {"name": chosen["name"], "model_type": chosen["model_type"], "hyperparameters": chosen["hyperparameters"]},
+        sort_keys=True,
+    ))
+    client.log_dict(run_id, leaderboard(chosen.get("leaderboard") or [chosen]), "search/leaderboard.json")

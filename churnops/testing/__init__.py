@@ -1,1 +1,0 @@
-"""Test infrastructure shared by tests/ and benchmarks/ (not used at run time)."""

@@ -1,0 +1,74 @@
+"""The promotion policy: every case the issue names, as data."""
+
+from __future__ import annotations
+
+import pytest
+
+from churnops.core.promotion import ACTION_CHALLENGER as CHALLENGER
+from churnops.core.promotion import ACTION_CONFLICT as CONFLICT
+from churnops.core.promotion import ACTION_PROMOTE as PROMOTE
+from churnops.core.promotion import Policy, decide, threshold_failures
+from churnops.names import STATUS_FAILED as FAILED
+from churnops.names import STATUS_PASSED as PASSED
+
+POLICY = Policy(thresholds={"roc_auc": 0.75}, primary_metric="roc_auc", tolerance=0.01)
+
+
+def m(roc_auc: float, log_loss: float = 0.4) -> dict[str, float]:
+    return {"roc_auc": roc_auc, "log_loss": log_loss}
+
+
+@pytest.mark.parametrize(
+    ("candidate", "champion", "champion_metrics", "champion_now", "status", "action", "reason"),
+    [
+        pytest.param(m(0.80), None, None, None, PASSED, PROMOTE, "no champion yet", id="no-champion"),
+        pytest.param(m(0.70), None, None, None, FAILED, CHALLENGER, "roc_auc 0.7000 < minimum 0.75",
+                     id="no-champion-below-threshold"),
+        pytest.param(m(0.85), "3", m(0.80), "3", PASSED, PROMOTE, "beats the champion", id="challenger-wins"),
+        pytest.param(m(0.78), "3", m(0.80), "3", FAILED, CHALLENGER, "worse than the champion", id="challenger-loses"),
+        pytest.param(m(0.74), "3", m(0.60), "3", FAILED, CHALLENGER, "below the absolute threshold",
+                     id="below-absolute-threshold-even-if-better"),
+        pytest.param(m(0.795), "3", m(0.80), "3", PASSED, PROMOTE, "ties the champion within tolerance",
+                     id="tie-within-tolerance"),
+        pytest.param(m(0.85), "3", m(0.80), "4", FAILED, CONFLICT, "champion changed during this run",
+                     id="champion-changed-mid-run"),
+        pytest.param(m(0.85), None, None, "4", FAILED, CONFLICT, "champion changed during this run",
+                     id="champion-appeared-mid-run"),
+    ],
+)
+def test_decide(candidate, champion, champion_metrics, champion_now, status, action, reason):
+    decision = decide(candidate, champion, champion_metrics, champion_now, POLICY)
+    assert (decision.status, decision.action) == (status, action)
+    assert reason in decision.reason
+    assert decision.promoted is (action == PROMOTE)
+    assert decision.champion_version == champion
+    assert decision.to_dict()["candidate_metrics"] == candidate
+
+
+def test_the_comparison_names_both_scores_and_the_champion_version():
+    decision = decide(m(0.78), "7", m(0.80), "7", POLICY)
+    assert "0.7800 vs champion v7 0.8000" in decision.reason
+
+
+@pytest.mark.parametrize(
+    ("thresholds", "failures"),
+    [
+        ({"log_loss": 0.5}, []),
+        ({"log_loss": 0.3}, ["log_loss 0.4000 > maximum 0.3"]),  # lower is better: a maximum
+        ({"recall": 0.5}, ["recall was not computed (available: ['log_loss', 'roc_auc'])"]),
+        ({"roc_auc": 0.9, "log_loss": 0.3}, ["log_loss 0.4000 > maximum 0.3", "roc_auc 0.8000 < minimum 0.9"]),
+    ],
+)
+def test_threshold_failures(thresholds, failures):
+    assert threshold_failures(m(0.80), thresholds) == failures
+
+
+def test_lower_is_better_primary_metric():
+    policy = Policy(thresholds={}, primary_metric="log_loss", tolerance=0.0)
+    assert decide(m(0.8, log_loss=0.30), "1", m(0.8, log_loss=0.35), "1", policy).promoted
+    assert not decide(m(0.8, log_loss=0.40), "1", m(0.8, log_loss=0.35), "1", policy).promoted
+
+
+def test_negative_tolerance_is_refused():
+    with pytest.raises(ValueError, match="tolerance must be >= 0"):
+        Policy(tolerance=-0.1)

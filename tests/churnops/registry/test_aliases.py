@@ -1,0 +1,111 @@
+"""Alias moves on a real (SQLite) registry: optimistic concurrency, rollback chain, audit trail."""
+
+from __future__ import annotations
+
+import itertools
+import json
+
+import mlflow
+import pytest
+
+from churnops.registry import aliases as champion
+from churnops.errors import RegistryError
+from churnops.registry.tracking import embedded_tracking_uri
+
+_models = itertools.count(1)
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    """One SQLite store for the module: creating one costs ~5 s of schema migrations."""
+    uri = embedded_tracking_uri(tmp_path_factory.mktemp("alias-store"))
+    return mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
+
+
+@pytest.fixture
+def model(store):
+    """A fresh registered model with versions 1-3 (no aliases) in the shared store: (client, name)."""
+    name = f"alias-model-{next(_models)}"
+    store.create_registered_model(name)
+    for _ in range(3):
+        store.create_model_version(name, "file:///nowhere")
+    return store, name
+
+
+def aliases(client, name) -> dict[str, str]:
+    return {alias: str(number) for alias, number in client.get_registered_model(name).aliases.items()}
+
+
+def test_promote_moves_champion_and_keeps_the_previous_one(model):
+    client, name = model
+    champion.promote(client, name, "1", actor="ana", reason="first")
+    result = champion.promote(client, name, "2", actor="bo", reason="better on March data")
+    assert result == {"model_name": name, "champion": "2", "previous_champion": "1", "validation_status": ""}
+    assert aliases(client, name) == {"champion": "2", "previous-champion": "1"}
+    tags = client.get_model_version(name, "2").tags
+    assert (tags["audit.action"], tags["audit.by"], tags["audit.reason"]) == ("promote", "bo", "better on March data")
+    assert tags["audit.at"].endswith("+00:00")
+    assert client.get_model_version(name, "1").tags["audit.action"] == "demoted"
+    history = json.loads(client.get_model_version(name, "1").tags[champion.AUDIT_HISTORY])
+    assert [entry["action"] for entry in history] == ["promote", "demoted"]
+
+
+def test_a_champion_changed_by_someone_else_is_never_overwritten(model):
+    client, name = model
+    champion.promote(client, name, "1", actor="ana", reason="first")
+    # This caller decided against "no champion", but v1 became champion meanwhile.
+    with pytest.raises(champion.ChampionChanged, match=r"expected no champion, found v1.*nothing was moved"):
+        champion.move_champion(client, name, "2", None, actor="run-b", reason="stale decision")
+    assert aliases(client, name) == {"champion": "1"}
+    assert "audit.action" not in client.get_model_version(name, "2").tags
+
+
+def test_rollback_walks_back_through_the_recorded_history(model):
+    client, name = model
+    for version in ("1", "2", "3"):
+        champion.promote(client, name, version, actor="ana", reason=f"v{version}")
+    first = champion.rollback(client, name, actor="oncall", reason="v3 misbehaves")
+    assert (first["champion"], first["rolled_back"]) == ("2", "3")
+    assert aliases(client, name) == {"champion": "2", "previous-champion": "1"}
+    assert client.get_model_version(name, "3").tags["audit.action"] == "rolled-back"
+    champion.rollback(client, name, actor="oncall", reason="v2 too")
+    assert aliases(client, name) == {"champion": "1"}
+    with pytest.raises(RegistryError, match="no `previous-champion` alias.*models promote"):
+        champion.rollback(client, name, actor="oncall", reason="again")
+
+
+@pytest.mark.parametrize(
+    ("version", "message"),
+    [("9", "has no version 9.*models list"), ("1", "already the champion")],
+)
+def test_promote_refuses_what_it_cannot_do(model, version, message):
+    client, name = model
+    champion.promote(client, name, "1", actor="ana", reason="first")
+    with pytest.raises(RegistryError, match=message):
+        champion.promote(client, name, version, actor="ana", reason="again")
+    assert aliases(client, name) == {"champion": "1"}
+
+
+def test_promoting_the_challenger_clears_that_alias(model):
+    client, name = model
+    client.set_registered_model_alias(name, champion.CHALLENGER, "2")
+    champion.promote(client, name, "2", actor="ana", reason="overrule the gate")
+    assert aliases(client, name) == {"champion": "2"}
+
+
+def test_the_gate_refuses_to_promote_over_a_champion_that_moved_during_the_run(model, tmp_path):
+    from churnops.steps import promote_model as gate
+    from churnops.core import promotion
+
+    client, name = model
+    experiment = client.create_experiment(f"gate-{name}", artifact_location=(tmp_path / "artifacts").as_uri())
+    run_id = client.create_run(experiment).info.run_id
+    # Decided against "no champion" (the first-version case), but v1 was promoted meanwhile.
+    decision = promotion.decide({"roc_auc": 0.9}, None, None, None)
+    champion.promote(client, name, "1", actor="other-run", reason="won first")
+    result = gate.apply_decision(client, name, "2", run_id, decision, "training-run:test")
+    assert (result["action"], result["status"], result["promoted"]) == ("conflict", "failed", False)
+    assert aliases(client, name) == {"champion": "1"}
+    tags = client.get_model_version(name, "2").tags
+    assert tags["validation_action"] == "conflict" and "champion changed during this run" in tags["validation_reason"]
+    assert client.get_run(run_id).data.tags["churnops.promotion_action"] == "conflict"

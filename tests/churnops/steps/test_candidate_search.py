@@ -1,0 +1,114 @@
+"""Cross-validation on the training split and the nested MLflow runs of a search, on a real store."""
+
+from __future__ import annotations
+
+import json
+
+import mlflow
+import pandas as pd
+import pytest
+
+from churnops.core import data
+from churnops.core.cross_validation import cross_validate
+from churnops.core.search_space import expand
+from churnops.storage.datasets import read_dataset
+
+from churnops.steps import score_model_family, start_candidate_search
+from churnops.steps.train_model import log_selection
+from churnops.core.search_space import DEFAULT_SEARCH_SPACE, candidate_order, select_best
+from churnops.errors import DatasetError
+
+
+@pytest.fixture
+def split_of(make_churn_dataset, tmp_path):
+    """The training split of a generated dataset, read the way the pipeline reads files."""
+
+    def split(shape: str):
+        frame, target = make_churn_dataset(shape)
+        path = tmp_path / f"{shape}.csv"
+        frame.to_csv(path, index=False)
+        return data.split_dataset(read_dataset(str(path)), target, 0.2)
+
+    return split
+
+
+@pytest.mark.parametrize("shape", ["many_categoricals", "numeric_only", "messy", "interaction"])
+def test_every_default_candidate_scores_other_schemas_with_no_configuration(shape, split_of):
+    split = split_of(shape)
+    scores = [
+        cross_validate(split.x_train, split.y_train, candidate, folds=3)
+        for family in DEFAULT_SEARCH_SPACE
+        for candidate in expand(family)
+    ]
+    assert all(0.6 < score["cv_roc_auc"] <= 1.0 or shape == "interaction" for score in scores)
+    assert all(len(score["cv_fold_roc_auc"]) == 3 for score in scores)
+    best = select_best(scores, candidate_order(DEFAULT_SEARCH_SPACE))
+    assert best["cv_roc_auc"] > 0.7
+
+
+def test_search_picks_a_tree_ensemble_where_interactions_carry_the_signal(split_of):
+    split = split_of("interaction")
+    scores = [cross_validate(split.x_train, split.y_train, candidate)
+              for family in DEFAULT_SEARCH_SPACE for candidate in expand(family)]
+    best = select_best(scores, candidate_order(DEFAULT_SEARCH_SPACE))
+    linear = max(score["cv_roc_auc"] for score in scores if score["model_type"] == "logistic_regression")
+    assert best["model_type"] != "logistic_regression"
+    assert best["cv_roc_auc"] > linear + 0.2
+
+
+def test_too_few_rows_of_a_class_for_the_folds_names_the_fix():
+    x = pd.DataFrame({"x": [str(i) for i in range(30)]})
+    y = pd.Series([1, 1] + [0] * 28)
+    with pytest.raises(DatasetError, match=r"2 row\(s\) of its smaller class, fewer than the 3.*--cv-folds"):
+        cross_validate(x, y, {"name": "lr", "model_type": "logistic_regression"}, folds=3)
+
+
+@pytest.fixture
+def split_files(tmp_path, split_of):
+    split = split_of("messy")
+    x_path, y_path = tmp_path / "x_train.csv", tmp_path / "y_train.csv"
+    split.x_train.to_csv(x_path, index=False)
+    split.y_train.to_frame().to_csv(y_path, index=False)
+    return str(x_path), str(y_path)
+
+
+def test_each_candidate_is_a_finished_child_run_of_the_search_run(tracking_uri, split_files):
+    space = [{"model_type": "logistic_regression", "grid": [{"C": 0.1}, {"C": 1.0}]}]
+    parent = start_candidate_search.run(tracking_uri, "search-test", "m", space, 3, {"dataset_sha256": "abc"})
+    result = score_model_family.run(*split_files, space[0], parent, 3, 42)
+    client = mlflow.MlflowClient()
+    parent_run = client.get_run(parent["run_id"])
+    assert parent_run.info.status == "RUNNING"  # the training step reopens and ends it
+    assert parent_run.data.params["search_n_candidates"] == "2"
+    assert parent_run.data.params["dataset_sha256"] == "abc"
+    children = client.search_runs([parent["experiment_id"]], f"tags.mlflow.parentRunId = '{parent['run_id']}'")
+    assert {run.info.run_name for run in children} == {"logistic_regression(C=0.1)", "logistic_regression(C=1)"}
+    assert {run.info.status for run in children} == {"FINISHED"}
+    by_id = {run.info.run_id: run for run in children}
+    for score in result["scores"]:
+        child = by_id[score["run_id"]]
+        assert child.data.metrics["cv_roc_auc"] == pytest.approx(score["cv_roc_auc"])
+        assert child.data.params["model_type"] == "logistic_regression"
+        history = client.get_metric_history(child.info.run_id, "cv_fold_roc_auc")
+        assert [point.step for point in history] == [0, 1, 2]
+
+    chosen = {**select_best(result["scores"]), "leaderboard": result["scores"]}
+    log_selection(parent["run_id"], chosen)
+    parent_run = client.get_run(parent["run_id"])
+    assert parent_run.data.params["search_selected"] == chosen["name"]
+    assert json.loads(parent_run.data.tags["churnops.selected_candidate"])["name"] == chosen["name"]
+    board = mlflow.artifacts.load_dict(f"{parent_run.info.artifact_uri}/search/leaderboard.json")
+    assert board[0]["cv_roc_auc"] == max(score["cv_roc_auc"] for score in result["scores"])
+
+
+def test_a_failing_candidate_marks_its_child_run_failed(tracking_uri, tmp_path):
+    x_path, y_path = tmp_path / "x.csv", tmp_path / "y.csv"
+    pd.DataFrame({"x": range(30)}).to_csv(x_path, index=False)
+    pd.DataFrame({"Churn": [1, 1] + [0] * 28}).to_csv(y_path, index=False)
+    family = {"model_type": "logistic_regression"}
+    parent = start_candidate_search.run(tracking_uri, "search-fail", "m", [family], 3, {})
+    with pytest.raises(DatasetError, match="fewer than the 3"):
+        score_model_family.run(str(x_path), str(y_path), family, parent, 3, 42)
+    children = mlflow.MlflowClient().search_runs(
+        [parent["experiment_id"]], f"tags.mlflow.parentRunId = '{parent['run_id']}'")
+    assert [run.info.status for run in children] == ["FAILED"]

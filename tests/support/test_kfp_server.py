@@ -1,0 +1,111 @@
+"""The local KFP API server answers the real kfp.Client the way KFP does (pages, filters, errors)."""
+
+from __future__ import annotations
+
+import json
+
+import kfp_server_api
+import kubernetes
+import pytest
+
+from churnops.schedules.cluster import discover_host
+from churnops.schedules.kfp_api import KfpApi, connect, eq_filter
+from support.kfp_server import FakeKfpServer
+
+
+@pytest.fixture
+def server():
+    with FakeKfpServer() as running:
+        yield running
+
+
+@pytest.fixture
+def client(server):
+    return connect(server.url, None, None)
+
+
+def add_runs(server: FakeKfpServer, count: int) -> None:
+    version = server._new_version(server._create_pipeline({"display_name": "p"})["pipeline_id"], "v", "",
+                                  b"pipelineInfo: {name: p}\nroot: {}\n")
+    for index in range(count):
+        server.add_recurring_run(display_name=f"run-{index:03d}",
+                                 pipeline_version_reference={"pipeline_version_id": version["pipeline_version_id"]},
+                                 trigger={"periodic_schedule": {"interval_second": 60}})
+
+
+def test_recurring_runs_are_paged_with_page_tokens_until_the_last_page(server, client):
+    add_runs(server, 23)
+
+    runs = KfpApi(client, page_size=10).list_recurring_runs()
+
+    assert [run.display_name for run in runs] == [f"run-{i:03d}" for i in range(23)]
+    pages = [call for call in server.calls if call.path.endswith("/recurringruns")]
+    assert [call.query.get("page_token", "") == "" for call in pages] == [True, False, False]
+
+
+def test_a_page_token_from_another_query_is_refused(server, client):
+    add_runs(server, 3)
+    token = client.list_recurring_runs(page_size=1).next_page_token
+
+    with pytest.raises(kfp_server_api.ApiException) as raised:
+        client.list_pipelines(page_token=token)
+
+    assert raised.value.status == 400 and "invalid page token" in raised.value.body
+
+
+def test_filters_select_by_display_name_and_bad_filters_are_refused(server, client):
+    client.experiments.experiment_service_create_experiment(experiment={"display_name": "a"})
+    client.experiments.experiment_service_create_experiment(experiment={"display_name": "b"})
+
+    found = client.get_experiment(experiment_name="b")
+
+    assert found.display_name == "b"
+    with pytest.raises(kfp_server_api.ApiException) as raised:
+        client.list_experiments(filter=json.dumps({"predicates": [{"operation": "LIKE", "key": "display_name",
+                                                                   "string_value": "a"}]}))
+    assert raised.value.status == 400
+    with pytest.raises(kfp_server_api.ApiException):
+        client.list_experiments(filter=eq_filter("colour", "a"))
+
+
+def test_missing_ids_are_404_and_duplicate_names_are_409(server, client):
+    with pytest.raises(kfp_server_api.ApiException) as missing:
+        client.get_recurring_run("no-such-id")
+    assert missing.value.status == 404
+    with pytest.raises(kfp_server_api.ApiException) as missing_delete:
+        client.delete_recurring_run("no-such-id")
+    assert missing_delete.value.status == 404
+
+    client.pipelines.pipeline_service_create_pipeline(pipeline={"display_name": "p"})
+    with pytest.raises(kfp_server_api.ApiException) as duplicate:
+        client.pipelines.pipeline_service_create_pipeline(pipeline={"display_name": "p"})
+    assert duplicate.value.status == 409
+
+
+def test_upload_stores_the_pipeline_and_platform_spec_and_refuses_a_duplicate_version(server, client, tmp_path):
+    package = tmp_path / "p.yaml"
+    package.write_text("pipelineInfo: {name: p}\nroot: {}\n---\nplatforms: {kubernetes: {}}\n", encoding="utf-8")
+    pipeline = client.upload_pipeline(str(package), pipeline_name="p")
+
+    version = client.upload_pipeline_version(str(package), "v2", pipeline_id=pipeline.pipeline_id)
+
+    assert server.state.versions[version.pipeline_version_id]["platform_spec"] == {"platforms": {"kubernetes": {}}}
+    with pytest.raises(kfp_server_api.ApiException) as duplicate:
+        client.upload_pipeline_version(str(package), "v2", pipeline_id=pipeline.pipeline_id)
+    assert duplicate.value.status == 409
+
+
+def test_the_token_file_is_sent_as_a_bearer_token_on_every_call(server, tmp_path):
+    token = tmp_path / "token"
+    token.write_text("s3cr3t", encoding="utf-8")
+
+    connect(server.url, None, str(token)).list_experiments()
+
+    assert server.calls and all(call.authorization == "Bearer s3cr3t" for call in server.calls)
+
+
+def test_the_kfp_service_is_found_through_the_kubernetes_api(server):
+    configuration = kubernetes.client.Configuration(host=server.url)
+    core_v1 = kubernetes.client.CoreV1Api(kubernetes.client.ApiClient(configuration))
+
+    assert discover_host(core_v1) == "http://ml-pipeline.kubeflow.svc.cluster.local:8888"
