@@ -2,9 +2,11 @@
 
 Every check that can run without a cluster:
 
+  layout      every kustomization.yaml under k8s/ has apiVersion/kind, no deprecated `bases:`;
+              k8s/components/* are kustomize Components, everything else a Kustomization
   build       `kubectl kustomize` every kustomization under k8s/overlays and k8s/argocd
   helm        `helm lint` + `helm template` of charts/mlflow for every documented values file
-  drift       the MLflow renders in k8s/base/mlflow/ match the chart (render_mlflow_chart.py)
+  drift       the MLflow Components k8s/components/mlflow-*/ match the chart (render_mlflow_chart.py)
   schema      every object against the Kubernetes 1.35 OpenAPI schema (kubernetes-validate,
               strict) and every custom resource against its vendored CRD schema
   references  Secrets/ConfigMaps/ServiceAccounts/PVCs/Namespaces/Roles that objects reference
@@ -87,7 +89,7 @@ def argocd_root_files(root: Path = ROOT) -> list[Path]:
 def chart_values_files(root: Path = ROOT) -> list[Path | None]:
     """None is the chart's defaults; then ci/*.yaml and the bundle's own variants."""
     return [None, *sorted((root / "charts" / "mlflow" / "ci").glob("*.yaml")),
-            *sorted((root / "k8s" / "base" / "mlflow").glob("*/values.yaml"))]
+            *sorted((root / "k8s" / "components").glob("mlflow-*/values.yaml"))]
 
 
 def build_kustomization(path: Path, kubectl: Path = KUBECTL) -> tuple[list[dict], str]:
@@ -153,6 +155,28 @@ def where(obj: dict) -> str:
 
 
 # ---------------------------------------------------------------- checks
+
+
+KUSTOMIZE_API = {"Kustomization": "kustomize.config.k8s.io/v1beta1", "Component": "kustomize.config.k8s.io/v1alpha1"}
+
+
+def check_layout(root: Path = ROOT) -> list[str]:
+    """Optional pieces are Components under k8s/components/ that overlays opt into; every other
+    kustomization is a Kustomization; each one says its apiVersion and kind."""
+    errors = []
+    components = root / "k8s" / "components"
+    for path in sorted((root / "k8s").rglob("kustomization.yaml")):
+        doc = yaml.safe_load(path.read_text()) or {}
+        wanted = "Component" if path.parent.parent == components else "Kustomization"
+        if doc.get("kind") != wanted or doc.get("apiVersion") != KUSTOMIZE_API[wanted]:
+            errors.append(f"{relative(path, root)}: apiVersion/kind {doc.get('apiVersion')}/{doc.get('kind')}, "
+                          f"wanted {KUSTOMIZE_API[wanted]}/{wanted}"
+                          + (" (an optional piece under k8s/components/ is a Component that overlays list under "
+                             "`components:`)" if wanted == "Component" else ""))
+        if "bases" in doc:
+            errors.append(f"{relative(path, root)}: `bases:` is deprecated: list them under `resources:`")
+    return errors
+
 
 
 def load_crd_schemas(directory: Path = CRD_SCHEMAS) -> dict[str, dict]:
@@ -463,11 +487,17 @@ def main(argv: list[str] | None = None) -> int:
     import render_mlflow_chart
 
     failed = False
-    print("== drift: k8s/base/mlflow/* against charts/mlflow")
+    print("== drift: k8s/components/mlflow-* against charts/mlflow")
     if render_mlflow_chart.main(["--check"]) != 0:
         failed = True
     else:
         print("   ok")
+
+    layout_errors = check_layout()
+    print(f"== layout: k8s/**/kustomization.yaml: {'ok' if not layout_errors else f'{len(layout_errors)} error(s)'}")
+    for error in layout_errors:
+        print(f"   {error}")
+    failed |= bool(layout_errors)
 
     renders = collect_renders()
     external = yaml.safe_load(EXTERNAL.read_text()) or {}

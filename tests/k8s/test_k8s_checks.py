@@ -37,6 +37,33 @@ def test_build_reports_a_broken_kustomization(tmp_path):
     assert objects == [] and "missing.yaml" in error
 
 
+# ---------------------------------------------------------------- layout
+
+
+def test_optional_pieces_are_components_and_everything_has_apiversion_and_kind():
+    assert validate.check_layout() == []
+    components = sorted(p.parent.name for p in (ROOT / "k8s" / "components").glob("*/kustomization.yaml"))
+    assert components == ["mlflow-ha-gcs", "mlflow-standalone", "postgres"]
+
+
+LAYOUT_MISTAKES = {
+    "component-as-sub-base": ("k8s/components/postgres", "kind: Kustomization\n", "Component"),
+    "overlay-as-component": ("k8s/overlays/dev", "kind: Component\n", "Kustomization"),
+    "no-api-version": ("k8s/base", "kind: Kustomization\n", "apiVersion/kind None/Kustomization"),
+    "deprecated-bases": ("k8s/overlays/dev",
+                         "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nbases: [../../base]\n",
+                         "`bases:` is deprecated"),
+}
+
+
+@pytest.mark.parametrize("where,text,message", LAYOUT_MISTAKES.values(), ids=LAYOUT_MISTAKES.keys())
+def test_layout_mistakes_are_reported(tmp_path, where, text, message):
+    shutil.copytree(ROOT / "k8s", tmp_path / "k8s")
+    (tmp_path / where / "kustomization.yaml").write_text(text)
+    errors = validate.check_layout(tmp_path)
+    assert len(errors) >= 1 and all(where in e for e in errors) and any(message in e for e in errors), errors
+
+
 # ---------------------------------------------------------------- drift
 
 
@@ -46,9 +73,9 @@ def test_rendered_mlflow_matches_the_chart():
 
 @pytest.mark.parametrize("mistake", ["edit", "stale", "missing"])
 def test_drift_is_reported(tmp_path, mistake, capsys):
-    variants = tmp_path / "variants"
-    shutil.copytree(ROOT / "k8s" / "base" / "mlflow", variants)
-    standalone = variants / "standalone"
+    components = tmp_path / "components"
+    shutil.copytree(ROOT / "k8s" / "components", components)
+    standalone = components / "mlflow-standalone"
     if mistake == "edit":
         path = standalone / "deployment.yaml"
         path.write_text(path.read_text().replace("replicas: 1", "replicas: 3"))
@@ -56,16 +83,25 @@ def test_drift_is_reported(tmp_path, mistake, capsys):
         (standalone / "configmap-leftover.yaml").write_text("kind: ConfigMap\n")
     else:
         (standalone / "service.yaml").unlink()
-    assert render_mlflow_chart.main(["--check", "--variants", str(variants)]) == 1
+    assert render_mlflow_chart.main(["--check", "--components", str(components)]) == 1
     assert "drifted" in capsys.readouterr().err
 
 
+def test_render_refuses_an_object_without_its_own_namespace():
+    # a Component cannot set `namespace:` without moving the whole overlay that opts in
+    rendered = "apiVersion: v1\nkind: Service\nmetadata:\n  name: mlflow\n"
+    with pytest.raises(ValueError, match="not in namespace mlflow"):
+        render_mlflow_chart.render_files(rendered, "values.yaml")
+    ok = render_mlflow_chart.render_files(rendered.replace("name: mlflow", "name: mlflow\n  namespace: mlflow"), "v")
+    assert sorted(ok) == ["kustomization.yaml", "service.yaml"] and "kind: Component" in ok["kustomization.yaml"]
+
+
 def test_render_rewrites_a_drifted_variant(tmp_path):
-    variants = tmp_path / "variants"
-    shutil.copytree(ROOT / "k8s" / "base" / "mlflow", variants)
-    (variants / "standalone" / "deployment.yaml").write_text("edited by hand\n")
-    assert render_mlflow_chart.main(["--variants", str(variants)]) == 0
-    assert render_mlflow_chart.main(["--check", "--variants", str(variants)]) == 0
+    components = tmp_path / "components"
+    shutil.copytree(ROOT / "k8s" / "components", components)
+    (components / "mlflow-standalone" / "deployment.yaml").write_text("edited by hand\n")
+    assert render_mlflow_chart.main(["--components", str(components)]) == 0
+    assert render_mlflow_chart.main(["--check", "--components", str(components)]) == 0
 
 
 # ---------------------------------------------------------------- schema
@@ -100,7 +136,7 @@ def test_schema_rejects_an_invalid_argocd_application(crd_schemas):
 
 
 def test_schema_rejects_an_invalid_servicemonitor(crd_schemas):
-    objects, _ = validate.helm_lint_and_template(ROOT / "k8s/base/mlflow/ha-gcs/values.yaml")
+    objects, _ = validate.helm_lint_and_template(ROOT / "k8s/components/mlflow-ha-gcs/values.yaml")
     monitor = find(objects, "ServiceMonitor", "mlflow")
     assert validate.check_schema([monitor], crd_schemas) == []
     bad = copy.deepcopy(monitor)
