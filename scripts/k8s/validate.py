@@ -9,6 +9,7 @@ Every check that can run without a cluster:
               and of the Argo CD chart k8s/argocd for every k8s/argocd/values/<env>.yaml (the
               child Applications and the root one, `--set root=true`)
   drift       the MLflow Components k8s/components/mlflow-*/ match the chart (render_mlflow_chart.py)
+  readme      charts/mlflow/README.md matches the `# --` comments of its values.yaml (chart_readme.py)
   schema      every object against the Kubernetes 1.35 OpenAPI schema (kubernetes-validate,
               strict) and every custom resource against its vendored CRD schema
   references  Secrets/ConfigMaps/ServiceAccounts/PVCs/Namespaces/Roles that objects reference
@@ -563,11 +564,17 @@ def main(argv: list[str] | None = None) -> int:
             return 2
 
     sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import chart_readme
     import render_mlflow_chart
 
     failed = False
     print("== drift: k8s/components/mlflow-* against charts/mlflow")
     if render_mlflow_chart.main(["--check"]) != 0:
+        failed = True
+    else:
+        print("   ok")
+    print("== readme: charts/mlflow/README.md against the `# --` comments of values.yaml")
+    if chart_readme.main(["--check"]) != 0:
         failed = True
     else:
         print("   ok")

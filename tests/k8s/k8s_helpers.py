@@ -9,6 +9,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "scripts" / "k8s"))
 
+import chart_readme  # noqa: E402,F401
 import render_mlflow_chart  # noqa: E402,F401
 import validate  # noqa: E402
 
