@@ -2,9 +2,14 @@
 
 Every check that can run without a cluster:
 
-  build       `kubectl kustomize` every kustomization under k8s/overlays and k8s/argocd
-  helm        `helm lint` + `helm template` of charts/mlflow for every documented values file
-  drift       the MLflow renders in k8s/base/mlflow/ match the chart (render_mlflow_chart.py)
+  layout      every kustomization.yaml under k8s/ has apiVersion/kind, no deprecated `bases:`;
+              k8s/components/* are kustomize Components, everything else a Kustomization
+  build       `kubectl kustomize` every kustomization under k8s/overlays
+  helm        `helm lint` + `helm template` of charts/mlflow for every documented values file,
+              and of the Argo CD chart k8s/argocd for every k8s/argocd/values/<env>.yaml (the
+              child Applications and the root one, `--set root=true`)
+  drift       the MLflow Components k8s/components/mlflow-*/ match the chart (render_mlflow_chart.py)
+  readme      charts/mlflow/README.md matches the `# --` comments of its values.yaml (chart_readme.py)
   schema      every object against the Kubernetes 1.35 OpenAPI schema (kubernetes-validate,
               strict) and every custom resource against its vendored CRD schema
   references  Secrets/ConfigMaps/ServiceAccounts/PVCs/Namespaces/Roles that objects reference
@@ -13,6 +18,8 @@ Every check that can run without a cluster:
   images      no untagged or `latest` image
   resources   every container has cpu and memory requests and limits
   argocd      every Application has the finalizer, automated prune and a pinned targetRevision
+  version     this repository's Applications track `v` + churnops.__version__ and every
+              ghcr.io/churnops/churnops image is tagged with it (churnops/__init__.py, read as text)
   checkov     security scan of everything rendered (k8s/checkov-skips.yaml is the skip list)
 
 Each check is a function from objects to a list of error strings; tests/k8s/ feeds every one a
@@ -22,6 +29,7 @@ seeded mistake. `main()` runs them all and exits 1 if any error was found.
 from __future__ import annotations
 
 import argparse
+import fnmatch
 import json
 import re
 import subprocess
@@ -42,6 +50,9 @@ HELM = TOOLS / "bin" / "helm"
 CHECKOV = TOOLS / "checkov" / "bin" / "checkov"
 KUBERNETES_VERSION = "1.35.0"
 CHART = ROOT / "charts" / "mlflow"
+ARGOCD_CHART = ROOT / "k8s" / "argocd"
+PACKAGE_INIT = ROOT / "churnops" / "__init__.py"
+COMPONENT_IMAGE = "ghcr.io/churnops/churnops"
 CRD_SCHEMAS = Path(__file__).resolve().parent / "crd-schemas"
 EXTERNAL = ROOT / "k8s" / "external-resources.yaml"
 CHECKOV_SKIPS = ROOT / "k8s" / "checkov-skips.yaml"
@@ -73,21 +84,19 @@ def load_documents(text: str) -> list[dict]:
 
 
 def kustomize_targets(root: Path = ROOT) -> list[Path]:
-    """Every kustomization under k8s/overlays and k8s/argocd (bases are built through them)."""
-    found = []
-    for top in ("k8s/overlays", "k8s/argocd"):
-        found.extend(p.parent for p in (root / top).rglob("kustomization.yaml"))
-    return sorted(found)
+    """Every kustomization under k8s/overlays (bases and components are built through them)."""
+    return sorted(p.parent for p in (root / "k8s" / "overlays").rglob("kustomization.yaml"))
 
 
-def argocd_root_files(root: Path = ROOT) -> list[Path]:
-    return sorted((root / "k8s" / "argocd").glob("*/root.yaml"))
+def argocd_values_files(root: Path = ROOT) -> list[Path]:
+    """k8s/argocd/values/<env>.yaml: one per environment."""
+    return sorted((root / "k8s" / "argocd" / "values").glob("*.yaml"))
 
 
 def chart_values_files(root: Path = ROOT) -> list[Path | None]:
     """None is the chart's defaults; then ci/*.yaml and the bundle's own variants."""
     return [None, *sorted((root / "charts" / "mlflow" / "ci").glob("*.yaml")),
-            *sorted((root / "k8s" / "base" / "mlflow").glob("*/values.yaml"))]
+            *sorted((root / "k8s" / "components").glob("mlflow-*/values.yaml"))]
 
 
 def build_kustomization(path: Path, kubectl: Path = KUBECTL) -> tuple[list[dict], str]:
@@ -109,6 +118,44 @@ def helm_lint_and_template(values: Path | None, chart: Path = CHART, helm: Path 
         errors.append(f"helm template failed: {template.stderr.strip()}")
         return [], errors
     return load_documents(template.stdout), errors
+
+
+def helm_template_argocd(values: Path, *extra: str, chart: Path = ARGOCD_CHART, helm: Path = HELM) -> tuple[list[dict], str]:
+    """(objects, error) of the Argo CD chart for one environment's values file."""
+    result = run([str(helm), "template", "churnops", str(chart), "--namespace", "argocd",
+                  "--values", str(values), *extra])
+    if result.returncode != 0:
+        return [], result.stderr.strip()
+    return load_documents(result.stdout), ""
+
+
+def render_argocd(values: Path, chart: Path = ARGOCD_CHART, helm: Path = HELM) -> tuple[list[dict], list[str]]:
+    """Lint the Argo CD chart with one environment's values; return its root Application and the
+    child Applications Argo CD creates from it, and the errors."""
+    errors = []
+    lint = run([str(helm), "lint", "--strict", str(chart), "--values", str(values)])
+    if lint.returncode != 0:
+        errors.append(f"helm lint failed:\n{lint.stdout}{lint.stderr}")
+    objects = []
+    for extra in ((), ("--set", "root=true")):
+        rendered, error = helm_template_argocd(values, *extra, chart=chart, helm=helm)
+        if error:
+            errors.append(f"helm template {' '.join(extra) or '(children)'} failed: {error}")
+        objects += rendered
+    return objects, errors
+
+
+def package_version(init: Path = PACKAGE_INIT) -> str:
+    """churnops.__version__, read as text (importing the package is not needed to check a manifest)."""
+    match = re.search(r'^__version__\s*=\s*["\']([^"\']+)["\']', init.read_text(), re.M)
+    if match is None:
+        raise ValueError(f"{init}: no __version__ = \"...\" line")
+    return match.group(1)
+
+
+def argocd_repo_url(chart: Path = ARGOCD_CHART) -> str:
+    """This repository's URL, as the Argo CD chart's values name it."""
+    return yaml.safe_load((chart / "values.yaml").read_text())["repoURL"]
 
 
 def relative(path: Path, root: Path = ROOT) -> str:
@@ -153,6 +200,28 @@ def where(obj: dict) -> str:
 
 
 # ---------------------------------------------------------------- checks
+
+
+KUSTOMIZE_API = {"Kustomization": "kustomize.config.k8s.io/v1beta1", "Component": "kustomize.config.k8s.io/v1alpha1"}
+
+
+def check_layout(root: Path = ROOT) -> list[str]:
+    """Optional pieces are Components under k8s/components/ that overlays opt into; every other
+    kustomization is a Kustomization; each one says its apiVersion and kind."""
+    errors = []
+    components = root / "k8s" / "components"
+    for path in sorted((root / "k8s").rglob("kustomization.yaml")):
+        doc = yaml.safe_load(path.read_text()) or {}
+        wanted = "Component" if path.parent.parent == components else "Kustomization"
+        if doc.get("kind") != wanted or doc.get("apiVersion") != KUSTOMIZE_API[wanted]:
+            errors.append(f"{relative(path, root)}: apiVersion/kind {doc.get('apiVersion')}/{doc.get('kind')}, "
+                          f"wanted {KUSTOMIZE_API[wanted]}/{wanted}"
+                          + (" (an optional piece under k8s/components/ is a Component that overlays list under "
+                             "`components:`)" if wanted == "Component" else ""))
+        if "bases" in doc:
+            errors.append(f"{relative(path, root)}: `bases:` is deprecated: list them under `resources:`")
+    return errors
+
 
 
 def load_crd_schemas(directory: Path = CRD_SCHEMAS) -> dict[str, dict]:
@@ -371,6 +440,36 @@ def check_argocd(objects: list[dict]) -> list[str]:
     return errors
 
 
+def check_release_version(objects: Iterable[dict], version: str, repo_url: str) -> list[str]:
+    """What deploys churnops follows its one version: the component image tag and this
+    repository's Argo CD targetRevision."""
+    errors = []
+    objects = list(objects)
+    for obj, container in pod_containers(objects):
+        image = container.get("image", "")
+        if image.startswith(COMPONENT_IMAGE + ":") and image != f"{COMPONENT_IMAGE}:{version}":
+            errors.append(f"{where(obj)}: container {container['name']} image {image!r} is not "
+                          f"{COMPONENT_IMAGE}:{version} (churnops.__version__)")
+    for app in (o for o in objects if o.get("kind") == "Application" and o.get("apiVersion", "").startswith("argoproj.io/")):
+        spec = app.get("spec", {})
+        for source in [spec.get("source")] + list(spec.get("sources") or []):
+            if source and source.get("repoURL") == repo_url and source.get("targetRevision") != f"v{version}":
+                errors.append(f"{where(app)}: targetRevision {source.get('targetRevision')!r} of {repo_url} is not "
+                              f"v{version} (churnops.__version__; set appVersion in k8s/argocd/Chart.yaml)")
+    return errors
+
+
+def external_for(name: str, external: dict[str, list[dict]]) -> list[dict]:
+    """The entries of k8s/external-resources.yaml for one render: keys are render names in which a
+    path segment may be a glob (`k8s/overlays/*` is every environment's overlay)."""
+    return [entry for pattern, entries in external.items() if matches(name, pattern) for entry in entries or []]
+
+
+def matches(name: str, pattern: str) -> bool:
+    parts, globs = name.split("/"), pattern.split("/")
+    return len(parts) == len(globs) and all(fnmatch.fnmatchcase(p, g) for p, g in zip(parts, globs))
+
+
 def load_checkov_skips(path: Path = CHECKOV_SKIPS) -> tuple[list[str], list[str]]:
     """(check ids, errors): every skip needs a reason."""
     skips = yaml.safe_load(path.read_text()) or {}
@@ -424,8 +523,9 @@ def collect_renders(root: Path = ROOT) -> list[Render]:
         if error:
             render.errors.append(f"kubectl kustomize failed: {error}")
         renders.append(render)
-    for path in argocd_root_files(root):
-        renders.append(Render(relative(path, root), load_documents(path.read_text())))
+    for values in argocd_values_files(root):
+        objects, errors = render_argocd(values)
+        renders.append(Render(relative(values, root), objects, errors=errors))
     for values in chart_values_files(root):
         objects, errors = helm_lint_and_template(values)
         name = f"charts/mlflow with {relative(values, root) if values else 'default values'}"
@@ -435,18 +535,22 @@ def collect_renders(root: Path = ROOT) -> list[Render]:
     return renders
 
 
-def validate(renders: list[Render], external: dict[str, list[dict]], crd_schemas: dict[str, dict]) -> dict[str, list[str]]:
+def validate(renders: list[Render], external: dict[str, list[dict]], crd_schemas: dict[str, dict],
+             version: str | None = None, repo_url: str | None = None) -> dict[str, list[str]]:
     """Run every per-render check; return {render name: errors}."""
+    version = version or package_version()
+    repo_url = repo_url or argocd_repo_url()
     results = {}
     for render in renders:
         errors = list(render.errors)
         errors += check_schema(render.objects, crd_schemas)
         if render.check_references:
-            errors += check_references(render.objects, external.get(render.name, []))
+            errors += check_references(render.objects, external_for(render.name, external))
         errors += check_services(render.objects)
         errors += check_images(render.objects)
         errors += check_resources(render.objects)
         errors += check_argocd(render.objects)
+        errors += check_release_version(render.objects, version, repo_url)
         results[render.name] = errors
     return results
 
@@ -460,18 +564,30 @@ def main(argv: list[str] | None = None) -> int:
             return 2
 
     sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import chart_readme
     import render_mlflow_chart
 
     failed = False
-    print("== drift: k8s/base/mlflow/* against charts/mlflow")
+    print("== drift: k8s/components/mlflow-* against charts/mlflow")
     if render_mlflow_chart.main(["--check"]) != 0:
         failed = True
     else:
         print("   ok")
+    print("== readme: charts/mlflow/README.md against the `# --` comments of values.yaml")
+    if chart_readme.main(["--check"]) != 0:
+        failed = True
+    else:
+        print("   ok")
+
+    layout_errors = check_layout()
+    print(f"== layout: k8s/**/kustomization.yaml: {'ok' if not layout_errors else f'{len(layout_errors)} error(s)'}")
+    for error in layout_errors:
+        print(f"   {error}")
+    failed |= bool(layout_errors)
 
     renders = collect_renders()
     external = yaml.safe_load(EXTERNAL.read_text()) or {}
-    unknown = sorted(set(external) - {r.name for r in renders})
+    unknown = sorted(p for p in external if not any(matches(r.name, p) for r in renders))
     if unknown:
         failed = True
         print(f"== {relative(EXTERNAL)} names renders that do not exist: {unknown}")

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 from k8s_helpers import build, validate
+from support.environments import ENVIRONMENTS
 
 
 def pytest_collection_modifyitems(items):
@@ -28,13 +29,24 @@ def tools():
 
 
 @pytest.fixture(scope="session")
-def dev() -> list[dict]:
-    return build("k8s/overlays/dev")
+def overlays() -> dict[str, list[dict]]:
+    """{environment: the objects of k8s/overlays/<environment>} for every environment."""
+    return {env: build(f"k8s/overlays/{env}") for env in ENVIRONMENTS}
 
 
 @pytest.fixture(scope="session")
-def prod() -> list[dict]:
-    return build("k8s/overlays/prod")
+def every_overlay(overlays) -> list[dict]:
+    return [obj for objects in overlays.values() for obj in objects]
+
+
+@pytest.fixture(scope="session")
+def dev(overlays) -> list[dict]:
+    return overlays["dev"]
+
+
+@pytest.fixture(scope="session")
+def prod(overlays) -> list[dict]:
+    return overlays["prod"]
 
 
 @pytest.fixture(scope="session")
@@ -44,4 +56,7 @@ def crd_schemas() -> dict:
 
 @pytest.fixture(scope="session")
 def external() -> dict:
-    return yaml.safe_load(validate.EXTERNAL.read_text())
+    """{render name: its entries of k8s/external-resources.yaml} (the keys there may be globs)."""
+    listed = yaml.safe_load(validate.EXTERNAL.read_text())
+    names = [validate.relative(t) for t in validate.kustomize_targets()]
+    return {name: validate.external_for(name, listed) for name in names}

@@ -9,10 +9,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "scripts" / "k8s"))
 
+import chart_readme  # noqa: E402,F401
 import render_mlflow_chart  # noqa: E402,F401
 import validate  # noqa: E402
 
 CHART = ROOT / "charts" / "mlflow"
+ARGOCD_VALUES = ROOT / "k8s" / "argocd" / "values"
 
 
 def build(path: str) -> list[dict]:
@@ -42,3 +44,10 @@ def rendered(*args: str) -> list[dict]:
     result = helm_template(*args)
     assert result.returncode == 0, result.stderr
     return validate.load_documents(result.stdout)
+
+
+def argocd_apps(env: str, *extra: str) -> list[dict]:
+    """The Argo CD Applications the chart renders for one environment (`--set root=true`: the root)."""
+    objects, error = validate.helm_template_argocd(ARGOCD_VALUES / f"{env}.yaml", *extra)
+    assert not error, error
+    return objects

@@ -5,7 +5,8 @@ from __future__ import annotations
 import base64
 
 import pytest
-from k8s_helpers import ROOT, build, find, validate
+from k8s_helpers import ROOT, argocd_apps, build, find, validate
+from support.environments import ENVIRONMENTS
 
 KFP_TAG = "2.17.2"
 
@@ -14,8 +15,8 @@ def secret_data(secret: dict) -> dict[str, str]:
     return {k: base64.b64decode(v).decode() for k, v in (secret.get("data") or {}).items()}
 
 
-def test_tracking_server_is_reachable_at_the_agreed_uri(dev, prod):
-    for objects in (dev, prod):
+def test_tracking_server_is_reachable_at_the_agreed_uri(overlays):
+    for objects in overlays.values():
         service = find(objects, "Service", "mlflow", "mlflow")
         assert service["metadata"]["name"] == "mlflow" and service["spec"]["ports"][0]["port"] == 5000
         config = find(objects, "ConfigMap", "churnops-config", "kubeflow")
@@ -105,15 +106,16 @@ def test_only_pipeline_pods_and_the_ingress_reach_mlflow(dev):
     assert allowed_sources(dev, {"app.kubernetes.io/name": "mlflow", "app.kubernetes.io/component": "server"}) == set()
 
 
-@pytest.mark.parametrize("env", ["dev", "prod"])
+@pytest.mark.parametrize("env", ENVIRONMENTS)
 def test_argocd_sync_waves_run_database_migration_mlflow_kfp_sync(env):
-    apps = {a["metadata"]["name"].rsplit("-", 1)[0]: a for a in build(f"k8s/argocd/{env}/apps")}
+    apps = {a["metadata"]["name"].removesuffix(f"-{env}"): a for a in argocd_apps(env)}
+    assert set(apps) == {"kfp-cluster-resources", "churnops-mlflow", "kfp", "churnops-schedules-sync"}
     wave = {name: int(a["metadata"]["annotations"]["argocd.argoproj.io/sync-wave"]) for name, a in apps.items()}
     assert wave["kfp-cluster-resources"] < wave["churnops-mlflow"] < wave["kfp"] < wave["churnops-schedules-sync"]
     stack = build(f"k8s/overlays/{env}")
     inner = {o["kind"] + "/" + o["metadata"]["name"]: int(o["metadata"].get("annotations", {}).get(
         "argocd.argoproj.io/sync-wave", 0)) for o in stack}
-    if env == "dev":
+    if "StatefulSet/postgres" in inner:  # the in-cluster database component
         assert inner["StatefulSet/postgres"] < inner["Job/mlflow-db-migrate"] < inner["Deployment/mlflow"]
     else:
         assert inner["Job/mlflow-db-migrate"] < inner["Deployment/mlflow"]
@@ -122,6 +124,19 @@ def test_argocd_sync_waves_run_database_migration_mlflow_kfp_sync(env):
         assert source["repoURL"] == "https://github.com/kubeflow/pipelines.git" and source["targetRevision"] == KFP_TAG
     assert apps["kfp"]["spec"]["source"]["path"] == "manifests/kustomize/env/platform-agnostic"
     assert apps["churnops-mlflow"]["spec"]["source"]["path"] == f"k8s/overlays/{env}"
+    assert apps["churnops-schedules-sync"]["spec"]["source"]["path"] == f"k8s/overlays/{env}/schedules-sync"
+    for name in ("kfp-cluster-resources", "kfp"):  # the KFP CRDs are too large for client-side apply
+        assert apps[name]["spec"]["syncPolicy"]["syncOptions"] == ["ServerSideApply=true"]
+    assert {a["spec"]["project"] for a in apps.values()} == {"default"}
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_the_root_application_points_argocd_at_the_chart_with_the_environment_values(env):
+    (root,) = argocd_apps(env, "--set", "root=true")
+    assert root["metadata"]["name"] == f"churnops-{env}" and root["spec"]["destination"]["namespace"] == "argocd"
+    source = root["spec"]["source"]
+    assert source["path"] == "k8s/argocd" and source["helm"] == {"valueFiles": [f"values/{env}.yaml"]}
+    assert (ROOT / "k8s" / "argocd" / source["helm"]["valueFiles"][0]).is_file()
 
 
 def test_kfp_manifests_are_referenced_never_copied():
@@ -130,7 +145,7 @@ def test_kfp_manifests_are_referenced_never_copied():
     assert copied == []
 
 
-@pytest.mark.parametrize("env", ["dev", "prod"])
+@pytest.mark.parametrize("env", ENVIRONMENTS)
 def test_schedules_sync_is_a_posthook_job_with_its_own_account(env):
     objects = build(f"k8s/overlays/{env}/schedules-sync")
     job = find(objects, "Job", "churnops-schedules-sync", "kubeflow")
@@ -139,7 +154,7 @@ def test_schedules_sync_is_a_posthook_job_with_its_own_account(env):
     assert annotations["argocd.argoproj.io/hook-delete-policy"] == "BeforeHookCreation"
     pod = job["spec"]["template"]["spec"]
     container = pod["containers"][0]
-    assert container["image"] == "ghcr.io/churnops/churnops:0.1.0"
+    assert container["image"].startswith("ghcr.io/churnops/churnops:")  # the tag: test_k8s_versions.py
     assert container["command"] + container["args"] == [
         "python", "scripts/sync_schedules.py", "--config=$(SCHEDULES_CONFIG)",
         "--host=http://ml-pipeline.kubeflow.svc.cluster.local:8888", "--prune", "--changes-exit-code=0"]

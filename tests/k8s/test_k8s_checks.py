@@ -6,7 +6,8 @@ import copy
 import shutil
 
 import pytest
-from k8s_helpers import ROOT, find, render_mlflow_chart, validate
+from k8s_helpers import ROOT, argocd_apps, find, render_mlflow_chart, validate
+from support.environments import ENVIRONMENTS
 
 
 def without(objects, kind, name):
@@ -22,9 +23,8 @@ def mlflow_pod(objects):
 
 def test_every_kustomization_builds_with_the_pinned_kubectl():
     targets = validate.kustomize_targets()
-    assert {str(t.relative_to(ROOT)) for t in targets} >= {
-        "k8s/overlays/dev", "k8s/overlays/prod", "k8s/overlays/dev/schedules-sync",
-        "k8s/overlays/prod/schedules-sync", "k8s/argocd/dev/apps", "k8s/argocd/prod/apps"}
+    assert {str(t.relative_to(ROOT)) for t in targets} == {
+        path for env in ENVIRONMENTS for path in (f"k8s/overlays/{env}", f"k8s/overlays/{env}/schedules-sync")}
     for target in targets:
         objects, error = validate.build_kustomization(target)
         assert error == "" and objects, f"{target}: {error}"
@@ -37,6 +37,33 @@ def test_build_reports_a_broken_kustomization(tmp_path):
     assert objects == [] and "missing.yaml" in error
 
 
+# ---------------------------------------------------------------- layout
+
+
+def test_optional_pieces_are_components_and_everything_has_apiversion_and_kind():
+    assert validate.check_layout() == []
+    components = sorted(p.parent.name for p in (ROOT / "k8s" / "components").glob("*/kustomization.yaml"))
+    assert components == ["mlflow-ha-gcs", "mlflow-standalone", "postgres"]
+
+
+LAYOUT_MISTAKES = {
+    "component-as-sub-base": ("k8s/components/postgres", "kind: Kustomization\n", "Component"),
+    "overlay-as-component": ("k8s/overlays/dev", "kind: Component\n", "Kustomization"),
+    "no-api-version": ("k8s/base", "kind: Kustomization\n", "apiVersion/kind None/Kustomization"),
+    "deprecated-bases": ("k8s/overlays/dev",
+                         "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nbases: [../../base]\n",
+                         "`bases:` is deprecated"),
+}
+
+
+@pytest.mark.parametrize("where,text,message", LAYOUT_MISTAKES.values(), ids=LAYOUT_MISTAKES.keys())
+def test_layout_mistakes_are_reported(tmp_path, where, text, message):
+    shutil.copytree(ROOT / "k8s", tmp_path / "k8s")
+    (tmp_path / where / "kustomization.yaml").write_text(text)
+    errors = validate.check_layout(tmp_path)
+    assert len(errors) >= 1 and all(where in e for e in errors) and any(message in e for e in errors), errors
+
+
 # ---------------------------------------------------------------- drift
 
 
@@ -46,9 +73,9 @@ def test_rendered_mlflow_matches_the_chart():
 
 @pytest.mark.parametrize("mistake", ["edit", "stale", "missing"])
 def test_drift_is_reported(tmp_path, mistake, capsys):
-    variants = tmp_path / "variants"
-    shutil.copytree(ROOT / "k8s" / "base" / "mlflow", variants)
-    standalone = variants / "standalone"
+    components = tmp_path / "components"
+    shutil.copytree(ROOT / "k8s" / "components", components)
+    standalone = components / "mlflow-standalone"
     if mistake == "edit":
         path = standalone / "deployment.yaml"
         path.write_text(path.read_text().replace("replicas: 1", "replicas: 3"))
@@ -56,23 +83,32 @@ def test_drift_is_reported(tmp_path, mistake, capsys):
         (standalone / "configmap-leftover.yaml").write_text("kind: ConfigMap\n")
     else:
         (standalone / "service.yaml").unlink()
-    assert render_mlflow_chart.main(["--check", "--variants", str(variants)]) == 1
+    assert render_mlflow_chart.main(["--check", "--components", str(components)]) == 1
     assert "drifted" in capsys.readouterr().err
 
 
+def test_render_refuses_an_object_without_its_own_namespace():
+    # a Component cannot set `namespace:` without moving the whole overlay that opts in
+    rendered = "apiVersion: v1\nkind: Service\nmetadata:\n  name: mlflow\n"
+    with pytest.raises(ValueError, match="not in namespace mlflow"):
+        render_mlflow_chart.render_files(rendered, "values.yaml")
+    ok = render_mlflow_chart.render_files(rendered.replace("name: mlflow", "name: mlflow\n  namespace: mlflow"), "v")
+    assert sorted(ok) == ["kustomization.yaml", "service.yaml"] and "kind: Component" in ok["kustomization.yaml"]
+
+
 def test_render_rewrites_a_drifted_variant(tmp_path):
-    variants = tmp_path / "variants"
-    shutil.copytree(ROOT / "k8s" / "base" / "mlflow", variants)
-    (variants / "standalone" / "deployment.yaml").write_text("edited by hand\n")
-    assert render_mlflow_chart.main(["--variants", str(variants)]) == 0
-    assert render_mlflow_chart.main(["--check", "--variants", str(variants)]) == 0
+    components = tmp_path / "components"
+    shutil.copytree(ROOT / "k8s" / "components", components)
+    (components / "mlflow-standalone" / "deployment.yaml").write_text("edited by hand\n")
+    assert render_mlflow_chart.main(["--components", str(components)]) == 0
+    assert render_mlflow_chart.main(["--check", "--components", str(components)]) == 0
 
 
 # ---------------------------------------------------------------- schema
 
 
-def test_schema_passes_on_every_render(dev, prod, crd_schemas):
-    assert validate.check_schema(dev + prod, crd_schemas) == []
+def test_schema_passes_on_every_render(every_overlay, crd_schemas):
+    assert validate.check_schema(every_overlay, crd_schemas) == []
 
 
 def test_schema_rejects_an_unknown_field_of_a_builtin_kind(dev, crd_schemas):
@@ -89,7 +125,7 @@ def test_schema_rejects_a_wrong_type(dev, crd_schemas):
 
 
 def test_schema_rejects_an_invalid_argocd_application(crd_schemas):
-    app = validate.load_documents((ROOT / "k8s/argocd/dev/root.yaml").read_text())[0]
+    app = argocd_apps(ENVIRONMENTS[0], "--set", "root=true")[0]
     assert validate.check_schema([app], crd_schemas) == []
     missing_destination = copy.deepcopy(app)
     del missing_destination["spec"]["destination"]
@@ -100,7 +136,7 @@ def test_schema_rejects_an_invalid_argocd_application(crd_schemas):
 
 
 def test_schema_rejects_an_invalid_servicemonitor(crd_schemas):
-    objects, _ = validate.helm_lint_and_template(ROOT / "k8s/base/mlflow/ha-gcs/values.yaml")
+    objects, _ = validate.helm_lint_and_template(ROOT / "k8s/components/mlflow-ha-gcs/values.yaml")
     monitor = find(objects, "ServiceMonitor", "mlflow")
     assert validate.check_schema([monitor], crd_schemas) == []
     bad = copy.deepcopy(monitor)
@@ -117,10 +153,18 @@ def test_schema_refuses_a_kind_it_has_no_schema_for(crd_schemas):
 # ---------------------------------------------------------------- references
 
 
-@pytest.mark.parametrize("render", ["k8s/overlays/dev", "k8s/overlays/prod"])
-def test_references_resolve_in_every_overlay(render, external):
-    objects, _ = validate.build_kustomization(ROOT / render)
-    assert validate.check_references(objects, external[render]) == []
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_references_resolve_in_every_overlay(env, external):
+    objects, _ = validate.build_kustomization(ROOT / f"k8s/overlays/{env}")
+    assert validate.check_references(objects, external[f"k8s/overlays/{env}"]) == []
+
+
+def test_external_keys_with_a_glob_segment_match_every_environment_and_nothing_deeper():
+    listed = {"k8s/overlays/*": [{"kind": "Namespace", "name": "kubeflow"}],
+              "k8s/overlays/prod": [{"kind": "Secret", "namespace": "mlflow", "name": "db"}]}
+    assert validate.external_for("k8s/overlays/dev", listed) == [{"kind": "Namespace", "name": "kubeflow"}]
+    assert len(validate.external_for("k8s/overlays/prod", listed)) == 2
+    assert validate.external_for("k8s/overlays/dev/schedules-sync", listed) == []
 
 
 def test_a_missing_secret_is_reported(dev, external):
@@ -165,8 +209,8 @@ def test_a_missing_pvc_and_an_undeclared_mount_are_reported(external):
 # ---------------------------------------------------------------- services
 
 
-def test_services_select_pods_and_declared_ports(dev, prod):
-    assert validate.check_services(dev) == [] and validate.check_services(prod) == []
+def test_services_select_pods_and_declared_ports(overlays):
+    assert {env: validate.check_services(objects) for env, objects in overlays.items()} == {env: [] for env in overlays}
 
 
 def test_a_service_selecting_nothing_is_reported(dev):
@@ -185,8 +229,8 @@ def test_a_service_targeting_an_undeclared_port_is_reported(dev, target):
 # ---------------------------------------------------------------- images and resources
 
 
-def test_images_are_pinned(dev, prod):
-    assert validate.check_images(dev + prod) == []
+def test_images_are_pinned(every_overlay):
+    assert validate.check_images(every_overlay) == []
 
 
 @pytest.mark.parametrize("image,ok", [
@@ -202,8 +246,8 @@ def test_untagged_and_latest_images_are_reported(dev, image, ok):
     assert (validate.check_images(objects) == []) is ok
 
 
-def test_every_container_has_requests_and_limits(dev, prod):
-    assert validate.check_resources(dev + prod) == []
+def test_every_container_has_requests_and_limits(every_overlay):
+    assert validate.check_resources(every_overlay) == []
 
 
 @pytest.mark.parametrize("section,resource", [("limits", "memory"), ("requests", "cpu")])
@@ -219,15 +263,38 @@ def test_a_container_without_requests_or_limits_is_reported(dev, section, resour
 
 @pytest.fixture(scope="module")
 def applications():
+    """Every Application of every environment as validate.py renders them: root + children."""
     objects = []
-    for env in ("dev", "prod"):
-        apps, _ = validate.build_kustomization(ROOT / f"k8s/argocd/{env}/apps")
-        objects += apps + validate.load_documents((ROOT / f"k8s/argocd/{env}/root.yaml").read_text())
+    for values in validate.argocd_values_files():
+        rendered, errors = validate.render_argocd(values)
+        assert errors == []
+        objects += rendered
     return objects
 
 
-def test_applications_are_pinned_pruned_and_finalized(applications):
-    assert len(applications) == 10 and validate.check_argocd(applications) == []
+def test_applications_are_pinned_pruned_and_finalized(applications, crd_schemas):
+    assert len(applications) == 5 * len(ENVIRONMENTS)
+    assert validate.check_argocd(applications) == [] and validate.check_schema(applications, crd_schemas) == []
+
+
+def test_the_argocd_chart_refuses_a_render_without_an_environment_or_with_a_typo(tmp_path):
+    empty = tmp_path / "empty.yaml"
+    empty.write_text("{}\n")
+    _, errors = validate.render_argocd(empty)
+    assert any("environment is required" in e for e in errors), errors
+    typo = tmp_path / "typo.yaml"
+    typo.write_text("environment: dev\nenviroment: dev\n")
+    _, errors = validate.render_argocd(typo)
+    assert any("'enviroment' not allowed" in e for e in errors), errors
+
+
+def test_an_argocd_chart_mistake_fails_validation(tmp_path, crd_schemas):
+    chart = tmp_path / "argocd"
+    shutil.copytree(ROOT / "k8s" / "argocd", chart)
+    template = chart / "templates" / "applications.yaml"
+    template.write_text(template.read_text().replace("  destination:", "  destinaton:"))
+    objects, errors = validate.render_argocd(chart / "values" / f"{ENVIRONMENTS[0]}.yaml", chart=chart)
+    assert errors == [] and any("destinaton" in e for e in validate.check_schema(objects, crd_schemas))
 
 
 @pytest.mark.parametrize("mistake,message", [

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import pytest
 import yaml
-from k8s_helpers import ROOT, build
+from k8s_helpers import ROOT, build, validate
+from support.environments import ENVIRONMENTS
 
 import components
 from churnops.app.platform_config import load_platform_config
@@ -15,7 +16,7 @@ NAMESPACE = "kubeflow"  # where KFP (standalone) runs pipeline pods
 
 
 def external(env: str) -> set[tuple[str, str]]:
-    listed = yaml.safe_load((ROOT / "k8s" / "external-resources.yaml").read_text())[f"k8s/overlays/{env}"]
+    listed = validate.external_for(f"k8s/overlays/{env}", yaml.safe_load(validate.EXTERNAL.read_text()))
     return {(item["kind"], item["name"]) for item in listed if item.get("namespace") == NAMESPACE}
 
 
@@ -50,7 +51,7 @@ def missing_references(env: str, steps: list[dict]) -> list[str]:
     return sorted(set(problems))
 
 
-@pytest.mark.parametrize("env", ["dev", "prod"])
+@pytest.mark.parametrize("env", ENVIRONMENTS)
 def test_platform_config_references_exist_in_the_bundle(env):
     assert missing_references(env, step_settings(env)) == []
 
