@@ -25,8 +25,15 @@ run: setup ## Main job: train + validation gate (promote) + batch inference with
 	$(BIN)/churnops train
 	$(BIN)/churnops predict --model-uri models:/churn-classifier@champion --input data/churn_synthetic.csv --output build/predictions.csv
 
-test: setup validate ## Run the whole test suite (unit, component, end-to-end) after `make validate`
+test: setup lint validate ## Run the whole test suite (unit, component, end-to-end) after `make lint` and `make validate`
 	$(BIN)/pytest
+
+test-fast: setup ## Quick loop: unit and component tests only (no kubectl/helm, no services, no pipeline runs)
+	$(BIN)/pytest -m "not e2e and not integration and not k8s and not telco" --ignore=tests/e2e --ignore=tests/integration --ignore=tests/k8s
+
+lint: setup ## ruff (rules in pyproject.toml) and import-linter (the layer contracts of docs/architecture.md)
+	$(BIN)/ruff check .
+	$(BIN)/lint-imports --no-logo
 
 $(VALIDATE_STAMP): $(STAMP) requirements/validate.txt
 	$(BIN)/pip install --quiet -c constraints.txt -r requirements/validate.txt
@@ -67,4 +74,4 @@ measure-inference: setup ## Peak memory and rows/s of batch inference at 200k an
 data: setup ## Regenerate data/churn_synthetic.csv (byte-for-byte reproducible)
 	$(BIN)/python scripts/generate_synthetic_data.py --output data/churn_synthetic.csv
 
-.PHONY: help setup run test tools validate compile schedules-check bench mlflow-ui mlflow-server measure-inference data
+.PHONY: help setup run test test-fast lint tools validate compile schedules-check bench mlflow-ui mlflow-server measure-inference data

@@ -55,7 +55,7 @@ def print_table(title: str, header: list[str], rows: list[list[object]]) -> None
     widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
     print(f"\n### {title}\n")
     for index, row in enumerate(cells):
-        print("| " + " | ".join(cell.ljust(width) for cell, width in zip(row, widths)) + " |")
+        print("| " + " | ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)) + " |")
         if index == 0:
             print("|" + "|".join("-" * (width + 2) for width in widths) + "|")
     sys.stdout.flush()

@@ -21,10 +21,10 @@ import time
 from pathlib import Path
 
 import yaml
+from support.kfp_server import FakeKfpServer
 
 from churnops.schedules.cli import build_parser, run
 from churnops.schedules.kfp_api import PAGE_SIZE
-from support.kfp_server import FakeKfpServer
 
 REPO = Path(__file__).resolve().parents[1]
 SMALL_PAGE = 10

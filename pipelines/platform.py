@@ -5,7 +5,8 @@ The pipeline files stay free of cluster details, and no pipeline needs a line fo
 the function body has created its tasks (including tasks inside ParallelFor / Condition /
 ExitHandler groups, and tasks added by later changes), applies the settings of its component to
 each one (`settings_for(component_name)`, e.g. `PlatformConfig.for_step` from
-churnops.app.platform_config, which reads and validates config/platform/<env>.yaml). The result compiles like any pipeline; the original object is not changed, so the
+churnops.app.platform_config, which reads and validates config/platform/<env>.yaml). The result
+compiles like any pipeline; the original object is not changed, so the
 local runner (`churnops train`), which ignores kfp-kubernetes settings anyway, keeps using the
 plain pipeline and runs without platform warnings.
 

@@ -10,7 +10,6 @@ import pytest
 from support.paths import SYNTHETIC_CSV, TELCO_CSV
 
 
-
 @pytest.fixture(scope="session")
 def synthetic_csv() -> Path:
     return SYNTHETIC_CSV

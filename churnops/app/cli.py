@@ -14,13 +14,15 @@ import traceback
 from pathlib import Path
 
 from churnops import defaults, names
+from churnops.core.search_space import MODEL_TYPES, SEARCH  # standard library only: cheap for --help
 from churnops.errors import ChurnopsError
 
 
 def _add_tracking(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--tracking-uri",
-        help="MLflow tracking URI (an http(s) server or sqlite:///...); default: the embedded store in $CHURNOPS_HOME (./.churnops)",
+        help="MLflow tracking URI (an http(s) server or sqlite:///...); "
+             "default: the embedded store in $CHURNOPS_HOME (./.churnops)",
     )
 
 
@@ -96,15 +98,16 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--experiment", default=defaults.EXPERIMENT, help="MLflow experiment (default: %(default)s)")
     train.add_argument("--model-name", default=defaults.MODEL_NAME, help="registered model name (default: %(default)s)")
     train.add_argument("--model-type",
-                       help="auto (candidate search by cross-validation) | logistic_regression | random_forest | "
-                            "hist_gradient_boosting (one model) (default: auto; logistic_regression when --param "
-                            "is given without it, as before the search existed)")
+                       help=f"{SEARCH} (candidate search by cross-validation) | {' | '.join(MODEL_TYPES)} (one model) "
+                            f"(default: {SEARCH}; logistic_regression when --param is given without it, as before "
+                            "the search existed)")
     train.add_argument("--param", action="append", type=_parse_param, default=[], metavar="KEY=VALUE",
                        help="hyperparameter of the one --model-type, repeatable (e.g. --param C=0.5)")
     train.add_argument("--search-space", type=Path, metavar="FILE",
                        help="JSON/YAML list of {model_type, grid: [{hyperparameters}]} for --model-type auto "
                             "(default: logistic regression, random forest, hist gradient boosting; see docs/model-search.md)")
-    train.add_argument("--cv-folds", type=int, default=defaults.CV_FOLDS, help="cross-validation folds of the search (default: %(default)s)")
+    train.add_argument("--cv-folds", type=int, default=defaults.CV_FOLDS,
+                       help="cross-validation folds of the search (default: %(default)s)")
     train.add_argument("--random-state", type=int, default=defaults.RANDOM_STATE)
     train.add_argument("--json", action="store_true", help="print one JSON object with the result on stdout")
     train.add_argument("--verbose", action="store_true", help=argparse.SUPPRESS)
@@ -116,7 +119,8 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--input", required=True, help="CSV path or URI to score")
     predict.add_argument("--output", required=True, help="predictions CSV to write (rejected rows go beside it)")
     _add_tracking(predict)
-    predict.add_argument("--chunk-rows", type=int, default=defaults.CHUNK_ROWS, help="rows scored at a time (default: %(default)s)")
+    predict.add_argument("--chunk-rows", type=int, default=defaults.CHUNK_ROWS,
+                         help="rows scored at a time (default: %(default)s)")
     predict.add_argument("--max-rejected-fraction", type=float, default=defaults.MAX_REJECTED_FRACTION,
                          help="fail when more than this share of rows have unparseable numbers (default: %(default)s)")
     predict.add_argument("--json", action="store_true", help="print one JSON object with the result on stdout")

@@ -24,6 +24,9 @@ from kfp import local
 from churnops.errors import ChurnopsError
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
+# kfp.local internals relied on (kfp 2.17.3): the wording of its INFO log lines. If it changes,
+# progress lines stop appearing on stderr (tests/churnops/app/test_local_runner.py fails); the
+# run itself and its result are unaffected.
 STARTED = re.compile(r"Executing task '([\w-]+)'")
 FINISHED = re.compile(r"Task '([\w-]+)' finished with status (\w+)")
 # The last line of a failed step's traceback when churnops raised a user-facing error.

@@ -15,7 +15,6 @@ from mlflow.exceptions import MlflowException
 from churnops import names
 from churnops.core.evaluation import METRIC_NAMES
 from churnops.errors import RegistryError
-from churnops.registry import aliases
 
 KEY_METRICS = ("roc_auc", "f1", "log_loss")
 COLUMNS = ("version", "aliases", "validation_status", "roc_auc", "f1", "log_loss", "source_run", "created")
@@ -97,7 +96,7 @@ def format_table(rows: list[dict[str, Any]]) -> str:
 
     table = [list(COLUMNS)] + [[cell(row[column]) for column in COLUMNS] for row in rows]
     widths = [max(len(line[index]) for line in table) for index in range(len(COLUMNS))]
-    return "\n".join("  ".join(text.ljust(width) for text, width in zip(line, widths)).rstrip() for line in table)
+    return "\n".join("  ".join(text.ljust(width) for text, width in zip(line, widths, strict=True)).rstrip() for line in table)
 
 
 def format_show(details: dict[str, Any]) -> str:

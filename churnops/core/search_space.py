@@ -1,7 +1,7 @@
 """The search space: the candidate models a search tries, and how the winner is chosen.
 
-Standard library only (churnops.core.estimators imports scikit-learn lazily): the pipeline's cheap steps (pick the single model, select the best score)
-import this module without paying for scikit-learn or MLflow.
+Standard library only (churnops.core.estimators imports scikit-learn lazily): the pipeline's cheap
+steps (pick the single model, select the best score) import this module without paying for scikit-learn or MLflow.
 
 The search space is a list of model families, each an estimator with a small grid; it travels as a
 KFP parameter (the items of the `dsl.ParallelFor`: one task per family, which scores every

@@ -31,7 +31,7 @@ AUDIT_HISTORY = names.TAG_AUDIT_HISTORY
 MAX_HISTORY_CHARS = 7000  # MLflow caps a tag value at 8000 characters
 
 
-class ChampionChanged(RegistryError):
+class ChampionChangedError(RegistryError):
     def __init__(self, model_name: str, expected: str | None, current: str | None) -> None:
         self.expected, self.current = expected, current
         super().__init__(
@@ -103,13 +103,13 @@ def move_champion(
     """Point `champion` at `version`; the replaced champion becomes `previous-champion`.
 
     `expected`: the champion the caller decided against; a different current champion raises
-    ChampionChanged before anything moves. `previous`: what `previous-champion` points at
+    ChampionChangedError before anything moves. `previous`: what `previous-champion` points at
     afterwards ("keep" = the replaced champion; None = remove it; a version = that version).
     Returns the replaced champion.
     """
     current = alias_version(client, model_name, CHAMPION)  # the re-read, right before the write
     if current != expected:
-        raise ChampionChanged(model_name, expected, current)
+        raise ChampionChangedError(model_name, expected, current)
     client.set_registered_model_alias(model_name, CHAMPION, version)
     target = current if previous == "keep" else previous
     if target and target != version:

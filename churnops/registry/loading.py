@@ -8,9 +8,7 @@ from dataclasses import asdict, dataclass
 import mlflow
 from mlflow.exceptions import MlflowException
 
-from churnops import defaults
-
-from churnops import names
+from churnops import defaults, names
 from churnops.core.features import FeatureSpec
 from churnops.errors import RegistryError
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from churnops.errors import ConfigError
+from churnops.schedules.apply import apply
 from churnops.schedules.arguments import (
     EXIT_API_ERROR,
     EXIT_IN_SYNC,
@@ -26,7 +27,6 @@ from churnops.schedules.arguments import (
     EXIT_UNEXPECTED,
     add_arguments,
 )
-from churnops.schedules.apply import apply
 from churnops.schedules.cluster import ClusterError, core_v1, has_config_map_refs, resolve_config_map_refs
 from churnops.schedules.compiled import compile_declared
 from churnops.schedules.config import SchedulesConfig, load_config

@@ -218,7 +218,7 @@ def _runs(items: list, defaults: dict, experiments, pipeline_decls, registry, ba
         merged["parameters"] = {**(defaults.get("parameters") or {}), **(item.get("parameters") or {})}
         ok = True
 
-        def fail(field_name: str, message: str) -> None:
+        def fail(field_name: str, message: str, label: str = label) -> None:  # bound now, called in this pass
             nonlocal ok
             ok = False
             bad(label, field_name, message)

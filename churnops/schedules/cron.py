@@ -40,7 +40,7 @@ def cron_problem(expression: str) -> str | None:
                 f"(KFP would read it as seconds..month): write '0 {text}'")
     if len(fields) != 6:
         return f"{expression!r} has {len(fields)} fields; KFP cron has 6: seconds minutes hours day-of-month month day-of-week"
-    for value, (name, low, high, names, question) in zip(fields, FIELDS):
+    for value, (name, low, high, names, question) in zip(fields, FIELDS, strict=True):
         problem = _field_problem(value, low, high, names, question)
         if problem:
             return f"{name} field {value!r}: {problem}"

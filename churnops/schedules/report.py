@@ -11,7 +11,7 @@ HEADER = ("ACTION", "KIND", "NAME", "DETAIL")
 def plan_table(plan: Plan) -> str:
     rows = [HEADER] + [(c.verb, c.kind, c.name, c.detail) for c in plan.changes]
     widths = [max(len(row[i]) for row in rows) for i in range(3)]
-    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row[:3], widths)) + "  " + row[3] for row in rows]
+    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row[:3], widths, strict=True)) + "  " + row[3] for row in rows]
     pending = len(plan.pending)
     lines.append(f"Plan: {pending} to change, {len(plan.changes) - pending} unchanged.")
     lines.extend(f"warning: {warning}" for warning in plan.warnings)

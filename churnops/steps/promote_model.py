@@ -112,7 +112,7 @@ def apply_decision(client, model_name: str, version: str, run_id: str, decision:
         try:
             aliases.move_champion(client, model_name, version, decision.champion_version,
                                    actor=actor, reason=decision.reason)
-        except aliases.ChampionChanged as exc:
+        except aliases.ChampionChangedError as exc:
             decision = promotion.decide(decision.candidate_metrics, decision.champion_version,
                                         decision.champion_metrics, exc.current,
                                         promotion.Policy({}, decision.primary_metric, decision.tolerance))

@@ -7,9 +7,7 @@ from typing import Any
 
 import mlflow
 
-from churnops import defaults
-
-from churnops import names
+from churnops import defaults, names
 from churnops.core.fitting import typed_features
 from churnops.core.search_space import leaderboard
 from churnops.errors import ChurnopsError

@@ -157,7 +157,8 @@ def artifact_store_error(exc: BaseException, destination: str) -> ChurnopsError 
     if "NoSuchBucket" in text:
         hint = f"The bucket of {destination} does not exist: create it or fix the experiment's artifact root"
     elif "Could not connect to the endpoint" in text or name == "EndpointConnectionError":
-        hint = f"The object store is unreachable from this step (S3 endpoint: {s3_endpoint() or 'AWS default'}); check MLFLOW_S3_ENDPOINT_URL"
+        endpoint = s3_endpoint() or "AWS default"
+        hint = f"The object store is unreachable from this step (S3 endpoint: {endpoint}); check MLFLOW_S3_ENDPOINT_URL"
     elif destination.startswith(("s3://", "s3a://")) or "botocore" in type(exc).__module__ or "boto3" in type(exc).__module__:
         hint = _credentials_hint("s3://")
     elif destination.startswith(("gs://", "gcs://")) or "google" in type(exc).__module__:

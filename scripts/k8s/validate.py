@@ -311,7 +311,8 @@ def references_of(obj: dict) -> Iterator[tuple[str, str, str | None, str]]:
         if role_ref.get("kind") == "Role":
             yield "Role", role_ref["name"], None, "roleRef"
         for subject in obj.get("subjects", []) or []:
-            if subject.get("kind") == "ServiceAccount" and subject.get("namespace", obj["metadata"].get("namespace")) == obj["metadata"].get("namespace"):
+            namespace = obj["metadata"].get("namespace")
+            if subject.get("kind") == "ServiceAccount" and subject.get("namespace", namespace) == namespace:
                 yield "ServiceAccount", subject["name"], None, "subjects"
     if obj.get("kind") == "HorizontalPodAutoscaler":
         target = obj.get("spec", {}).get("scaleTargetRef", {})
@@ -408,7 +409,8 @@ def check_images(objects: list[dict]) -> list[str]:
     for obj, container in pod_containers(objects):
         problem = image_problem(container.get("image", ""))
         if problem:
-            errors.append(f"{where(obj)}: container {container['name']} image {container.get('image')!r} {problem}: pin a version")
+            errors.append(
+                f"{where(obj)}: container {container['name']} image {container.get('image')!r} {problem}: pin a version")
     return errors
 
 
@@ -467,7 +469,7 @@ def external_for(name: str, external: dict[str, list[dict]]) -> list[dict]:
 
 def matches(name: str, pattern: str) -> bool:
     parts, globs = name.split("/"), pattern.split("/")
-    return len(parts) == len(globs) and all(fnmatch.fnmatchcase(p, g) for p, g in zip(parts, globs))
+    return len(parts) == len(globs) and all(fnmatch.fnmatchcase(p, g) for p, g in zip(parts, globs, strict=True))
 
 
 def load_checkov_skips(path: Path = CHECKOV_SKIPS) -> tuple[list[str], list[str]]:
@@ -601,7 +603,8 @@ def main(argv: list[str] | None = None) -> int:
 
     skips, skip_errors = load_checkov_skips()
     checkov_errors = skip_errors + check_checkov(renders, skips)
-    print(f"== checkov (skipped: {', '.join(skips) or 'none'}): {'ok' if not checkov_errors else f'{len(checkov_errors)} failure(s)'}")
+    outcome = "ok" if not checkov_errors else f"{len(checkov_errors)} failure(s)"
+    print(f"== checkov (skipped: {', '.join(skips) or 'none'}): {outcome}")
     for error in checkov_errors:
         print(f"   {error}")
     failed |= bool(checkov_errors)

@@ -25,9 +25,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import integration_services as services  # beside this file; on pytest's pythonpath
 import pytest
 
-import integration_services as services  # beside this file; on pytest's pythonpath
 from churnops.app import mlflow_server
 
 POSTGRES_ENV = "CHURNOPS_TEST_POSTGRES"  # another server for the throwaway databases, e.g. on a laptop

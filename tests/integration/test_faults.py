@@ -16,11 +16,8 @@ import mlflow
 import psycopg
 import pytest
 
-from churnops.app import cli
-
 from churnops import registry
-
-from churnops.app import runs
+from churnops.app import cli, runs
 from churnops.errors import ChurnopsError
 
 pytestmark = pytest.mark.integration
@@ -80,7 +77,7 @@ def test_server_restarted_mid_run_resumes_or_fails_cleanly(topology, synthetic_c
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
     )
     output: dict[str, str] = {}
-    reader = threading.Thread(target=lambda: output.update(zip(("out", "err"), run.communicate())))
+    reader = threading.Thread(target=lambda: output.update(zip(("out", "err"), run.communicate(), strict=True)))
     reader.start()
     deadline = time.monotonic() + 120
     while _runs_in(topology.database_uri, experiment) == 0:

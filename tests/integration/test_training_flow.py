@@ -15,7 +15,6 @@ import pandas as pd
 import pytest
 
 from churnops import registry
-
 from churnops.app import runs
 
 pytestmark = pytest.mark.integration

@@ -25,11 +25,14 @@ def test_every_documented_values_combination_lints_strictly(values):
 # (values that cannot work, words the fail message must contain so that a user knows the fix)
 INVALID = {
     "postgres-without-secret": (["--set", "backendStore.type=postgres"], "backendStore.postgres.existingSecret"),
-    "s3-without-bucket": (["--set", "artifactRoot.type=s3", "--set", "artifactRoot.s3.existingSecret=x"], "artifactRoot.s3.bucket"),
-    "s3-without-credentials": (["--set", "artifactRoot.type=s3", "--set", "artifactRoot.s3.bucket=b"], "artifactRoot.s3.existingSecret"),
+    "s3-without-bucket": (
+        ["--set", "artifactRoot.type=s3", "--set", "artifactRoot.s3.existingSecret=x"], "artifactRoot.s3.bucket"),
+    "s3-without-credentials": (
+        ["--set", "artifactRoot.type=s3", "--set", "artifactRoot.s3.bucket=b"], "artifactRoot.s3.existingSecret"),
     "gcs-without-bucket": (["--set", "artifactRoot.type=gcs"], "artifactRoot.gcs.bucket"),
     "hpa-with-sqlite": ([*S3, "--set", "autoscaling.enabled=true"], "needs an external database and a blob store"),
-    "hpa-with-proxied-local-artifacts": ([*PG, "--set", "autoscaling.enabled=true"], "needs an external database and a blob store"),
+    "hpa-with-proxied-local-artifacts": (
+        [*PG, "--set", "autoscaling.enabled=true"], "needs an external database and a blob store"),
     "replicas-with-sqlite": (["--set", "replicaCount=2"], "replicaCount > 1 needs an external database"),
     "hpa-min-above-max": ([*PG, *GCS, "--set", "autoscaling.enabled=true", "--set", "autoscaling.minReplicas=5",
                            "--set", "autoscaling.maxReplicas=2"], "lower minReplicas"),

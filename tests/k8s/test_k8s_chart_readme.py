@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import shutil
 
+import chart_readme
 import yaml
 from k8s_helpers import CHART, ROOT
-
-import chart_readme
 
 
 def test_the_committed_readme_is_what_the_values_comments_generate():

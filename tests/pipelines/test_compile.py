@@ -7,8 +7,8 @@ import re
 import pytest
 import yaml
 
-from churnops.core.search_space import DEFAULT_SEARCH_SPACE
 from churnops.app.compile import compile_all
+from churnops.core.search_space import DEFAULT_SEARCH_SPACE
 from pipelines import PIPELINES
 
 
@@ -22,7 +22,7 @@ def compiled(tmp_path_factory):
 def test_every_pipeline_compiles_deterministically(compiled):
     first, second = compiled
     assert [path.name for path in first] == [f"{name}.yaml" for name in PIPELINES]
-    for a, b in zip(first, second):
+    for a, b in zip(first, second, strict=True):
         assert a.read_bytes() == b.read_bytes(), f"{a.name} differs between two compilations"
 
 

@@ -6,13 +6,12 @@ from pathlib import Path
 import pytest
 import yaml
 from kfp import compiler, dsl
+from support.paths import REPO
 
 import components
 from churnops.app.platform_config import PlatformConfig, load_platform_config
 from pipelines import PIPELINES
 from pipelines.platform import with_platform
-from support.paths import REPO
-
 
 
 def compile_to_docs(pipeline, path: Path) -> tuple[dict, dict]:

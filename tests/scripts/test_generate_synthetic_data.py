@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
-from pathlib import Path
 
 import pandas as pd
 from support.paths import REPO
-
 
 
 def load_generator():

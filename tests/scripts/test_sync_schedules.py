@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
+from support.environments import ENVIRONMENTS
 from support.paths import REPO
 
 
-
-@pytest.mark.parametrize("env", ["dev", "prod"])
+@pytest.mark.parametrize("env", ENVIRONMENTS)
 def test_shipped_schedules_pass_check_without_contacting_kfp(env):
     done = subprocess.run([sys.executable, "scripts/sync_schedules.py", "--config", f"schedules/{env}.yaml", "--check"],
                           cwd=REPO, capture_output=True, text=True, timeout=120)

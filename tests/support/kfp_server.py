@@ -96,7 +96,10 @@ class FakeKfpServer:
         self._http = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
         # A short poll interval: shutdown() waits for it, and tests start and stop many servers.
         self._thread = threading.Thread(target=self._http.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
-        default = self._new_experiment({"display_name": "Default", "description": "All runs created without specifying an experiment will be grouped here."})
+        default = self._new_experiment({
+            "display_name": "Default",
+            "description": "All runs created without specifying an experiment will be grouped here.",
+        })
         self.default_experiment_id = default["experiment_id"]
 
     # -- lifecycle --------------------------------------------------------------------------------

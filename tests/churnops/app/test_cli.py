@@ -12,7 +12,6 @@ import pytest
 from support.paths import REPO
 
 
-
 def churnops(*args: str, home: Path, cwd: Path = REPO) -> subprocess.CompletedProcess:
     env = {**os.environ, "CHURNOPS_HOME": str(home)}
     return subprocess.run(

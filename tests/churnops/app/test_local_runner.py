@@ -7,8 +7,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from churnops.errors import ChurnopsError
 from churnops.app.local_runner import run_locally, step_error
+from churnops.errors import ChurnopsError
 
 
 class LeakyPipeline:

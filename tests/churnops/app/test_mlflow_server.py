@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 
 from churnops.app import cli
-
 from churnops.app import mlflow_server as server
 from churnops.errors import TrackingError
 

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
+from support.environments import ENVIRONMENTS
+from support.paths import REPO
 
 import components
 from churnops.app.platform_config import load_platform_config
 from churnops.errors import ConfigError
-from support.paths import REPO
 
 
-
-@pytest.mark.parametrize("env", ["dev", "prod"])
+@pytest.mark.parametrize("env", ENVIRONMENTS)
 def test_shipped_platform_files_are_valid(env):
     config = load_platform_config(REPO / "config" / "platform" / f"{env}.yaml", components.__all__)
 

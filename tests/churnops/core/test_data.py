@@ -6,8 +6,8 @@ import pandas as pd
 import pytest
 
 from churnops.core import data
-from churnops.storage.datasets import read_dataset
 from churnops.errors import DatasetError
+from churnops.storage.datasets import read_dataset
 
 
 def write(tmp_path, text: str, name: str = "input.csv") -> str:

@@ -1,7 +1,7 @@
 import pytest
 
-from churnops.errors import ChurnopsError
 from churnops.core.estimators import ESTIMATORS, build_estimator
+from churnops.errors import ChurnopsError
 
 
 @pytest.mark.parametrize("model_type", sorted(ESTIMATORS))

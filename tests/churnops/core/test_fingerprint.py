@@ -8,11 +8,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from support.paths import REPO
 
 import churnops
 from churnops.core.fingerprint import CODE_PATHS, code_version, training_fingerprint
-from support.paths import REPO
-
 
 BASE = {
     "target_column": "Churn",

@@ -8,8 +8,8 @@ import json
 import mlflow
 import pytest
 
-from churnops.registry import aliases as champion
 from churnops.errors import RegistryError
+from churnops.registry import aliases as champion
 from churnops.registry.tracking import embedded_tracking_uri
 
 _models = itertools.count(1)
@@ -54,7 +54,7 @@ def test_a_champion_changed_by_someone_else_is_never_overwritten(model):
     client, name = model
     champion.promote(client, name, "1", actor="ana", reason="first")
     # This caller decided against "no champion", but v1 became champion meanwhile.
-    with pytest.raises(champion.ChampionChanged, match=r"expected no champion, found v1.*nothing was moved"):
+    with pytest.raises(champion.ChampionChangedError, match=r"expected no champion, found v1.*nothing was moved"):
         champion.move_champion(client, name, "2", None, actor="run-b", reason="stale decision")
     assert aliases(client, name) == {"champion": "1"}
     assert "audit.action" not in client.get_model_version(name, "2").tags
@@ -94,8 +94,8 @@ def test_promoting_the_challenger_clears_that_alias(model):
 
 
 def test_the_gate_refuses_to_promote_over_a_champion_that_moved_during_the_run(model, tmp_path):
-    from churnops.steps import promote_model as gate
     from churnops.core import promotion
+    from churnops.steps import promote_model as gate
 
     client, name = model
     experiment = client.create_experiment(f"gate-{name}", artifact_location=(tmp_path / "artifacts").as_uri())

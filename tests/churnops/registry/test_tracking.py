@@ -9,8 +9,8 @@ import time
 
 import pytest
 
-from churnops.registry import tracking
 from churnops.errors import TrackingError
+from churnops.registry import tracking
 
 
 class Health(http.server.BaseHTTPRequestHandler):

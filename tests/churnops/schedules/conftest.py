@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import contextlib
-import io
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from support.kfp_server import FakeKfpServer
+from support.paths import REPO
 
 from churnops.schedules.cli import build_parser, run
 from churnops.schedules.kfp_api import RetryPolicy
-from support.kfp_server import FakeKfpServer
-from support.paths import REPO
 
 PLATFORM_PROD = REPO / "config" / "platform" / "prod.yaml"
 NO_SLEEP = RetryPolicy(attempts=4, first_delay=0.0, sleep=lambda seconds: None)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import yaml
+from support.environments import ENVIRONMENTS
 from support.paths import REPO
 
 REF = {"valueFrom": {"configMapKeyRef": {"name": "churnops-config", "key": "MLFLOW_TRACKING_URI"}}}
@@ -76,9 +77,8 @@ def test_check_validates_the_reference_without_reading_it(write_schedules, sched
     assert kfp_server.calls == []
 
 
-@pytest.mark.parametrize("env", ["dev", "prod"])
+@pytest.mark.parametrize("env", ENVIRONMENTS)
 def test_the_shipped_schedules_sync_against_the_cluster_config_map(kubeconfig, sync, kfp_server, runs_by_name, env):
-    from pathlib import Path
 
     kfp_server.config_maps[("kubeflow", "churnops-config")] = {
         "MLFLOW_TRACKING_URI": "http://mlflow.mlflow.svc.cluster.local:5000",

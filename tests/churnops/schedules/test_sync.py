@@ -14,7 +14,6 @@ import pytest
 from churnops.schedules.state import parse_marker
 
 
-
 def mutations(server, ids: bool = True) -> list[str]:
     calls = [f"{call.method} {call.path.split('/apis/v2beta1/')[-1]}" for call in server.mutating_calls()]
     return calls if ids else [re.sub(r"/[0-9a-f-]{36}", "/<id>", call) for call in calls]

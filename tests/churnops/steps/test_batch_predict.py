@@ -6,9 +6,9 @@ import mlflow
 import pandas as pd
 import pytest
 
-from churnops.errors import DatasetError, RegistryError
 from churnops.core.features import FeatureSpec
 from churnops.core.scoring import split_rejects
+from churnops.errors import DatasetError, RegistryError
 from churnops.registry.loading import ResolvedModel, resolve
 from churnops.steps.batch_predict import predict_file
 

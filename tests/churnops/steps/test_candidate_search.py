@@ -10,13 +10,11 @@ import pytest
 
 from churnops.core import data
 from churnops.core.cross_validation import cross_validate
-from churnops.core.search_space import expand
-from churnops.storage.datasets import read_dataset
-
+from churnops.core.search_space import DEFAULT_SEARCH_SPACE, candidate_order, expand, select_best
+from churnops.errors import DatasetError
 from churnops.steps import score_model_family, start_candidate_search
 from churnops.steps.train_model import log_selection
-from churnops.core.search_space import DEFAULT_SEARCH_SPACE, candidate_order, select_best
-from churnops.errors import DatasetError
+from churnops.storage.datasets import read_dataset
 
 
 @pytest.fixture

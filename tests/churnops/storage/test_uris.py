@@ -7,8 +7,8 @@ import re
 import botocore.exceptions
 import pytest
 
-from churnops.storage import uris as storage
 from churnops.errors import DatasetError, TrackingError
+from churnops.storage import uris as storage
 
 
 @pytest.mark.parametrize(
