@@ -1,6 +1,7 @@
 # The component image: every pipeline step (and the schedules sync Job) runs in it.
-# Tag it ghcr.io/churnops/churnops:<version> (components/images.py names the one in use):
-#   docker build -t ghcr.io/churnops/churnops:0.1.0 .
+# Tag it ghcr.io/churnops/churnops:<version>, the version in churnops/__init__.py (components/images.py
+# derives the tag the pipelines use from it; tests/k8s check every manifest uses the same):
+#   docker build -t ghcr.io/churnops/churnops:$(python -c 'import churnops; print(churnops.__version__)') .
 # kfp is installed here, which is why the components set install_kfp_package=False and no step
 # pip-installs anything at run time.
 FROM python:3.11.14-slim-bookworm
@@ -14,7 +15,8 @@ WORKDIR /opt/churnops
 # Dependencies first, from the pinned set, so code changes do not reinstall them.
 COPY pyproject.toml constraints.txt README.md ./
 RUN mkdir -p churnops components pipelines \
-    && touch churnops/__init__.py components/__init__.py pipelines/__init__.py \
+    && echo '__version__ = "0.0.0"' > churnops/__init__.py \
+    && touch components/__init__.py pipelines/__init__.py \
     && pip install -c constraints.txt . \
     && pip uninstall -y churnops
 COPY churnops ./churnops

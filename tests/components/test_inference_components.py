@@ -6,13 +6,10 @@ import json
 
 import pandas as pd
 from kfp import dsl
+from support.artifacts import artifact
 
 from churnops.core.fingerprint import training_fingerprint
 from components import batch_predict, fingerprint_training, resolve_model
-
-
-def artifact(kind, tmp_path, name, metadata=None):
-    return kind(name=name, uri=str(tmp_path / name), metadata=dict(metadata or {}))
 
 
 def test_fingerprint_reads_the_load_steps_metadata_as_kfp_hands_it_over(tmp_path):

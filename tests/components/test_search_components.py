@@ -8,6 +8,7 @@ import json
 import mlflow
 import pytest
 from kfp import dsl
+from support.artifacts import artifact
 
 from components import (
     load_and_preprocess_data,
@@ -22,10 +23,6 @@ SPACE = [
     {"model_type": "logistic_regression", "grid": [{"C": 0.1}, {"C": 1.0}]},
     {"model_type": "random_forest", "grid": [{"n_estimators": 30, "min_samples_leaf": 10}]},
 ]
-
-
-def artifact(kind, tmp_path, name):
-    return kind(name=name, uri=str(tmp_path / name), metadata={})
 
 
 @pytest.fixture

@@ -5,16 +5,13 @@ from __future__ import annotations
 import mlflow
 import pytest
 from kfp import dsl
+from support.artifacts import artifact
 
 from churnops.errors import DatasetError
 from components import evaluate_model, load_and_preprocess_data, register_model, train_model
 
 # What the training pipeline passes the load step (components have no defaults of their own).
 LOAD = {"test_size_ratio": 0.2, "target_column": "Churn", "random_state": 42, "positive_label": ""}
-
-
-def artifact(kind, tmp_path, name):
-    return kind(name=name, uri=str(tmp_path / name), metadata={})
 
 
 @pytest.fixture

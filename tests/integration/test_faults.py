@@ -16,9 +16,9 @@ import mlflow
 import psycopg
 import pytest
 
-from churnops import registry
 from churnops.app import cli, runs
 from churnops.errors import ChurnopsError
+from churnops.registry import versions
 
 pytestmark = pytest.mark.integration
 
@@ -31,7 +31,7 @@ def versions_of(tracking_uri: str, model_name: str) -> list:
 def assert_every_version_has_its_files(tracking_uri: str, model_name: str) -> None:
     mlflow.set_tracking_uri(tracking_uri)
     for version in versions_of(tracking_uri, model_name):
-        registry.check_model_files(version.source)  # raises RegistryError when the files are gone
+        versions.check_model_files(version.source)  # raises RegistryError when the files are gone
 
 
 def test_server_down_at_start_fails_within_the_bound_naming_the_uri(home, synthetic_csv, monkeypatch, capsys):

@@ -14,7 +14,7 @@ import mlflow
 import pandas as pd
 import pytest
 
-from churnops import registry
+from churnops import names
 from churnops.app import runs
 
 pytestmark = pytest.mark.integration
@@ -60,7 +60,7 @@ def trained(request, topology, dataset_uris, tmp_path_factory):
 
 def test_version_is_registered_with_candidate_alias_and_dataset_lineage(trained):
     summary = trained["summary"]
-    assert summary["aliases"][registry.CANDIDATE_ALIAS] == summary["model_version"]
+    assert summary["aliases"][names.ALIAS_CANDIDATE] == summary["model_version"]
     assert summary["tags"]["source_run_id"] == summary["run_id"]
     assert summary["metrics"]["roc_auc"] > 0.75
     run = mlflow.MlflowClient(tracking_uri=trained["server"].url).get_run(summary["run_id"])
