@@ -17,6 +17,7 @@ import yaml
 
 import components
 from churnops.app.platform_config import read_platform_document, validate_platform
+from churnops.core.parameters import training_parameter_problems
 from churnops.errors import ConfigError, Problem, entry_label
 from churnops.schedules.cron import cron_problem
 from pipelines import PIPELINES
@@ -35,6 +36,7 @@ SCOPE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 K8S_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
 MAX_CONCURRENCY = 10  # the KFP API server refuses more
 DEFAULT_SERVICE_ACCOUNT = "churnops-pipeline-runner"
+TRAINING_FUNCTION = "training"  # the pipelines.PIPELINES key whose parameters core.parameters checks
 PARAMETER_TYPES: dict[str, tuple[type, ...]] = {
     "String": (str,),
     "Integer": (int,),
@@ -268,6 +270,12 @@ def _runs(items: list, defaults: dict, experiments, pipeline_decls, registry, ba
         elif pipeline in declared:
             for message in parameter_problems(registry[declared[pipeline].function], parameters):
                 fail("parameters", message)
+            if declared[pipeline].function == TRAINING_FUNCTION:
+                # The rules `churnops train` and the pipeline's steps apply (ConfigMap refs are
+                # resolved on the cluster and checked there).
+                literal = {k: v for k, v in parameters.items() if config_map_ref(v) is None}
+                for message in training_parameter_problems(literal):
+                    fail("parameters", message)
         if ok:
             yield RecurringRunDecl(
                 name=item["name"],
