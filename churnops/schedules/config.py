@@ -20,6 +20,7 @@ from churnops.app.platform_config import read_platform_document, validate_platfo
 from churnops.core.parameters import training_parameter_problems
 from churnops.errors import ConfigError, Problem, entry_label
 from churnops.schedules.cron import cron_problem
+from churnops.schedules.marker import MAX_DESCRIPTION, room_for_description
 from pipelines import PIPELINES
 
 TOP_KEYS = ("scope", "platform", "defaults", "experiments", "pipelines", "recurring_runs")
@@ -156,6 +157,18 @@ def validate(document: Any, path: Path, pipelines: Mapping[str, Any], problems: 
     pipeline_decls = tuple(_pipelines(_section(document, "pipelines", bad), pipelines, bad))
     runs = tuple(_runs(_section(document, "recurring_runs", bad), defaults, experiments, pipeline_decls,
                        pipelines, bad))
+    room = room_for_description(scope)
+    positions = {item.get("name"): i for i, item in enumerate(document.get("recurring_runs") or [])
+                 if isinstance(item, dict)}
+    for run in runs:
+        if len(run.description.strip()) > room:
+            bad(entry_label("recurring_runs", positions[run.name], {"name": run.name}), "description",
+                f"{len(run.description.strip())} characters; KFP stores {MAX_DESCRIPTION} (MySQL VARCHAR) and the "
+                f"sync's marker takes the rest: shorten it to at most {room}")
+    for index, experiment in enumerate(experiments):
+        if len(experiment.description) > MAX_DESCRIPTION:
+            bad(entry_label("experiments", index, {"name": experiment.name}), "description",
+                f"{len(experiment.description)} characters; KFP stores at most {MAX_DESCRIPTION}: shorten it")
     return SchedulesConfig(path, scope, platform, experiments, pipeline_decls, runs)
 
 
