@@ -60,6 +60,14 @@ FILTER_KEYS = {
 }
 # api/v2beta1/recurring_run.proto DeletePropagationPolicy, resource_manager.go: propagationPolicyMap.
 PROPAGATION_POLICIES = ("FOREGROUND", "BACKGROUND", "ORPHAN")
+# Multi-user mode. auth/authenticator_token_review.go: TokenReviewAuthenticator (Authorization:
+# Bearer <token>, reviewed with audience common/const.go DefaultTokenReviewAudience, every audience
+# must be present: ensureAudience); auth/auth.go: IdentityHeaderMissingError; resource/
+# resource_manager.go: IsAuthorized (SubjectAccessReview on group common/const.go RbacPipelinesGroup,
+# resources experiments/pipelines/jobs, verbs get/list/create/delete/enable/disable/archive/unarchive;
+# Unauthenticated -> 401, PermissionDenied -> 403 as common errors map them).
+TOKEN_AUDIENCE = "pipelines.kubeflow.org"
+RBAC_GROUP = "pipelines.kubeflow.org"
 VIRTUAL_EPOCH = 1_767_571_200  # 2026-01-05T00:00:00Z, a Monday: where the virtual clock starts
 GRPC_CODES = {400: 3, 404: 5, 409: 6, 500: 13, 501: 12, 503: 14}
 # filter.proto's Predicate.Op; kfp.Client sends the numbers, protojson also takes the names.
@@ -133,6 +141,10 @@ class FakeKfpServer:
         self.run_seconds = run_seconds  # how long a fired run takes on the virtual clock
         self.now = VIRTUAL_EPOCH  # the virtual clock (epoch seconds); moves only in advance()
         self.fired: list[FiredRun] = []
+        # Multi-user: the TokenReview answers {token: (user, audiences)} and the RBAC table
+        # {(user, namespace, resource, verb)} that SubjectAccessReview allows.
+        self.tokens: dict[str, tuple[str, tuple[str, ...]]] = {}
+        self.rbac: set[tuple[str, str, str, str]] = set()
         self.state = _State()
         self.calls: list[Call] = []
         self.unmodeled: list[str] = []
@@ -209,6 +221,8 @@ class FakeKfpServer:
             fault: _Fault | None = None
             try:
                 payload = _decode_body(headers, body)
+                if self.multi_user and path.startswith(API) and not path.endswith("/healthz"):
+                    self._authorize(method, path, query, payload, headers.get("Authorization", ""))
                 fault = self._take_fault(method, path)
                 if fault is not None and fault.applied:
                     self._route(method, path, query, payload)
@@ -280,6 +294,59 @@ class FakeKfpServer:
         # default sort (created_at, then id) stable.
         tick = next(self._clock)
         return datetime.fromtimestamp(self.now, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S") + f".{tick:06d}Z"
+
+    # -- multi-user authentication and authorization ----------------------------------------------
+
+    def grant(self, user: str, namespace: str, resources: tuple[str, ...] = ("experiments", "pipelines", "jobs"),
+              verbs: tuple[str, ...] = ("get", "list", "create", "delete", "enable", "disable", "archive",
+                                        "unarchive")) -> None:
+        for resource in resources:
+            for verb in verbs:
+                self.rbac.add((user, namespace, resource, verb))
+
+    def _authorize(self, method: str, path: str, query: dict, body: Any, authorization: str) -> None:
+        if not authorization.startswith("Bearer "):
+            raise HttpError(401, "Request header error: there is no user identity header.")
+        review = self.tokens.get(authorization[len("Bearer "):].strip())
+        if review is None:
+            raise HttpError(401, "Request header error: Failed to review the token provided")
+        user, audiences = review
+        if TOKEN_AUDIENCE not in audiences:
+            raise HttpError(401, f"Failed to find all of '[{TOKEN_AUDIENCE}]' in audience: {list(audiences)}")
+        resource, verb, namespace = self._attributes(method, path, query, body)
+        if namespace == "" and resource == "pipelines" and verb in ("get", "list"):
+            return  # shared pipelines (resource_manager.go: IsAuthorized lets get/list through)
+        if (user, namespace, resource, verb) not in self.rbac:
+            raise HttpError(403, f"PermissionDenied: User '{user}' is not authorized with reason: "
+                                 f"(request: &ResourceAttributes{{Namespace:{namespace},Verb:{verb},"
+                                 f"Group:{RBAC_GROUP},Resource:{resource}}})")
+
+    def _attributes(self, method: str, path: str, query: dict, body: Any) -> tuple[str, str, str]:
+        rest = path[len(API) + 1:]
+        head = rest.split("/")[0].split(":")[0]
+        resource = {"experiments": "experiments", "pipelines": "pipelines", "recurringruns": "jobs"}.get(head, head)
+        action = rest.rsplit(":", 1)[1] if ":" in rest else ""
+        parts = [part.split(":")[0] for part in rest.split("/")]
+        item_id = parts[1] if len(parts) > 1 and parts[1] not in ("upload", "upload_version") else ""
+        if action:
+            verb = action
+        elif method == "DELETE":
+            verb = "delete"
+        elif method == "POST":
+            verb = "create"
+        else:
+            verb = "get" if item_id and len(parts) == 2 else "list"
+        namespace = query.get("namespace") or (body.get("namespace") if isinstance(body, dict) else "") or ""
+        table = {"experiments": self.state.experiments, "pipelines": self.state.pipelines,
+                 "jobs": self.state.recurring_runs}.get(resource, {})
+        if item_id in table:
+            namespace = table[item_id].get("namespace", "")
+        elif query.get("pipelineid") in self.state.pipelines:
+            namespace = self.state.pipelines[query["pipelineid"]].get("namespace", "")
+        if resource == "jobs" and method == "POST" and not action and isinstance(body, dict):
+            experiment = self.state.experiments.get(body.get("experiment_id") or "")
+            namespace = experiment["namespace"] if experiment else namespace
+        return resource, verb, namespace
 
     # -- the simulated ScheduledWorkflow controller -----------------------------------------------
 

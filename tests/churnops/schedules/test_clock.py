@@ -28,6 +28,25 @@ def daily_and_weekly(**changes):
     return runs
 
 
+SYNC_USER = "system:serviceaccount:churnops:churnops-schedules-sync"
+
+
+@pytest.fixture
+def multi_user_flags(kfp_server, tmp_path):
+    """Turn the double into multi-user KFP; return the flags the sync Job passes there."""
+
+    def enable(audiences=("pipelines.kubeflow.org",), namespace="team-a", grant=True) -> tuple[str, ...]:
+        kfp_server.multi_user = True
+        token = tmp_path / "token"
+        token.write_text("projected-token-1")
+        kfp_server.tokens["projected-token-1"] = (SYNC_USER, tuple(audiences))
+        if grant:
+            kfp_server.grant(SYNC_USER, namespace)
+        return ("--namespace", namespace, "--token-file", str(token))
+
+    return enable
+
+
 def assert_never_two_enabled(server, name: str) -> None:
     for snapshot in server.history:  # after every write
         assert sum(enabled for run_name, enabled in snapshot.values() if run_name == name) <= 1, snapshot
@@ -79,16 +98,17 @@ def test_a_replacement_never_fires_a_past_slot_or_backfills(catchup, sync, kfp_s
 
 @pytest.mark.parametrize("multi_user", [False, True], ids=["single-user", "multi-user"])
 def test_a_week_with_a_change_midweek_fires_exactly_the_expected_runs(multi_user, sync, kfp_server,
-                                                                     write_schedules, schedules_doc):
+                                                                     write_schedules, schedules_doc,
+                                                                     multi_user_flags):
     """Scenario: daily 06:00 and weekly Monday 03:00 from Monday 00:00; on Wednesday 12:00 the daily
     moves to 07:00 and the weekly's parameters change. One week: exactly these fires, never two
     enabled copies, never a killed run, and a no-op sync makes zero writes."""
-    kfp_server.multi_user = multi_user
+    flags = multi_user_flags() if multi_user else ()
     kfp_server.run_seconds = 2 * HOUR
-    assert sync(write_schedules(schedules_doc(recurring_runs=daily_and_weekly()))).code == 3
+    assert sync(write_schedules(schedules_doc(recurring_runs=daily_and_weekly())), *flags).code == 3
     kfp_server.advance(2 * DAY + 12 * HOUR)
     changed = daily_and_weekly(daily={"cron": "0 0 7 * * *"}, weekly={"parameters": {"dataset_uri": "s3://b/w2.csv"}})
-    assert sync(write_schedules(schedules_doc(recurring_runs=changed))).code == 3
+    assert sync(write_schedules(schedules_doc(recurring_runs=changed)), *flags).code == 3
     kfp_server.advance(4 * DAY + 12 * HOUR)  # to Monday 00:00 of week 2
     kfp_server.advance(4 * HOUR)  # Monday 04:00: the weekly's second fire
 
@@ -99,6 +119,24 @@ def test_a_week_with_a_change_midweek_fires_exactly_the_expected_runs(multi_user
     assert_never_two_enabled(kfp_server, "daily")
     assert_never_two_enabled(kfp_server, "weekly")
     kfp_server.reset_calls()
-    assert sync(write_schedules(schedules_doc(recurring_runs=changed))).code == 0
+    assert sync(write_schedules(schedules_doc(recurring_runs=changed)), *flags).code == 0
     assert kfp_server.mutating_calls() == []
+    if multi_user:
+        assert {run["namespace"] for run in kfp_server.state.recurring_runs.values()} == {"team-a"}
     assert kfp_server.advance(HOUR) == []  # the no-op sync changed nothing on the clock either
+
+
+@pytest.mark.parametrize(("setup", "status"), [
+    ({"audiences": ("https://kubernetes.default.svc",)}, "HTTP 401"),  # the pod's default SA token
+    ({"grant": False}, "HTTP 403"),  # no Role on pipelines.kubeflow.org in the namespace
+])
+def test_multi_user_kfp_refuses_a_wrong_audience_token_or_missing_rbac(setup, status, sync, kfp_server,
+                                                                       write_schedules, schedules_doc,
+                                                                       multi_user_flags):
+    """Problem 7: multi-user KFP reviews the token for audience pipelines.kubeflow.org and checks
+    RBAC on pipelines.kubeflow.org resources in the namespace."""
+    flags = multi_user_flags(**setup)
+    result = sync(write_schedules(schedules_doc()), *flags)
+    assert result.code == 5
+    assert status in result.err
+    assert kfp_server.state.recurring_runs == {}
