@@ -625,7 +625,12 @@ class FakeKfpServer:
         if "namespace" in query and query["namespace"] and key != "pipeline_versions":
             items = [item for item in items if item.get("namespace", "") == query["namespace"]]
         if query.get("filter"):
-            items = [item for item in items if _matches(item, _parse_filter(query["filter"]), FILTER_KEYS.get(key))]
+            predicates, allowed = _parse_filter(query["filter"]), FILTER_KEYS.get(key)
+            for predicate in predicates:  # refused even when nothing would match (filter.go: NewWithKeyMap)
+                if allowed is not None and predicate["key"] not in allowed:
+                    raise HttpError(400, "Invalid input error: no support for filtering on unrecognized field "
+                                         f"{predicate['key']!r}")
+            items = [item for item in items if _matches(item, predicates, allowed)]
         items.sort(key=_sort_key(query.get("sort_by", "")))
         page_size = int(query.get("page_size") or 0)
         if page_size < 0:
