@@ -22,6 +22,7 @@ from churnops.core.data import encode_target
 from churnops.core.data import fingerprint as dataset_sha256
 from churnops.core.estimators import check_hyperparameters
 from churnops.core.fingerprint import training_fingerprint
+from churnops.core.parameters import training_parameter_problems
 from churnops.core.promotion import ACTION_PROMOTE, Policy
 from churnops.core.search_space import DEFAULT_SEARCH_SPACE, SEARCH, check_search_space, search_settings
 from churnops.errors import ChurnopsError
@@ -67,6 +68,15 @@ def train(
     Idempotent: when a version with the same fingerprint (dataset content + parameters + code)
     exists, nothing runs and that version is returned with `promoted: False`, unless `force`.
     """
+    problems = training_parameter_problems({
+        "model_type": model_type or ("logistic_regression" if hyperparameters else SEARCH),
+        "hyperparameters": hyperparameters or {}, "test_size_ratio": test_size, "search_cv_folds": cv_folds,
+        "decision_threshold": decision_threshold,
+        **({"promotion_thresholds": dict(policy.thresholds), "promotion_metric": policy.primary_metric}
+           if policy else {}),
+    })
+    if problems:  # the rules --check and the pipeline apply, before any step runs
+        raise ChurnopsError("Invalid training parameters: " + "; ".join(problems) + ".")
     model_type = model_type or ("logistic_regression" if hyperparameters else SEARCH)
     search_space = check_search_space(search_space if search_space is not None else DEFAULT_SEARCH_SPACE)
     if model_type == SEARCH:

@@ -15,8 +15,9 @@ import dataclasses
 import sys
 import tempfile
 import traceback
+from datetime import datetime
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from churnops.errors import ConfigError
 from churnops.schedules.apply import apply
@@ -46,11 +47,12 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run(args: argparse.Namespace, *, pipelines: Mapping[str, Any] | None = None,
-        retry: RetryPolicy | None = None, page_size: int = PAGE_SIZE) -> int:
+        retry: RetryPolicy | None = None, page_size: int = PAGE_SIZE,
+        clock: Callable[[], datetime] | None = None) -> int:
     """Run a parsed command line; returns the exit code. Keyword arguments are for tests/benchmarks."""
     try:
         with tempfile.TemporaryDirectory(prefix="churnops-sync-") as workdir:
-            return _run(args, Path(workdir), pipelines, retry, page_size)
+            return _run(args, Path(workdir), pipelines, retry, page_size, clock)
     except ConfigError as exc:
         print(f"{args.config}: invalid, nothing was changed. {exc}", file=sys.stderr)
         return EXIT_INVALID
@@ -69,7 +71,7 @@ def run(args: argparse.Namespace, *, pipelines: Mapping[str, Any] | None = None,
 
 
 def _run(args: argparse.Namespace, workdir: Path, pipelines: Mapping[str, Any] | None,
-         retry: RetryPolicy | None, page_size: int) -> int:
+         retry: RetryPolicy | None, page_size: int, clock: Callable[[], datetime] | None) -> int:
     config = load_config(args.config, pipelines)
     compiled = compile_declared(config, workdir, pipelines)
     if args.check:
@@ -78,7 +80,7 @@ def _run(args: argparse.Namespace, workdir: Path, pipelines: Mapping[str, Any] |
     if has_config_map_refs(config.recurring_runs):
         runs = resolve_config_map_refs(config.recurring_runs, core_v1(), args.namespace)
         config = dataclasses.replace(config, recurring_runs=runs)
-    api = KfpApi(connect(args.host, args.namespace, args.token_file), args.namespace, retry, page_size)
+    api = KfpApi(connect(args.host, args.namespace, args.token_file), args.namespace, retry, page_size, clock)
     observed = api.observe([e.name for e in config.experiments],
                            {name: c.version_name for name, c in compiled.items()})
     the_plan = plan(config, compiled, observed, prune=args.prune)

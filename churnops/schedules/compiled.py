@@ -1,18 +1,17 @@
 """Compile the pipelines a schedules file names, deterministically, and name each by its content.
 
-Same code + same platform config -> same bytes -> same version name, so a sync uploads a
+Same code + same platform config -> same spec -> same version name (in any process), so a sync uploads a
 pipeline version only when what would run on the cluster changed.
 """
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
 import components
-from churnops.app.compile import compile_pipeline
+from churnops.app.compile import compile_pipeline, spec_digest
 from churnops.app.platform_config import load_platform_config
 from churnops.schedules.config import SchedulesConfig
 from pipelines import PIPELINES
@@ -25,7 +24,7 @@ VERSION_PREFIX = "sha256-"
 class CompiledPipeline:
     name: str  # KFP pipeline display name
     path: Path
-    digest: str  # sha256 of the compiled YAML
+    digest: str  # sha256 of the compiled pipeline spec (churnops.app.compile.spec_digest; not comments)
 
     @property
     def version_name(self) -> str:
@@ -48,6 +47,6 @@ def compile_declared(config: SchedulesConfig, output_dir: Path,
         if platform is not None:
             pipeline = with_platform(pipeline, platform.for_step)
         path = compile_pipeline(pipeline, output_dir / f"{declared.name}.yaml")
-        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        digest = spec_digest(path)
         compiled[declared.name] = CompiledPipeline(declared.name, path, digest)
     return compiled

@@ -17,8 +17,10 @@ import yaml
 
 import components
 from churnops.app.platform_config import read_platform_document, validate_platform
+from churnops.core.parameters import training_parameter_problems
 from churnops.errors import ConfigError, Problem, entry_label
 from churnops.schedules.cron import cron_problem
+from churnops.schedules.marker import MAX_DESCRIPTION, room_for_description
 from pipelines import PIPELINES
 
 TOP_KEYS = ("scope", "platform", "defaults", "experiments", "pipelines", "recurring_runs")
@@ -35,6 +37,7 @@ SCOPE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 K8S_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
 MAX_CONCURRENCY = 10  # the KFP API server refuses more
 DEFAULT_SERVICE_ACCOUNT = "churnops-pipeline-runner"
+TRAINING_FUNCTION = "training"  # the pipelines.PIPELINES key whose parameters core.parameters checks
 PARAMETER_TYPES: dict[str, tuple[type, ...]] = {
     "String": (str,),
     "Integer": (int,),
@@ -154,6 +157,18 @@ def validate(document: Any, path: Path, pipelines: Mapping[str, Any], problems: 
     pipeline_decls = tuple(_pipelines(_section(document, "pipelines", bad), pipelines, bad))
     runs = tuple(_runs(_section(document, "recurring_runs", bad), defaults, experiments, pipeline_decls,
                        pipelines, bad))
+    room = room_for_description(scope)
+    positions = {item.get("name"): i for i, item in enumerate(document.get("recurring_runs") or [])
+                 if isinstance(item, dict)}
+    for run in runs:
+        if len(run.description.strip()) > room:
+            bad(entry_label("recurring_runs", positions[run.name], {"name": run.name}), "description",
+                f"{len(run.description.strip())} characters; KFP stores {MAX_DESCRIPTION} (MySQL VARCHAR) and the "
+                f"sync's marker takes the rest: shorten it to at most {room}")
+    for index, experiment in enumerate(experiments):
+        if len(experiment.description) > MAX_DESCRIPTION:
+            bad(entry_label("experiments", index, {"name": experiment.name}), "description",
+                f"{len(experiment.description)} characters; KFP stores at most {MAX_DESCRIPTION}: shorten it")
     return SchedulesConfig(path, scope, platform, experiments, pipeline_decls, runs)
 
 
@@ -268,6 +283,12 @@ def _runs(items: list, defaults: dict, experiments, pipeline_decls, registry, ba
         elif pipeline in declared:
             for message in parameter_problems(registry[declared[pipeline].function], parameters):
                 fail("parameters", message)
+            if declared[pipeline].function == TRAINING_FUNCTION:
+                # The rules `churnops train` and the pipeline's steps apply (ConfigMap refs are
+                # resolved on the cluster and checked there).
+                literal = {k: v for k, v in parameters.items() if config_map_ref(v) is None}
+                for message in training_parameter_problems(literal):
+                    fail("parameters", message)
         if ok:
             yield RecurringRunDecl(
                 name=item["name"],

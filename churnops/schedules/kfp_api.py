@@ -14,6 +14,7 @@ import json
 import time
 import warnings
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
@@ -30,7 +31,16 @@ from churnops.schedules.state import Observed, ObservedRun, parse_marker
 KFP_TOKEN_PATH = Path("/var/run/secrets/kubeflow/pipelines/token")
 SA_TOKEN_PATH = Path("/var/run/secrets/kubernetes.io/serviceaccount/token")
 TRANSIENT_STATUS = {429, 500, 502, 503, 504}
-PAGE_SIZE = 100
+# A create (POST) is not idempotent: KFP answers 500 for deterministic failures (a missing
+# version, a too-long name or description) and also after it made the ScheduledWorkflow and then
+# failed to store the row (resource_manager.go: CreateJob). Retrying it on 500 adds orphans, so a
+# create is retried only where nothing was done: 429 (rate limited) and 503 (unavailable).
+CREATE_RETRY_STATUS = {429, 503}
+PAGE_SIZE = 100  # under the API server's cap of 200 (list/list.go: validatePageSize)
+# Delete a recurring run but not the Workflows its ScheduledWorkflow owns: without a policy,
+# Kubernetes garbage collection deletes the runs in flight (resource_manager.go: DeleteJob,
+# propagationPolicyMap; kubeflow/pipelines#7421).
+DELETE_PROPAGATION = "ORPHAN"
 
 
 class ApiError(ChurnopsError):
@@ -44,9 +54,9 @@ class RetryPolicy:
     sleep: Callable[[float], None] = time.sleep
 
 
-def is_transient(exc: BaseException) -> bool:
+def is_transient(exc: BaseException, idempotent: bool = True) -> bool:
     if isinstance(exc, kfp_server_api.ApiException):
-        return exc.status in TRANSIENT_STATUS or exc.status == 0
+        return exc.status in (TRANSIENT_STATUS if idempotent else CREATE_RETRY_STATUS) or exc.status == 0
     return isinstance(exc, (urllib3.exceptions.HTTPError, ConnectionError, TimeoutError))
 
 
@@ -59,6 +69,21 @@ def describe(exc: BaseException) -> str:
             message = exc.body or exc.reason
         return f"HTTP {exc.status}: {message}"
     return f"{type(exc).__name__}: {exc}"
+
+
+def effective_start_time(start_time: str | None, now: datetime) -> str | None:
+    """The start_time sent at create: a future one as declared; a past one is left out.
+
+    With no LastTriggeredTime the controller counts from start_time, else from the creation time
+    (cron_schedule.go: getEffectiveLastJobTime; periodic_schedule.go: GetNextScheduledEpoch), so a
+    past start_time makes a new (or replacement) run fire the latest past slot at once (no_catchup)
+    or backfill every slot since (catchup). Left out, the run's first fire is the first slot after
+    it was created: a replace never reruns a past slot and never backfills.
+    """
+    if start_time is None:
+        return None
+    parsed = datetime.fromisoformat(start_time.replace("Z", "+00:00"))
+    return start_time if parsed > now else None
 
 
 def eq_filter(key: str, value: str) -> str:
@@ -101,19 +126,21 @@ class KfpApi:
     """The sync's view of one KFP namespace. Every call goes through `call` (retries, errors)."""
 
     def __init__(self, client: kfp.Client, namespace: str | None = None,
-                 retry: RetryPolicy | None = None, page_size: int = PAGE_SIZE) -> None:
+                 retry: RetryPolicy | None = None, page_size: int = PAGE_SIZE,
+                 clock: Callable[[], datetime] | None = None) -> None:
         self.client = client
+        self.clock = clock or (lambda: datetime.now(timezone.utc))
         self.namespace = namespace
         self.retry = retry or RetryPolicy()
         self.page_size = page_size
 
-    def call(self, what: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    def call(self, what: str, fn: Callable[..., Any], *args: Any, idempotent: bool = True, **kwargs: Any) -> Any:
         delay = self.retry.first_delay
         for attempt in range(1, self.retry.attempts + 1):
             try:
                 return fn(*args, **kwargs)
             except Exception as exc:  # noqa: BLE001 (classified just below)
-                if not is_transient(exc) or attempt == self.retry.attempts:
+                if not is_transient(exc, idempotent) or attempt == self.retry.attempts:
                     tries = f" after {attempt} attempts" if attempt > 1 else ""
                     raise ApiError(f"{what} failed{tries}: {describe(exc)}") from exc
                 self.retry.sleep(delay)
@@ -128,17 +155,17 @@ class KfpApi:
         observed = Observed()
         for name in experiments:
             found = self.call(f"look up experiment {name}", self.client.list_experiments,
-                              filter=eq_filter("display_name", name), namespace=self.namespace, page_size=2)
+                              filter=eq_filter("name", name), namespace=self.namespace, page_size=2)
             for experiment in found.experiments or []:
                 observed.experiments[name] = (experiment.experiment_id, experiment.storage_state == "ARCHIVED")
         for name, version in pipelines.items():
             found = self.call(f"look up pipeline {name}", self.client.list_pipelines,
-                              filter=eq_filter("display_name", name), namespace=self.namespace, page_size=2)
+                              filter=eq_filter("name", name), namespace=self.namespace, page_size=2)
             if not found.pipelines:
                 continue
             pipeline_id = observed.pipelines[name] = found.pipelines[0].pipeline_id
             versions = self.call(f"look up version {version} of pipeline {name}", self.client.list_pipeline_versions,
-                                 pipeline_id=pipeline_id, filter=eq_filter("display_name", version), page_size=2)
+                                 pipeline_id=pipeline_id, filter=eq_filter("name", version), page_size=2)
             if versions.pipeline_versions:
                 observed.versions[name] = versions.pipeline_versions[0].pipeline_version_id
         observed.runs = [observed_run(run) for run in self.list_recurring_runs()]
@@ -160,7 +187,7 @@ class KfpApi:
         body = kfp_server_api.V2beta1Experiment(display_name=name, description=description, namespace=self.namespace)
         return self._create_or_find(
             f"experiment {name}", lambda: self.client.experiments.experiment_service_create_experiment(experiment=body),
-            lambda: self.client.list_experiments(filter=eq_filter("display_name", name), namespace=self.namespace,
+            lambda: self.client.list_experiments(filter=eq_filter("name", name), namespace=self.namespace,
                                                  page_size=2).experiments,
         ).experiment_id
 
@@ -168,10 +195,11 @@ class KfpApi:
         self.call(f"unarchive experiment {name}", self.client.unarchive_experiment, experiment_id)
 
     def create_pipeline(self, name: str, description: str) -> str:
-        body = kfp_server_api.V2beta1Pipeline(display_name=name, description=description, namespace=self.namespace)
+        body = kfp_server_api.V2beta1Pipeline(name=name, display_name=name, description=description,
+                                              namespace=self.namespace)
         return self._create_or_find(
             f"pipeline {name}", lambda: self.client.pipelines.pipeline_service_create_pipeline(pipeline=body),
-            lambda: self.client.list_pipelines(filter=eq_filter("display_name", name), namespace=self.namespace,
+            lambda: self.client.list_pipelines(filter=eq_filter("name", name), namespace=self.namespace,
                                                page_size=2).pipelines,
         ).pipeline_id
 
@@ -181,7 +209,7 @@ class KfpApi:
             lambda: self.client.pipeline_uploads.upload_pipeline_version(
                 str(path), name=version, pipelineid=pipeline_id, description=description),
             lambda: self.client.list_pipeline_versions(pipeline_id=pipeline_id,
-                                                       filter=eq_filter("display_name", version),
+                                                       filter=eq_filter("name", version),
                                                        page_size=2).pipeline_versions,
         ).pipeline_version_id
 
@@ -189,7 +217,7 @@ class KfpApi:
         """Create a named object. A 409 means it is already there (a retried create whose first
         answer was lost, or a concurrent sync): return the one found by name instead."""
         try:
-            return self.call(f"create {what}", create)
+            return self.call(f"create {what}", create, idempotent=False)
         except ApiError as exc:
             if getattr(exc.__cause__, "status", None) != 409:
                 raise
@@ -202,8 +230,10 @@ class KfpApi:
                              pipeline_id: str, version_id: str, enabled: bool) -> str:
         created = self.call(
             f"create recurring run {decl.name}", self.client.create_recurring_run,
+            idempotent=False,
             experiment_id=experiment_id, job_name=decl.name, description=description,
-            start_time=decl.start_time, end_time=decl.end_time, interval_second=decl.interval_seconds,
+            start_time=effective_start_time(decl.start_time, self.clock()),
+            end_time=decl.end_time, interval_second=decl.interval_seconds,
             cron_expression=decl.cron, max_concurrency=decl.max_concurrency, no_catchup=not decl.catchup,
             params=decl.parameters, pipeline_id=pipeline_id, version_id=version_id, enabled=enabled,
             service_account=decl.service_account,
@@ -217,7 +247,12 @@ class KfpApi:
         self._gone_is_done(f"disable recurring run {name} ({run_id})", self.client.disable_recurring_run, run_id)
 
     def delete_recurring_run(self, name: str, run_id: str) -> None:
-        self._gone_is_done(f"delete recurring run {name} ({run_id})", self.client.delete_recurring_run, run_id)
+        # kfp.Client.delete_recurring_run cannot pass a propagation policy; its generated API can.
+        self._gone_is_done(f"delete recurring run {name} ({run_id})", self._delete_orphaning_runs, run_id)
+
+    def _delete_orphaning_runs(self, run_id: str) -> Any:
+        api = self.client._recurring_run_api  # noqa: SLF001 (kfp.Client keeps the generated API here)
+        return api.recurring_run_service_delete_recurring_run(run_id, propagation_policy=DELETE_PROPAGATION)
 
     def _gone_is_done(self, what: str, fn: Callable[..., Any], run_id: str) -> None:
         """Disabling or deleting a run that no longer exists (404) has reached its goal: after a

@@ -11,13 +11,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from churnops.schedules.config import RecurringRunDecl
-
-MARKER = re.compile(r"\[managed-by churnops-sync scope=(?P<scope>[A-Za-z0-9_.-]+) spec=(?P<spec>[0-9a-f]{16})\]\s*$")
+from churnops.schedules.marker import MARKER, described
 
 
 @dataclass(frozen=True)
@@ -32,11 +30,6 @@ class DesiredRun:
 
     def description(self, scope: str) -> str:
         return described(self.decl.description, scope, self.spec)
-
-
-def described(description: str, scope: str, spec: str) -> str:
-    marker = f"[managed-by churnops-sync scope={scope} spec={spec}]"
-    return f"{description.strip()}\n\n{marker}" if description.strip() else marker
 
 
 def spec_hash(decl: RecurringRunDecl, version_name: str) -> str:

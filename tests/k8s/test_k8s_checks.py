@@ -43,7 +43,7 @@ def test_build_reports_a_broken_kustomization(tmp_path):
 def test_optional_pieces_are_components_and_everything_has_apiversion_and_kind():
     assert validate.check_layout() == []
     components = sorted(p.parent.name for p in (ROOT / "k8s" / "components").glob("*/kustomization.yaml"))
-    assert components == ["mlflow-ha-gcs", "mlflow-standalone", "postgres"]
+    assert components == ["kfp-multi-user", "mlflow-ha-gcs", "mlflow-standalone", "postgres"]
 
 
 LAYOUT_MISTAKES = {

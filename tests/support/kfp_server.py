@@ -30,8 +30,45 @@ from urllib.parse import parse_qs, urlparse
 
 import yaml
 
+from support.kfp_controller import NEVER, Cron, CronError, Schedule, should_fire
+
 API = "/apis/v2beta1"
-DEFAULT_PAGE_SIZE = 20
+# Rules below cite kubeflow/pipelines at tag 2.17.0 (commit 4a3592cb2dd0a91a4652ab93893ec8beda1f3158),
+# paths under backend/src/apiserver/ unless absolute. The table is in docs/schedules.md.
+DEFAULT_PAGE_SIZE = 20  # list/list.go: validatePageSize (defaultPageSize)
+MAX_PAGE_SIZE = 200  # list/list.go: validatePageSize (maxPageSize; larger sizes are cut to it)
+# MySQL: a Go `string` column without a type is VARCHAR(255) (client_manager/client_manager.go:
+# InitDBClient sets gorm DefaultStringSize 255): model/job.go Job.Description, model/experiment.go
+# Experiment.Description. An over-long insert fails -> 500 (resource_manager.go: CreateJob stores
+# the row after it created the ScheduledWorkflow, so that one is left behind).
+MYSQL_VARCHAR = 255
+# The filter keys each list accepts (filter/filter.go: NewWithKeyMap refuses any other key with
+# InvalidInput -> 400), mapped to the field the double keeps. model/experiment.go
+# experimentAPIToModelFieldMap, model/pipeline.go pipelineAPIToModelFieldMap,
+# model/pipeline_version.go APIToModelFieldMap, model/job.go jobAPIToModelFieldMap.
+FILTER_KEYS = {
+    "experiments": {"id": "experiment_id", "experiment_id": "experiment_id", "name": "display_name",
+                    "display_name": "display_name", "created_at": "created_at", "description": "description",
+                    "namespace": "namespace", "storage_state": "storage_state"},
+    "pipelines": {"id": "pipeline_id", "pipeline_id": "pipeline_id", "name": "name", "display_name": "display_name",
+                  "created_at": "created_at", "description": "description", "namespace": "namespace"},
+    "pipeline_versions": {"id": "pipeline_version_id", "pipeline_version_id": "pipeline_version_id", "name": "name",
+                          "display_name": "display_name", "created_at": "created_at", "description": "description"},
+    "recurringRuns": {"id": "recurring_run_id", "recurring_run_id": "recurring_run_id", "name": "display_name",
+                      "display_name": "display_name", "created_at": "created_at", "updated_at": "updated_at",
+                      "description": "description"},
+}
+# api/v2beta1/recurring_run.proto DeletePropagationPolicy, resource_manager.go: propagationPolicyMap.
+PROPAGATION_POLICIES = ("FOREGROUND", "BACKGROUND", "ORPHAN")
+# Multi-user mode. auth/authenticator_token_review.go: TokenReviewAuthenticator (Authorization:
+# Bearer <token>, reviewed with audience common/const.go DefaultTokenReviewAudience, every audience
+# must be present: ensureAudience); auth/auth.go: IdentityHeaderMissingError; resource/
+# resource_manager.go: IsAuthorized (SubjectAccessReview on group common/const.go RbacPipelinesGroup,
+# resources experiments/pipelines/jobs, verbs get/list/create/delete/enable/disable/archive/unarchive;
+# Unauthenticated -> 401, PermissionDenied -> 403 as common errors map them).
+TOKEN_AUDIENCE = "pipelines.kubeflow.org"
+RBAC_GROUP = "pipelines.kubeflow.org"
+VIRTUAL_EPOCH = 1_767_571_200  # 2026-01-05T00:00:00Z, a Monday: where the virtual clock starts
 GRPC_CODES = {400: 3, 404: 5, 409: 6, 500: 13, 501: 12, 503: 14}
 # filter.proto's Predicate.Op; kfp.Client sends the numbers, protojson also takes the names.
 FILTER_OPERATIONS = {1: "EQUALS", 2: "NOT_EQUALS", 3: "GREATER_THAN", 5: "GREATER_THAN_EQUALS", 6: "LESS_THAN",
@@ -78,11 +115,36 @@ class _State:
     pipelines: dict[str, dict] = field(default_factory=dict)
     versions: dict[str, dict] = field(default_factory=dict)
     recurring_runs: dict[str, dict] = field(default_factory=dict)
+    # Workflows the simulated controller started: {run id: run}. A run is owned by its
+    # recurring run (owner) unless that was deleted with ORPHAN (owner None).
+    runs: dict[str, dict] = field(default_factory=dict)
+    # ScheduledWorkflows left behind by a create whose row insert failed (MySQL mode): they fire,
+    # but the API does not list them.
+    hidden_schedules: dict[str, dict] = field(default_factory=dict)
+
+
+@dataclass
+class FiredRun:
+    run_id: str
+    owner: str | None  # recurring run id
+    name: str  # the recurring run's display name when it fired
+    scheduled: int  # the slot it was fired for (epoch seconds)
+    started: int
+    finishes: int
+    state: str = "RUNNING"  # RUNNING -> SUCCEEDED, or KILLED by garbage collection
 
 
 class FakeKfpServer:
-    def __init__(self, multi_user: bool = False) -> None:
+    def __init__(self, multi_user: bool = False, mysql: bool = True, run_seconds: int = 3600) -> None:
         self.multi_user = multi_user
+        self.mysql = mysql  # KFP's default store; False: no column limits (e.g. a sqlite dev store)
+        self.run_seconds = run_seconds  # how long a fired run takes on the virtual clock
+        self.now = VIRTUAL_EPOCH  # the virtual clock (epoch seconds); moves only in advance()
+        self.fired: list[FiredRun] = []
+        # Multi-user: the TokenReview answers {token: (user, audiences)} and the RBAC table
+        # {(user, namespace, resource, verb)} that SubjectAccessReview allows.
+        self.tokens: dict[str, tuple[str, tuple[str, ...]]] = {}
+        self.rbac: set[tuple[str, str, str, str]] = set()
         self.state = _State()
         self.calls: list[Call] = []
         self.unmodeled: list[str] = []
@@ -146,7 +208,7 @@ class FakeKfpServer:
     def add_recurring_run(self, **fields: Any) -> dict:
         """Create a recurring run directly (e.g. one made by someone else in the UI)."""
         with self._lock:
-            return self._create_recurring_run(fields)
+            return self._create_recurring_run({"max_concurrency": "1", "mode": "ENABLE", **fields})
 
     # -- request handling -------------------------------------------------------------------------
 
@@ -159,6 +221,8 @@ class FakeKfpServer:
             fault: _Fault | None = None
             try:
                 payload = _decode_body(headers, body)
+                if self.multi_user and path.startswith(API) and not path.endswith("/healthz"):
+                    self._authorize(method, path, query, payload, headers.get("Authorization", ""))
                 fault = self._take_fault(method, path)
                 if fault is not None and fault.applied:
                     self._route(method, path, query, payload)
@@ -226,9 +290,135 @@ class FakeKfpServer:
     # -- resources --------------------------------------------------------------------------------
 
     def _now(self) -> str:
-        # Strictly increasing timestamps keep the default sort (created_at, then id) stable.
+        # The virtual clock, plus a strictly increasing tick (below a second each) that keeps the
+        # default sort (created_at, then id) stable.
         tick = next(self._clock)
-        return datetime.fromtimestamp(1_767_225_600 + tick, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return datetime.fromtimestamp(self.now, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S") + f".{tick:06d}Z"
+
+    # -- multi-user authentication and authorization ----------------------------------------------
+
+    def grant(self, user: str, namespace: str, resources: tuple[str, ...] = ("experiments", "pipelines", "jobs"),
+              verbs: tuple[str, ...] = ("get", "list", "create", "delete", "enable", "disable", "archive",
+                                        "unarchive")) -> None:
+        for resource in resources:
+            for verb in verbs:
+                self.rbac.add((user, namespace, resource, verb))
+
+    def _authorize(self, method: str, path: str, query: dict, body: Any, authorization: str) -> None:
+        if not authorization.startswith("Bearer "):
+            raise HttpError(401, "Request header error: there is no user identity header.")
+        review = self.tokens.get(authorization[len("Bearer "):].strip())
+        if review is None:
+            raise HttpError(401, "Request header error: Failed to review the token provided")
+        user, audiences = review
+        if TOKEN_AUDIENCE not in audiences:
+            raise HttpError(401, f"Failed to find all of '[{TOKEN_AUDIENCE}]' in audience: {list(audiences)}")
+        resource, verb, namespace = self._attributes(method, path, query, body)
+        if namespace == "" and resource == "pipelines" and verb in ("get", "list"):
+            return  # shared pipelines (resource_manager.go: IsAuthorized lets get/list through)
+        if (user, namespace, resource, verb) not in self.rbac:
+            raise HttpError(403, f"PermissionDenied: User '{user}' is not authorized with reason: "
+                                 f"(request: &ResourceAttributes{{Namespace:{namespace},Verb:{verb},"
+                                 f"Group:{RBAC_GROUP},Resource:{resource}}})")
+
+    def _attributes(self, method: str, path: str, query: dict, body: Any) -> tuple[str, str, str]:
+        rest = path[len(API) + 1:]
+        head = rest.split("/")[0].split(":")[0]
+        resource = {"experiments": "experiments", "pipelines": "pipelines", "recurringruns": "jobs"}.get(head, head)
+        action = rest.rsplit(":", 1)[1] if ":" in rest else ""
+        parts = [part.split(":")[0] for part in rest.split("/")]
+        item_id = parts[1] if len(parts) > 1 and parts[1] not in ("upload", "upload_version") else ""
+        if action:
+            verb = action
+        elif method == "DELETE":
+            verb = "delete"
+        elif method == "POST":
+            verb = "create"
+        else:
+            verb = "get" if item_id and len(parts) == 2 else "list"
+        namespace = query.get("namespace") or (body.get("namespace") if isinstance(body, dict) else "") or ""
+        table = {"experiments": self.state.experiments, "pipelines": self.state.pipelines,
+                 "jobs": self.state.recurring_runs}.get(resource, {})
+        if item_id in table:
+            namespace = table[item_id].get("namespace", "")
+        elif query.get("pipelineid") in self.state.pipelines:
+            namespace = self.state.pipelines[query["pipelineid"]].get("namespace", "")
+        if resource == "jobs" and method == "POST" and not action and isinstance(body, dict):
+            experiment = self.state.experiments.get(body.get("experiment_id") or "")
+            namespace = experiment["namespace"] if experiment else namespace
+        return resource, verb, namespace
+
+    # -- the simulated ScheduledWorkflow controller -----------------------------------------------
+
+    def clock(self) -> datetime:
+        """The virtual time, for the sync under test (KfpApi(clock=...))."""
+        return datetime.fromtimestamp(self.now, tz=timezone.utc)
+
+    def advance(self, seconds: int) -> list[FiredRun]:
+        """Move the virtual clock; fire what the controller would, finish runs. Returns the fires.
+
+        crd/controller.go: syncHandler counts the active Workflows, submitNextWorkflowIfNeeded
+        asks GetNextScheduledEpoch (enabled, active < max_concurrency, next <= now), and
+        updateStatus records LastTriggeredTime = the fired slot (crd/util/scheduled_workflow.go:
+        UpdateStatus). The real controller is woken by its work queue; here every instant at which
+        something can change (a slot, a run finishing) is visited in order."""
+        with self._lock:
+            target = self.now + seconds
+            fired: list[FiredRun] = []
+            while True:
+                moment = min([self._next_event(), target])
+                self.now = moment
+                self._finish_runs()
+                fired.extend(self._fire_due())
+                if moment >= target:
+                    return fired
+
+    def _schedules(self) -> list[tuple[str | None, dict]]:
+        return [*((i, r) for i, r in self.state.recurring_runs.items()),
+                *((None, r) for r in self.state.hidden_schedules.values())]
+
+    def _active(self, owner_key: str) -> int:
+        return sum(1 for run in self.fired if run.state == "RUNNING" and run.owner == owner_key)
+
+    def _next_event(self) -> int:
+        events = [run.finishes for run in self.fired if run.state == "RUNNING"]
+        for _, job in self._schedules():
+            if job["status"] == "ENABLED":
+                nxt = job["_schedule"].next_epoch(self.now)
+                if nxt != NEVER:
+                    events.append(max(nxt, self.now + 1) if nxt <= self.now else nxt)
+        return min(events, default=NEVER)
+
+    def _finish_runs(self) -> None:
+        for run in self.fired:
+            if run.state == "RUNNING" and run.finishes <= self.now:
+                run.state = "SUCCEEDED"
+
+    def _fire_due(self) -> list[FiredRun]:
+        fired = []
+        for _, job in self._schedules():
+            owner_key = job["_owner_key"]
+            while True:
+                nxt, fire = should_fire(job["_schedule"], job["status"] == "ENABLED", self._active(owner_key),
+                                        int(job["max_concurrency"]), self.now)
+                if not fire:
+                    break
+                run = FiredRun(str(uuid.uuid4()), owner_key, job["display_name"], nxt, self.now,
+                               self.now + self.run_seconds)
+                job["_schedule"].last_triggered = nxt
+                self.fired.append(run)
+                fired.append(run)
+        return fired
+
+    def killed_runs(self) -> list[FiredRun]:
+        return [run for run in self.fired if run.state == "KILLED"]
+
+    def rename(self, kind: str, item_id: str, display_name: str) -> None:
+        """Change a display name in place, as the UI can (pipeline_server.go: UpdatePipeline /
+        UpdatePipelineVersion take a new display name; `name` stays)."""
+        with self._lock:
+            table = {"pipeline": self.state.pipelines, "version": self.state.versions}[kind]
+            table[item_id]["display_name"] = display_name
 
     def _get(self, table: dict, item_id: str, kind: str) -> dict:
         if item_id not in table:
@@ -245,6 +435,9 @@ class FakeKfpServer:
     def _create_experiment(self, query: dict, body: Any) -> dict:
         if not isinstance(body, dict) or not body.get("display_name"):
             raise HttpError(400, "experiment display_name is required")
+        if self.mysql and len(body.get("description") or "") > MYSQL_VARCHAR:
+            raise HttpError(500, "Failed to create an experiment: InternalServerError: Error 1406 (22001): "
+                                 "Data too long for column 'Description' at row 1")
         namespace = body.get("namespace") or ""
         if any(e["display_name"] == body["display_name"] and e["namespace"] == namespace
                for e in self.state.experiments.values()):
@@ -256,13 +449,15 @@ class FakeKfpServer:
         return {}
 
     def _create_pipeline(self, body: dict) -> dict:
-        name = body.get("display_name") or body.get("name")
+        # server/pipeline_server.go: buildPipelineName (name, else display name); DisplayName
+        # defaults to Name. model/pipeline.go: unique index namespace_name on Name.
+        name = body.get("name") or body.get("display_name")
         if not name:
             raise HttpError(400, "pipeline display_name is required")
         namespace = body.get("namespace") or ""
-        if any(p["display_name"] == name and p["namespace"] == namespace for p in self.state.pipelines.values()):
+        if any(p["name"] == name and p["namespace"] == namespace for p in self.state.pipelines.values()):
             raise HttpError(409, f"pipeline {name!r} already exists in namespace {namespace!r}")
-        pipeline = {"pipeline_id": str(uuid.uuid4()), "display_name": name, "name": name,
+        pipeline = {"pipeline_id": str(uuid.uuid4()), "display_name": body.get("display_name") or name, "name": name,
                     "description": body.get("description") or "", "created_at": self._now(), "namespace": namespace}
         self.state.pipelines[pipeline["pipeline_id"]] = pipeline
         return pipeline
@@ -296,7 +491,8 @@ class FakeKfpServer:
         if not pipeline_id or not name:
             raise HttpError(400, "upload_version needs pipelineid and name")
         self._get(self.state.pipelines, pipeline_id, "pipeline")
-        if any(v["pipeline_id"] == pipeline_id and v["display_name"] == name for v in self.state.versions.values()):
+        # model/pipeline_version.go: unique index idx_pipelineid_name on (PipelineId, Name).
+        if any(v["pipeline_id"] == pipeline_id and v["name"] == name for v in self.state.versions.values()):
             raise HttpError(409, f"pipeline version {name!r} already exists")
         version = self._new_version(pipeline_id, name, query.get("description") or "", package)
         return {k: v for k, v in version.items() if k != "platform_spec"}
@@ -328,16 +524,23 @@ class FakeKfpServer:
         cron, periodic = trigger.get("cron_schedule"), trigger.get("periodic_schedule")
         if bool(cron) == bool(periodic):
             raise HttpError(400, "trigger needs exactly one of cron_schedule and periodic_schedule")
-        if cron and len(str(cron.get("cron", "")).split()) not in (5, 6) and not str(cron.get("cron", "")).startswith("@"):
-            raise HttpError(400, f"invalid cron {cron.get('cron')!r}")
+        if cron:
+            try:  # server/api_converter.go: toModelJob parses the cron with robfig/cron v1
+                Cron.parse(str(cron.get("cron", "")))
+            except CronError as exc:
+                raise HttpError(400, "Schedule cron is not a supported format(https://godoc.org/github.com/robfig/cron)."
+                                     f" Error: {exc}") from None
         if periodic and int(periodic.get("interval_second") or 0) < 1:
             raise HttpError(400, "periodic_schedule.interval_second must be >= 1")
-        concurrency = int(body.get("max_concurrency") or 1)
-        if not 1 <= concurrency <= 10:
-            raise HttpError(400, "max_concurrency must be between 1 and 10")
+        concurrency = int(body.get("max_concurrency") or 0)
+        if not 1 <= concurrency <= 10:  # server/api_converter.go: toModelJob (0, i.e. omitted, is refused too)
+            raise HttpError(400, "Max concurrency of a recurring run must be at least 1 and at most 10. "
+                                 f"Received {concurrency}")
         if periodic:
             periodic = {**periodic, "interval_second": str(periodic["interval_second"])}
-        enabled = body.get("mode", "ENABLE") != "DISABLE"
+        # api/v2beta1/recurring_run.proto Mode: MODE_UNSPECIFIED(0); server/api_converter.go:
+        # toModelJobEnabled treats anything but ENABLE as disabled.
+        enabled = body.get("mode") == "ENABLE"
         now = self._now()
         run = {
             "recurring_run_id": str(uuid.uuid4()),
@@ -356,6 +559,17 @@ class FakeKfpServer:
             "namespace": body.get("namespace") or experiment["namespace"],
             "experiment_id": experiment_id,
         }
+        run["_schedule"] = Schedule(
+            cron=cron.get("cron") if cron else None,
+            interval=int(periodic["interval_second"]) if periodic else None,
+            start=_epoch_of((cron or periodic).get("start_time")), end=_epoch_of((cron or periodic).get("end_time")),
+            catchup=not run["no_catchup"], created=self.now)
+        run["_owner_key"] = run["recurring_run_id"]
+        if self.mysql and len(run["description"]) > MYSQL_VARCHAR:
+            # resource_manager.go: CreateJob made the ScheduledWorkflow, then jobStore.CreateJob fails.
+            self.state.hidden_schedules[run["recurring_run_id"]] = run
+            raise HttpError(500, "Failed to create a recurring run: InternalServerError: Error 1406 (22001): "
+                                 "Data too long for column 'Description' at row 1")
         self.state.recurring_runs[run["recurring_run_id"]] = run
         return run
 
@@ -373,7 +587,21 @@ class FakeKfpServer:
         return {}
 
     def _delete_recurring_run(self, query: dict, body: Any, run_id: str) -> dict:
+        """resource_manager.go: DeleteJob deletes the ScheduledWorkflow with the request's
+        propagation policy (none: the Kubernetes default, background), then the row. Kubernetes
+        garbage collection then deletes every Workflow it owns (crd/util/scheduled_workflow.go:
+        NewWorkflow sets the owner reference), killing runs in flight, unless ORPHAN."""
         self._get(self.state.recurring_runs, run_id, "recurring run")
+        policy = query.get("propagation_policy", "")
+        if policy and policy not in PROPAGATION_POLICIES and policy != "PROPAGATION_POLICY_UNSPECIFIED":
+            raise HttpError(400, f"invalid value for enum field propagation_policy: {policy!r}")
+        for run in self.fired:
+            if run.owner == run_id:
+                if policy == "ORPHAN":
+                    run.owner = None
+                elif run.state == "RUNNING":
+                    run.state = "KILLED"
+                    run.finishes = self.now
         del self.state.recurring_runs[run_id]
         return {}
 
@@ -397,9 +625,17 @@ class FakeKfpServer:
         if "namespace" in query and query["namespace"] and key != "pipeline_versions":
             items = [item for item in items if item.get("namespace", "") == query["namespace"]]
         if query.get("filter"):
-            items = [item for item in items if _matches(item, _parse_filter(query["filter"]))]
+            predicates, allowed = _parse_filter(query["filter"]), FILTER_KEYS.get(key)
+            for predicate in predicates:  # refused even when nothing would match (filter.go: NewWithKeyMap)
+                if allowed is not None and predicate["key"] not in allowed:
+                    raise HttpError(400, "Invalid input error: no support for filtering on unrecognized field "
+                                         f"{predicate['key']!r}")
+            items = [item for item in items if _matches(item, predicates, allowed)]
         items.sort(key=_sort_key(query.get("sort_by", "")))
-        page_size = int(query.get("page_size") or 0) or DEFAULT_PAGE_SIZE
+        page_size = int(query.get("page_size") or 0)
+        if page_size < 0:
+            raise HttpError(400, f"The page size should be greater than 0. Got {page_size}")
+        page_size = min(page_size or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
         offset = _read_token(query.get("page_token", ""), key, query)
         page = items[offset:offset + page_size]
         response: dict[str, Any] = {key: [_public(item) for item in page], "total_size": len(items)}
@@ -409,7 +645,13 @@ class FakeKfpServer:
 
 
 def _public(item: dict) -> dict:
-    return {k: v for k, v in item.items() if k not in ("pipeline_spec", "platform_spec")}
+    return {k: v for k, v in item.items() if k not in ("pipeline_spec", "platform_spec") and not k.startswith("_")}
+
+
+def _epoch_of(value: Any) -> int | None:
+    if not value:
+        return None
+    return int(datetime.fromisoformat(str(value).replace("Z", "+00:00")).timestamp())
 
 
 def _sort_key(sort_by: str) -> Callable[[dict], Any]:
@@ -466,10 +708,14 @@ def _predicate_value(predicate: dict) -> Any:
     raise HttpError(400, f"filter predicate on {predicate.get('key')!r} has no value")
 
 
-def _matches(item: dict, predicates: list[dict]) -> bool:
+def _matches(item: dict, predicates: list[dict], allowed: dict[str, str] | None) -> bool:
     for predicate in predicates:
         key = predicate["key"]
-        if key not in item:
+        if allowed is not None:
+            if key not in allowed:  # filter/filter.go: NewWithKeyMap
+                raise HttpError(400, f"Invalid input error: no support for filtering on unrecognized field {key!r}")
+            key = allowed[key]
+        elif key not in item:
             raise HttpError(400, f"invalid filter key {key!r}")
         have, want, operation = item[key], _predicate_value(predicate), predicate["operation"]
         ok = {
@@ -517,7 +763,7 @@ def _handler_for(server: FakeKfpServer) -> type[BaseHTTPRequestHandler]:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
             status, response = server.handle(self.command, self.path, self.headers, body)
-            data = json.dumps(response).encode()
+            data = json.dumps(_public(response) if isinstance(response, dict) else response).encode()
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))

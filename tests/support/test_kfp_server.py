@@ -109,3 +109,48 @@ def test_the_kfp_service_is_found_through_the_kubernetes_api(server):
     core_v1 = kubernetes.client.CoreV1Api(kubernetes.client.ApiClient(configuration))
 
     assert discover_host(core_v1) == "http://ml-pipeline.kubeflow.svc.cluster.local:8888"
+
+
+# -- rules read from kubeflow/pipelines 2.17.0 (table in docs/schedules.md) ------------------------
+
+def test_page_size_is_cut_to_the_api_servers_cap_of_200(server, client):
+    add_runs(server, 205)
+    page = client.list_recurring_runs(page_size=500)
+    assert len(page.recurring_runs) == 200 and page.next_page_token
+
+
+def test_filter_keys_outside_the_resources_allow_list_are_refused(server, client):
+    with pytest.raises(kfp_server_api.ApiException) as refused:
+        client.list_pipelines(filter=eq_filter("colour", "blue"))
+    assert refused.value.status == 400
+    assert "unrecognized field" in json.loads(refused.value.body)["message"]
+    client.list_pipelines(filter=eq_filter("name", "p"))  # name is allowed
+
+
+@pytest.mark.parametrize(("cron", "after", "expected"), [
+    ("0 0 3 * * MON", "2026-01-05T03:00:00", "2026-01-12T03:00:00"),  # strictly after
+    ("0 0 6 * * *", "2026-01-05T07:00:00", "2026-01-06T06:00:00"),
+    ("0 3 * * 1", "2026-01-05T00:00:00", "2026-01-05T00:03:00"),  # 5 fields: seconds first (robfig v1)
+    ("0 0 0 1 * MON", "2026-01-05T00:00:00", "2026-01-12T00:00:00"),  # dom and dow both set: either
+    ("@daily", "2026-01-05T00:00:00", "2026-01-06T00:00:00"),
+])
+def test_cron_next_follows_robfig_v1(cron, after, expected):
+    from datetime import datetime, timezone
+
+    from support.kfp_controller import Cron
+
+    start = datetime.fromisoformat(after).replace(tzinfo=timezone.utc)
+    assert Cron.parse(cron).next(start).strftime("%Y-%m-%dT%H:%M:%S") == expected
+
+
+def test_next_fire_counts_from_start_time_then_catches_up_or_not():
+    from support.kfp_controller import Schedule
+
+    day, monday = 86_400, 1_767_571_200  # 2026-01-05T00:00:00Z
+    start = monday - 10 * day
+    no_catchup = Schedule("0 0 6 * * *", None, start, None, catchup=False, created=monday)
+    assert no_catchup.next_epoch(monday) == monday - day + 6 * 3600  # the latest past slot, at once
+    catchup = Schedule("0 0 6 * * *", None, start, None, catchup=True, created=monday)
+    assert catchup.next_epoch(monday) == start + 6 * 3600  # the first slot after start_time: backfill
+    fresh = Schedule("0 0 6 * * *", None, None, None, catchup=True, created=monday)
+    assert fresh.next_epoch(monday) == monday + 6 * 3600  # no start_time: from creation

@@ -73,7 +73,7 @@ def sync(kfp_server, capsys):
     def _sync(config: Path, *flags: str, pipelines=None) -> SyncResult:
         args = build_parser().parse_args(["--config", str(config), "--host", kfp_server.url, *flags])
         capsys.readouterr()
-        code = run(args, pipelines=pipelines, retry=NO_SLEEP)
+        code = run(args, pipelines=pipelines, retry=NO_SLEEP, clock=kfp_server.clock)
         captured = capsys.readouterr()
         return SyncResult(code, captured.out, captured.err)
 

@@ -132,3 +132,42 @@ def test_defaults_fill_every_run_and_run_parameters_override_default_parameters(
     assert weekly.parameters == {"model_name": "m", "dataset_uri": "s3://bucket/weekly.csv"}
     assert daily.parameters["dataset_uri"] == "s3://d"
     assert weekly.experiment == "churn-test" and weekly.service_account == "churnops-pipeline-runner"
+
+
+@pytest.mark.parametrize(("parameters", "named"), [
+    ({"model_type": "xgboost"}, "model_type 'xgboost'"),
+    ({"model_type": "logistic_regression", "hyperparameters": {"C": "big"}}, "hyperparameter 'C'"),
+    ({"test_size_ratio": 1.5}, "test_size_ratio"),
+])
+def test_check_refuses_training_parameters_the_pipeline_would_refuse(parameters, named, schedules_doc,
+                                                                      write_schedules, sync, kfp_server):
+    """Issue 12, problem 8: these passed --check (rc 0) and failed only on the cluster."""
+    doc = schedules_doc()
+    doc["recurring_runs"][0]["parameters"].update(parameters)
+    result = sync(write_schedules(doc), "--check")
+    assert result.code == 4, result.out + result.err
+    assert "recurring_runs[0] (weekly): parameters: " in result.err and named in result.err
+    assert kfp_server.calls == []
+
+
+def test_check_refuses_a_description_that_does_not_fit_kfps_255_characters_with_the_marker(
+        schedules_doc, write_schedules, sync, kfp_server):
+    """Issue 12, problem 4: on KFP's MySQL store the insert fails with 500 after the
+    ScheduledWorkflow exists, leaving an orphan on every retry."""
+    doc = schedules_doc()
+    doc["recurring_runs"][1]["description"] = "d" * 230  # fits 255 alone, not with the marker
+    result = sync(write_schedules(doc), "--check")
+    assert result.code == 4, result.out + result.err
+    assert "recurring_runs[1] (daily): description: 230 characters" in result.err
+    assert "shorten it to at most" in result.err
+    assert kfp_server.calls == []
+
+
+def test_the_longest_description_check_allows_fits_the_double_s_mysql_column(
+        schedules_doc, write_schedules, sync, kfp_server):
+    from churnops.schedules.marker import room_for_description
+
+    doc = schedules_doc()
+    doc["recurring_runs"][1]["description"] = "d" * room_for_description(doc["scope"])
+    assert sync(write_schedules(doc)).code == 3
+    assert kfp_server.state.hidden_schedules == {}
