@@ -28,6 +28,7 @@ from churnops.schedules.kfp_api import PAGE_SIZE
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))  # the KFP API double is test code: tests/support, not the package
 from support.kfp_server import FakeKfpServer  # noqa: E402
+
 SMALL_PAGE = 10
 
 
