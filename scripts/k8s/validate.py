@@ -18,6 +18,9 @@ Every check that can run without a cluster:
   images      no untagged or `latest` image
   resources   every container has cpu and memory requests and limits
   argocd      every Application has the finalizer, automated prune and a pinned targetRevision
+  ordering    resources in Argo CD's sync order (phase, wave, kind): no workload or hook needs a
+              Secret/ConfigMap/PVC/ServiceAccount of a later phase or wave, and no hook Job reads a
+              ConfigMap/Secret of the render whose content can change without the Job's spec changing
   version     this repository's Applications track `v` + churnops.__version__ and every
               ghcr.io/churnops/churnops image is tagged with it (churnops/__init__.py, read as text)
   checkov     security scan of everything rendered (k8s/checkov-skips.yaml is the skip list)
@@ -442,6 +445,72 @@ def check_argocd(objects: list[dict]) -> list[str]:
     return errors
 
 
+# Argo CD's order of a sync, as gitops-engine sorts its tasks: argoproj/gitops-engine
+# pkg/sync/sync_tasks.go, `syncTasks.Less` (phase, then wave, then kind, then name) with the phase
+# order of `syncPhaseOrder` and the kind order of its `init()` (`kindOrder`), read at commit
+# 0d0c679d3cbc5a14fedbde46b7ce7be561a7a5e4. The list below follows that order; kinds it does not
+# name sort after all of them. Not modelled: `adjustDeps` (Namespaces and CRDs bubbled before their
+# users), SyncFail hooks, Helm hook annotations, and the health wait between waves (a later wave
+# starts only once the earlier one is healthy, which is why a dependency in a later wave deadlocks).
+SYNC_PHASES = {"PreSync": -1, "Sync": 0, "PostSync": 1}
+SYNC_KIND_ORDER = [
+    "Namespace", "NetworkPolicy", "ResourceQuota", "LimitRange", "PodSecurityPolicy", "PodDisruptionBudget",
+    "ServiceAccount", "Secret", "SecretList", "ConfigMap", "StorageClass", "PersistentVolume",
+    "PersistentVolumeClaim", "CustomResourceDefinition", "ClusterRole", "ClusterRoleList", "ClusterRoleBinding",
+    "ClusterRoleBindingList", "Role", "RoleList", "RoleBinding", "RoleBindingList", "Service", "DaemonSet", "Pod",
+    "ReplicationController", "ReplicaSet", "Deployment", "HorizontalPodAutoscaler", "StatefulSet", "Job",
+    "CronJob", "Ingress", "APIService",
+]
+KUSTOMIZE_HASH = re.compile(r"-[a-z0-9]{10}$")  # the name suffix kustomize gives generated objects
+
+
+def sync_position(obj: dict) -> tuple[int, int, int, str]:
+    """(phase, wave, kind, name) of an object in an Argo CD sync; non-hooks are in phase Sync."""
+    annotations = obj.get("metadata", {}).get("annotations") or {}
+    hook = annotations.get("argocd.argoproj.io/hook", "Sync").split(",")[0].strip()
+    phase = SYNC_PHASES.get(hook, 0)
+    wave = int(annotations.get("argocd.argoproj.io/sync-wave", "0"))
+    kind = obj.get("kind", "")
+    order = SYNC_KIND_ORDER.index(kind) - len(SYNC_KIND_ORDER) if kind in SYNC_KIND_ORDER else 0
+    return phase, wave, order, obj.get("metadata", {}).get("name", "")
+
+
+def phase_name(position: tuple) -> str:
+    phase = {v: k for k, v in SYNC_PHASES.items()}[position[0]]
+    return f"phase {phase} wave {position[1]}"
+
+
+def check_sync_order(objects: list[dict]) -> list[str]:
+    """Argo CD applies a phase/wave and waits for it to be healthy before the next one."""
+    errors = []
+    present = {object_key(obj): obj for obj in objects}
+    for obj in objects:
+        if pod_template(obj) is None:
+            continue
+        position = sync_position(obj)
+        namespace = obj["metadata"].get("namespace")
+        is_hook = "argocd.argoproj.io/hook" in (obj["metadata"].get("annotations") or {})
+        for kind, name, _, what in references_of(obj):
+            target = present.get(key(kind, namespace, name))
+            if target is None:
+                continue
+            needed = sync_position(target)
+            if needed[:2] > position[:2]:
+                errors.append(
+                    f"{where(obj)} ({phase_name(position)}): {what} needs {kind} {namespace}/{name}, which Argo CD "
+                    f"creates later ({phase_name(needed)}); the sync waits forever. Give {kind} {name} the "
+                    f"annotation argocd.argoproj.io/sync-wave <= {position[1]} (generatorOptions.annotations "
+                    f"for generated objects)"
+                )
+            if is_hook and kind in ("ConfigMap", "Secret") and not KUSTOMIZE_HASH.search(name):
+                errors.append(
+                    f"{where(obj)} is a hook reading {kind} {namespace}/{name}, whose name does not change with "
+                    f"its content: a change would not rerun the hook. Generate it (configMapGenerator/"
+                    f"secretGenerator) with the name-suffix hash"
+                )
+    return errors
+
+
 def check_release_version(objects: Iterable[dict], version: str, repo_url: str) -> list[str]:
     """What deploys churnops follows its one version: the component image tag and this
     repository's Argo CD targetRevision."""
@@ -552,6 +621,7 @@ def validate(renders: list[Render], external: dict[str, list[dict]], crd_schemas
         errors += check_images(render.objects)
         errors += check_resources(render.objects)
         errors += check_argocd(render.objects)
+        errors += check_sync_order(render.objects)
         errors += check_release_version(render.objects, version, repo_url)
         results[render.name] = errors
     return results
