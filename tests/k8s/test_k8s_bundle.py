@@ -158,7 +158,8 @@ def test_schedules_sync_is_a_posthook_job_with_its_own_account(env):
     assert container["command"] + container["args"] == [
         "python", "scripts/sync_schedules.py", "--config=$(SCHEDULES_CONFIG)",
         "--host=http://ml-pipeline.kubeflow.svc.cluster.local:8888", "--prune", "--changes-exit-code=0"]
-    assert {"name": "SCHEDULES_CONFIG", "value": f"schedules/{env}.yaml"} in container["env"]
+    # from git through a generated ConfigMap (tests/k8s/test_k8s_schedules_sync.py), not the image
+    assert {"name": "SCHEDULES_CONFIG", "value": f"/etc/churnops/schedules/{env}.yaml"} in container["env"]
     assert pod["serviceAccountName"] == "churnops-schedules-sync"
     role = find(objects, "Role", "churnops-schedules-sync")
     assert role["rules"] == [{"apiGroups": [""], "resources": ["configmaps"],
