@@ -36,6 +36,7 @@ seeded mistake. `main()` runs them all and exits 1 if any error was found.
 from __future__ import annotations
 
 import argparse
+import base64
 import fnmatch
 import json
 import re
@@ -545,9 +546,9 @@ def check_data_contract(env: str, objects: list[dict], root: Path = ROOT) -> lis
                               f"the scheme the platform provides (gs:// with Workload Identity)")
                 continue
             secret = present.get(key("Secret", "kubeflow", env_keys["AWS_ACCESS_KEY_ID"]))
-            minio = next((o for o in objects if o["kind"] == "Secret" and o["metadata"]["name"].startswith("minio-credentials")), None)
+            minio = next((o for o in objects if o["kind"] == "Secret"
+                          and o["metadata"]["name"].startswith("minio-credentials")), None)
             if secret is not None and minio is not None:
-                import base64
                 access = base64.b64decode((secret.get("data") or {}).get("AWS_ACCESS_KEY_ID", "")).decode()
                 root_user = base64.b64decode((minio.get("data") or {}).get("MINIO_ROOT_USER", "")).decode()
                 if access and access == root_user:

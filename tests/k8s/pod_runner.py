@@ -30,7 +30,7 @@ REQUIREMENTS = SERVER_IMAGE_DIR / "requirements.txt"
 VAR_REF = re.compile(r"\$\(([A-Za-z_][A-Za-z0-9_]*)\)")
 
 
-class MissingObject(LookupError):
+class MissingObjectError(LookupError):
     pass
 
 
@@ -41,17 +41,17 @@ def object_data(objects: list[dict], kind: str, namespace: str, name: str) -> di
             data = {k: base64.b64decode(v).decode() for k, v in (obj.get("data") or {}).items()} \
                 if kind == "Secret" else dict(obj.get("data") or {})
             return {**data, **(obj.get("stringData") or {})}
-    raise MissingObject(f"{kind} {namespace}/{name}")
+    raise MissingObjectError(f"{kind} {namespace}/{name}")
 
 
 def lookup(objects: list[dict], external: dict[tuple[str, str], dict[str, str]], kind: str, namespace: str,
            name: str) -> dict[str, str]:
     try:
         return object_data(objects, kind, namespace, name)
-    except MissingObject:
+    except MissingObjectError:
         if (kind, name) in external:
             return external[(kind, name)]
-        raise MissingObject(f"{kind} {namespace}/{name} is neither rendered nor given a test value") from None
+        raise MissingObjectError(f"{kind} {namespace}/{name} is neither rendered nor given a test value") from None
 
 
 def image_files(dockerfile: Path = SERVER_IMAGE_DIR / "Dockerfile") -> dict[str, Path]:

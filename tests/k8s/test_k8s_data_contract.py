@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import base64
 import copy
-import shutil
 import subprocess
 
 import pytest
 import yaml
-from k8s_helpers import ROOT, argocd_apps, build, find, validate
+from k8s_helpers import ROOT, argocd_apps, find, validate
 from support.environments import ENVIRONMENTS
 
 
