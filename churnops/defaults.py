@@ -34,6 +34,10 @@ HYPERPARAMETERS: dict[str, dict[str, Any]] = {"logistic_regression": {"C": 1.0}}
 PROMOTION_THRESHOLDS: dict[str, float] = {"roc_auc": 0.75}
 PROMOTION_METRIC = "roc_auc"
 PROMOTION_TOLERANCE = 0.005
+# The gate refuses to decide on a holdout too small to tell (a 12-row extract has 2-3 test rows
+# and an ROC AUC of 1.0 by luck): at least this many test rows, and this many of each class.
+PROMOTION_MIN_TEST_ROWS = 200
+PROMOTION_MIN_CLASS_ROWS = 30
 
 # Batch inference
 CHUNK_ROWS = 50_000

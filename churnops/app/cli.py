@@ -235,12 +235,17 @@ def cmd_models(args: argparse.Namespace) -> int:
     import mlflow
 
     from churnops.app import views
-    from churnops.registry import aliases
+    from churnops.registry import aliases, journal
     from churnops.registry.tracking import churnops_home, connect, embedded_tracking_uri
 
     uri = args.tracking_uri or embedded_tracking_uri(churnops_home())
     connect(uri)
     client = mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
+    actor = args.by if getattr(args, "by", None) else aliases.default_actor()
+    recovered = journal.recover(client, args.model_name, f"churnops models: {actor}")
+    if recovered:
+        print(f"churnops models: finished an interrupted {recovered['what']} (journal {recovered['id']}) "
+              "before this command; audited on the version", file=sys.stderr)
     if args.models_command == "list":
         rows = views.list_versions(client, args.model_name)
         print(json.dumps({"model_name": args.model_name, "versions": rows}, sort_keys=True) if args.json
@@ -250,7 +255,6 @@ def cmd_models(args: argparse.Namespace) -> int:
         details = views.show_version(client, args.model_name, args.version)
         print(json.dumps(details, sort_keys=True) if args.json else views.format_show(details))
         return 0
-    actor = args.by or aliases.default_actor()
     if args.models_command == "promote":
         result = aliases.promote(client, args.model_name, args.version, actor=actor,
                                   reason=args.reason or "manual promotion (no reason given)")

@@ -25,6 +25,7 @@ from churnops.core.fingerprint import training_fingerprint
 from churnops.core.promotion import ACTION_PROMOTE, Policy
 from churnops.core.search_space import DEFAULT_SEARCH_SPACE, SEARCH, check_search_space, search_settings
 from churnops.errors import ChurnopsError
+from churnops.registry import journal
 from churnops.registry.tracking import churnops_home, connect, embedded_tracking_uri
 from churnops.registry.versions import find_by_fingerprint
 from churnops.storage.datasets import local_path, read_dataset
@@ -101,12 +102,15 @@ def train(
         search=search_settings(model_type, search_space, cv_folds),
     )
     del frame
-    existing = None if force else find_by_fingerprint(
-        mlflow.MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri), model_name, fingerprint)
-    if existing is not None:
+    client = mlflow.MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+    recovered = journal.recover(client, model_name, f"churnops train: {journal.default_actor()}")
+    existing = None if force else find_by_fingerprint(client, model_name, fingerprint)
+    # A pending version is one whose run was killed before the gate decided: the pipeline runs
+    # again, finds that version (registration reuses it) and decides it.
+    if existing is not None and existing.tags.get(names.TAG_STATUS) != names.STATUS_PENDING:
         result = training_summary(tracking_uri, model_name, existing.version)
         result["selection"] = selection(tracking_uri, result["run_id"])
-        result.update(promoted=False, reused=True, fingerprint=fingerprint,
+        result.update(promoted=False, reused=True, fingerprint=fingerprint, recovered=recovered,
                       duration_seconds=round(time.monotonic() - started, 2))
         return result
     version = run_locally(
@@ -141,6 +145,7 @@ def train(
         and result["aliases"].get(names.ALIAS_CHAMPION) == result["model_version"],
         reused=reused,
         fingerprint=fingerprint,
+        recovered=recovered,
         duration_seconds=round(time.monotonic() - started, 2),
     )
     return result
