@@ -16,7 +16,7 @@ from mlflow.exceptions import MlflowException
 
 from churnops import names
 from churnops.errors import RegistryError
-from churnops.registry import journal
+from churnops.registry import journal, locks
 
 CHAMPION = names.ALIAS_CHAMPION
 PREVIOUS = names.ALIAS_PREVIOUS_CHAMPION
@@ -104,28 +104,52 @@ def move_champion(
     return current
 
 
-def promote(client: mlflow.MlflowClient, model_name: str, version: str, *, actor: str, reason: str) -> dict:
-    """An operator makes `version` the champion (whatever its validation status; audited)."""
+UNSET = "read"  # the caller did not say which champion it expects: the one read under the lock
+
+
+def store_uri(client: mlflow.MlflowClient) -> str:
+    return client._registry_uri  # noqa: SLF001 (MlflowClient keeps the URI it was built with; no public getter)
+
+
+def _expected(current: str | None, if_champion: str | None) -> str | None:
+    if if_champion == UNSET:
+        return current
+    return None if if_champion in (None, "", "none") else str(if_champion)
+
+
+def promote(client: mlflow.MlflowClient, model_name: str, version: str, *, actor: str, reason: str,
+            if_champion: str | None = UNSET) -> dict:
+    """An operator makes `version` the champion (whatever its validation status; audited).
+
+    `if_champion`: move only if this is still the champion ("none": only if there is none);
+    checked and moved under the store's alias lock (churnops.registry.locks).
+    """
     found = get_version(client, model_name, version)
     version, status = str(found.version), found.tags.get(names.TAG_STATUS, "")
-    current = alias_version(client, model_name, CHAMPION)
-    if current == version:
-        raise RegistryError(f"{model_name} v{version} is already the champion; nothing to do.")
-    replaced = move_champion(client, model_name, version, current, actor=actor, reason=reason)
+    with locks.alias_lock(store_uri(client)):
+        current = alias_version(client, model_name, CHAMPION)
+        expected = _expected(current, if_champion)
+        if current == version and expected == current:
+            raise RegistryError(f"{model_name} v{version} is already the champion; nothing to do.")
+        replaced = move_champion(client, model_name, version, expected, actor=actor, reason=reason)
     return {"model_name": model_name, "champion": version, "previous_champion": replaced, "validation_status": status}
 
 
-def rollback(client: mlflow.MlflowClient, model_name: str, *, actor: str, reason: str) -> dict:
+def rollback(client: mlflow.MlflowClient, model_name: str, *, actor: str, reason: str,
+             if_champion: str | None = UNSET) -> dict:
     """`champion` back to `previous-champion`; the one before that (if recorded) becomes previous."""
-    current = alias_version(client, model_name, CHAMPION)
-    target = alias_version(client, model_name, PREVIOUS)
-    if target is None:
-        raise RegistryError(
-            f"{model_name} has no `{PREVIOUS}` alias to roll back to (champion: {_v(current)}). "
-            f"Pick a version with `churnops models promote --model-name {model_name} --version N`."
-        )
-    before = get_version(client, model_name, target).tags.get(REPLACED_TAG)
-    if before == current:
-        before = None
-    move_champion(client, model_name, target, current, actor=actor, reason=reason, action="rollback", previous=before)
+    with locks.alias_lock(store_uri(client)):
+        current = alias_version(client, model_name, CHAMPION)
+        expected = _expected(current, if_champion)
+        target = alias_version(client, model_name, PREVIOUS)
+        if target is None:
+            raise RegistryError(
+                f"{model_name} has no `{PREVIOUS}` alias to roll back to (champion: {_v(current)}). "
+                f"Pick a version with `churnops models promote --model-name {model_name} --version N`."
+            )
+        before = get_version(client, model_name, target).tags.get(REPLACED_TAG)
+        if before == current:
+            before = None
+        move_champion(client, model_name, target, expected, actor=actor, reason=reason, action="rollback",
+                      previous=before)
     return {"model_name": model_name, "champion": target, "rolled_back": current, "previous_champion": before}

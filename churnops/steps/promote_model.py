@@ -15,7 +15,7 @@ from churnops import defaults, names
 from churnops.core import evaluation, promotion
 from churnops.core.fitting import typed_features
 from churnops.errors import ChurnopsError
-from churnops.registry import aliases, journal, tracking
+from churnops.registry import aliases, journal, locks, tracking
 from churnops.registry.loading import feature_spec
 from churnops.storage.datasets import read_features, read_target
 
@@ -114,6 +114,14 @@ def run(
 
 def apply_decision(client, model_name: str, version: str, run_id: str, decision: promotion.Decision, actor: str) -> dict:
     """Move the aliases the decision calls for (re-checking the champion) and record it, as one journal entry."""
+    with locks.alias_lock(aliases.store_uri(client)):
+        decision = _apply(client, model_name, version, run_id, decision, actor)
+    log_evidence(client, model_name, version, run_id, decision)
+    return {**decision.to_dict(), "model_name": model_name, "model_version": version}
+
+
+def _apply(client, model_name: str, version: str, run_id: str, decision: promotion.Decision,
+           actor: str) -> promotion.Decision:
     if decision.promoted:
         try:
             aliases.move_champion(client, model_name, version, decision.champion_version,
@@ -129,5 +137,4 @@ def apply_decision(client, model_name: str, version: str, run_id: str, decision:
         journal.execute(client, model_name, journal.plan(
             version, set_aliases=set_aliases, version_tags={version: decision_tags(decision, actor)},
             run_id=run_id, run_tags=run_tags(decision), what=f"{decision.action} decision on v{version}"))
-    log_evidence(client, model_name, version, run_id, decision)
-    return {**decision.to_dict(), "model_name": model_name, "model_version": version}
+    return decision

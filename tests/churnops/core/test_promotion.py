@@ -72,3 +72,19 @@ def test_lower_is_better_primary_metric():
 def test_negative_tolerance_is_refused():
     with pytest.raises(ValueError, match="tolerance must be >= 0"):
         Policy(tolerance=-0.1)
+
+
+@pytest.mark.parametrize(("rows", "churners", "refused"), [
+    (3, 1, True),  # a 12-row extract's holdout (issue 16, Why 3)
+    (1000, 10, True),  # enough rows, too few of one class
+    (1000, 990, True),
+    (199, 60, True),
+    (200, 30, False),
+])
+def test_a_holdout_too_small_to_tell_decides_nothing(rows, churners, refused):
+    perfect = {"roc_auc": 1.0}
+    decision = decide(perfect, "1", {"roc_auc": 0.84}, "1", Policy(), holdout=(rows, churners))
+    assert decision.promoted is not refused
+    assert decision.evidence["test_rows"] == rows
+    if refused:
+        assert decision.reason.startswith("the holdout is too small to decide")
