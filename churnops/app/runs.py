@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 import time
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,7 @@ from churnops.core.promotion import ACTION_PROMOTE, Policy
 from churnops.core.search_space import DEFAULT_SEARCH_SPACE, SEARCH, check_search_space, search_settings
 from churnops.errors import ChurnopsError
 from churnops.registry import journal
-from churnops.registry.tracking import churnops_home, connect, embedded_tracking_uri
+from churnops.registry.tracking import churnops_home, connect, embedded_tracking_uri, sweep_stale_runs
 from churnops.registry.versions import find_by_fingerprint
 from churnops.storage.datasets import local_path, read_dataset
 from pipelines.inference import inference_pipeline
@@ -113,7 +114,41 @@ def train(
         result.update(promoted=False, reused=True, fingerprint=fingerprint, recovered=recovered,
                       duration_seconds=round(time.monotonic() - started, 2))
         return result
-    version = run_locally(
+    experiment_ids = [found.experiment_id] if (found := client.get_experiment_by_name(experiment)) else []
+    swept = sweep_stale_runs(client, experiment_ids) if experiment_ids else []  # runs a killed train left RUNNING
+    me = f"{socket.gethostname()}:{os.getpid()}"
+    os.environ[names.ENV_RUN_OWNER] = me  # the step processes tag their runs with this train's owner
+    try:
+        version = _run_training(dataset_uri, tracking_uri, experiment, model_name, model_type, hyperparameters, target,
+                                positive_label, test_size, random_state, search_space, cv_folds, decision_threshold,
+                                policy, force, home, verbose)
+    except BaseException:
+        # A failed step leaves its run RUNNING (KFP's local runner runs no exit handler): mark them FAILED.
+        found = client.get_experiment_by_name(experiment)
+        if found is not None:
+            sweep_stale_runs(client, [found.experiment_id], finished_owner=me)
+        raise
+    finally:
+        os.environ.pop(names.ENV_RUN_OWNER, None)
+    result = training_summary(tracking_uri, model_name, version)
+    result["selection"] = selection(tracking_uri, result["run_id"])
+    reused = result["created_ms"] < started_ms  # registration found an identical version (a race)
+    result.update(
+        promoted=not reused and result["tags"].get(names.TAG_VALIDATION_ACTION) == ACTION_PROMOTE
+        and result["aliases"].get(names.ALIAS_CHAMPION) == result["model_version"],
+        reused=reused,
+        fingerprint=fingerprint,
+        recovered=recovered,
+        swept_runs=swept,
+        duration_seconds=round(time.monotonic() - started, 2),
+    )
+    return result
+
+
+def _run_training(dataset_uri, tracking_uri, experiment, model_name, model_type, hyperparameters, target,
+                  positive_label, test_size, random_state, search_space, cv_folds, decision_threshold,
+                  policy, force, home, verbose) -> str:
+    return run_locally(
         training_pipeline,
         {
             "dataset_uri": dataset_uri,
@@ -137,19 +172,6 @@ def train(
         home,
         verbose=verbose,
     )
-    result = training_summary(tracking_uri, model_name, version)
-    result["selection"] = selection(tracking_uri, result["run_id"])
-    reused = result["created_ms"] < started_ms  # registration found an identical version (a race)
-    result.update(
-        promoted=not reused and result["tags"].get(names.TAG_VALIDATION_ACTION) == ACTION_PROMOTE
-        and result["aliases"].get(names.ALIAS_CHAMPION) == result["model_version"],
-        reused=reused,
-        fingerprint=fingerprint,
-        recovered=recovered,
-        duration_seconds=round(time.monotonic() - started, 2),
-    )
-    return result
-
 
 
 def rejections_path_for(output: Path) -> Path:
