@@ -174,6 +174,27 @@ def _run_training(dataset_uri, tracking_uri, experiment, model_name, model_type,
     )
 
 
+def check_output_writable(destination: Path) -> None:
+    """Refuse an --output that cannot be written, naming the path, before any work."""
+    directory = destination.parent
+    existing = directory
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    problem = None
+    if destination.is_dir():
+        problem = "is a directory"
+    elif not existing.is_dir():
+        problem = f"cannot be created: {existing} is not a directory"
+    elif not os.access(existing, os.W_OK | os.X_OK):
+        problem = f"cannot be written: {existing} is not writable by this user"
+    elif destination.exists() and not os.access(destination, os.W_OK):
+        problem = "exists and is read-only"
+    if problem:
+        raise ChurnopsError(
+            f"The predictions file {destination} {problem}; nothing was scored. Pass a writable path with --output."
+        )
+
+
 def rejections_path_for(output: Path) -> Path:
     return output.with_name(f"{output.stem}.rejected{output.suffix or '.csv'}")
 
@@ -191,6 +212,7 @@ def predict(
 ) -> dict[str, Any]:
     """Run the inference pipeline locally; copy its predictions to `output` (rejected rows beside it)."""
     home = home or churnops_home()
+    check_output_writable(Path(output).resolve())  # before the whole file is scored, not after
     tracking_uri = tracking_uri or embedded_tracking_uri(home)
     connect(tracking_uri)
     started = time.monotonic()
