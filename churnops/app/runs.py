@@ -29,7 +29,7 @@ from churnops.errors import ChurnopsError
 from churnops.registry import journal
 from churnops.registry.tracking import churnops_home, connect, embedded_tracking_uri, sweep_stale_runs
 from churnops.registry.versions import find_by_fingerprint
-from churnops.storage.datasets import local_path, read_dataset
+from churnops.storage.datasets import local_path, read_dataset, write_error
 from pipelines.inference import inference_pipeline
 from pipelines.training import training_pipeline
 
@@ -235,8 +235,14 @@ def predict(
     destination = Path(output).resolve()
     destination.parent.mkdir(parents=True, exist_ok=True)
     partial = destination.with_name(destination.name + ".partial")
-    shutil.copyfile(summary.pop("predictions_path"), partial)
-    os.replace(partial, destination)  # an existing output is replaced whole or not at all
+    try:
+        shutil.copyfile(summary.pop("predictions_path"), partial)
+        os.replace(partial, destination)  # an existing output is replaced whole or not at all
+    except OSError as exc:
+        partial.unlink(missing_ok=True)
+        if (error := write_error(exc, str(destination), "the predictions")) is None:
+            raise
+        raise error from None
     rejected_source = summary.pop("rejections_path")
     rejected = rejections_path_for(destination)
     if summary["rejected"]:

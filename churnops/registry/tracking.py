@@ -115,10 +115,35 @@ def connect(tracking_uri: str) -> None:
     database = _sqlite_path(tracking_uri)
     if database is not None:
         database.parent.mkdir(parents=True, exist_ok=True)
+        initialise_embedded_store(tracking_uri, database)
     os.environ.setdefault(PROXY_DOWNLOAD_ENV, "false")
     wait_for_server(tracking_uri)
     mlflow.set_tracking_uri(tracking_uri)
     mlflow.set_registry_uri(tracking_uri)
+
+
+def initialise_embedded_store(tracking_uri: str, database: Path) -> None:
+    """Create and migrate a fresh SQLite store under an flock, so two first runs do not both migrate.
+
+    Without it, two processes starting on a fresh store both run MLflow's alembic migrations and
+    one fails ("CommandError ... alembic"). An existing store is opened as before.
+    """
+    import fcntl
+
+    marker = database.with_name(database.name + ".initialised")
+    if marker.exists():
+        return
+    with open(database.with_name(database.name + ".init.lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            if marker.exists():
+                return
+            client = mlflow.MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+            client.search_experiments(max_results=1)  # creates and migrates the tracking tables
+            client.search_registered_models(max_results=1)  # and the registry's
+            marker.touch()
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def ensure_experiment(tracking_uri: str, name: str) -> str:

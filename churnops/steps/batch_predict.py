@@ -24,7 +24,7 @@ from churnops.core.scoring import check_columns, split_rejects
 from churnops.errors import DatasetError
 from churnops.registry.loading import ResolvedModel, decision_threshold, feature_spec
 from churnops.storage import uris
-from churnops.storage.datasets import SNIFF_BYTES, check_csv_text, local_path
+from churnops.storage.datasets import SNIFF_BYTES, check_csv_text, local_path, write_error
 
 
 def run(
@@ -100,6 +100,10 @@ def predict_file(
                 "or raise --max-rejected-fraction."
             )
         os.replace(partial, output_path)
+    except OSError as exc:
+        if (error := write_error(exc, str(partial), "the predictions")) is None:
+            raise
+        raise error from None
     finally:
         partial.unlink(missing_ok=True)
     seconds = time.monotonic() - started

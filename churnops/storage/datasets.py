@@ -130,3 +130,15 @@ def read_target(path: str) -> pd.Series:
     """Read back a 0/1 target CSV written by the load step."""
     frame = pd.read_csv(path)
     return frame.iloc[:, 0].astype(int)
+
+
+def write_error(exc: OSError, path: str, what: str) -> DatasetError | None:
+    """A full disk or quota while writing `path`, as an error naming the path and the fix (else None)."""
+    import errno
+
+    if exc.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+        return None
+    return DatasetError(
+        f"No space left while writing {what} to {path} ({os.strerror(exc.errno)}); the partial file was removed and "
+        "nothing was kept. Free space on that filesystem (or pass --output on another one) and run again."
+    )
