@@ -15,6 +15,7 @@ from mlflow.exceptions import MlflowException
 from churnops import names
 from churnops.core.evaluation import METRIC_NAMES
 from churnops.errors import RegistryError
+from churnops.registry.aliases import get_version
 
 KEY_METRICS = ("roc_auc", "f1", "log_loss")
 COLUMNS = ("version", "aliases", "validation_status", "roc_auc", "f1", "log_loss", "source_run", "created")
@@ -70,7 +71,7 @@ def show_version(client: mlflow.MlflowClient, model_name: str, version: str | No
         version = aliases.get(names.ALIAS_CHAMPION)
         if version is None:
             raise RegistryError(f"{model_name} has no champion yet; pass --version N.")
-    found = aliases.get_version(client, model_name, version)
+    found = get_version(client, model_name, version)
     row = version_row(found, aliases)
     tags = dict(found.tags)
     history = json.loads(tags.pop(names.TAG_AUDIT_HISTORY, "[]"))

@@ -82,9 +82,18 @@ def test_negative_tolerance_is_refused():
     (200, 30, False),
 ])
 def test_a_holdout_too_small_to_tell_decides_nothing(rows, churners, refused):
-    perfect = {"roc_auc": 1.0}
-    decision = decide(perfect, "1", {"roc_auc": 0.84}, "1", Policy(), holdout=(rows, churners))
+    perfect = {"roc_auc": 1.0, "precision": 1.0, "recall": 1.0}
+    decision = decide(perfect, "1", {"roc_auc": 0.84, "precision": 0.7, "recall": 0.5}, "1", Policy(),
+                      holdout=(rows, churners))
     assert decision.promoted is not refused
     assert decision.evidence["test_rows"] == rows
     if refused:
         assert decision.reason.startswith("the holdout is too small to decide")
+
+
+def test_the_default_gate_refuses_a_model_that_predicts_nobody():
+    """Issue 16, Why 3: roc_auc >= 0.75 alone passed a model with precision, recall and F1 all 0."""
+    ranks_well_predicts_nobody = {"roc_auc": 0.83, "precision": 0.0, "recall": 0.0, "f1": 0.0}
+    decision = decide(ranks_well_predicts_nobody, None, None, None, Policy())
+    assert (decision.status, decision.action) == (FAILED, CHALLENGER)
+    assert "precision 0.0000 < minimum 0.3" in decision.reason and "recall 0.0000 < minimum 0.2" in decision.reason
