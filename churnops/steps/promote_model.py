@@ -22,11 +22,15 @@ from churnops.storage.datasets import read_features, read_target
 TAG_PREFIX = names.TAG_VALIDATION_PREFIX
 
 
+def probabilities(model_uri: str, x_test_raw):
+    """Churn probabilities of a registered model on raw test rows, with its own feature spec."""
+    model = mlflow.sklearn.load_model(model_uri)
+    return model.predict_proba(typed_features(x_test_raw, feature_spec(model_uri)))[:, 1]
+
+
 def score(model_uri: str, x_test_raw, y_test, threshold: float) -> dict[str, float]:
     """Metrics of a registered model on raw test rows, with its own feature spec."""
-    model = mlflow.sklearn.load_model(model_uri)
-    x_test = typed_features(x_test_raw, feature_spec(model_uri))
-    return evaluation.compute_metrics(y_test, model.predict_proba(x_test)[:, 1], threshold)
+    return evaluation.compute_metrics(y_test, probabilities(model_uri, x_test_raw), threshold)
 
 
 def decision_tags(decision: promotion.Decision, actor: str) -> dict[str, str]:
@@ -75,6 +79,7 @@ def run(
     actor: str = "",
     min_test_rows: int = defaults.PROMOTION_MIN_TEST_ROWS,
     min_class_rows: int = defaults.PROMOTION_MIN_CLASS_ROWS,
+    seed: int = defaults.RANDOM_STATE,
 ) -> dict[str, Any]:
     """Decide and apply. Returns the decision (plus model_name/model_version) as a plain dict."""
     policy = promotion.Policy(dict(thresholds), primary_metric, tolerance, min_test_rows, min_class_rows)
@@ -91,12 +96,16 @@ def run(
                           "identical training inputs register nothing new"}
     x_test = read_features(x_test_path)
     y_test = read_target(y_test_path)
-    candidate_metrics = score(f"models:/{model_name}/{version}", x_test, y_test, threshold)
+    candidate_scores = probabilities(f"models:/{model_name}/{version}", x_test)
+    candidate_metrics = evaluation.compute_metrics(y_test, candidate_scores, threshold)
     champion_version = aliases.alias_version(client, model_name, names.ALIAS_CHAMPION)
-    champion_metrics = None
+    champion_metrics = comparison = None
     if champion_version is not None:
         try:
-            champion_metrics = score(f"models:/{model_name}/{champion_version}", x_test, y_test, threshold)
+            champion_scores = probabilities(f"models:/{model_name}/{champion_version}", x_test)
+            champion_metrics = evaluation.compute_metrics(y_test, champion_scores, threshold)
+            if y_test.nunique() == 2:
+                comparison = promotion.paired_bootstrap_auc(y_test, candidate_scores, champion_scores, seed)
         except ChurnopsError as exc:
             decision = promotion.Decision(
                 names.STATUS_FAILED, promotion.ACTION_CHALLENGER,
@@ -107,7 +116,7 @@ def run(
     decision = promotion.decide(
         candidate_metrics, champion_version, champion_metrics,
         aliases.alias_version(client, model_name, names.ALIAS_CHAMPION), policy,
-        holdout=(len(y_test), int(y_test.sum())),
+        holdout=(len(y_test), int(y_test.sum())), comparison=comparison,
     )
     return apply_decision(client, model_name, str(version), run_id, decision, actor)
 
