@@ -94,8 +94,9 @@ def test_predict_names_the_champion_then_rollback_moves_it_back(flow, cli, synth
         "1": "passed", "2": "failed", "3": "passed"}
     assert listed["1"]["aliases"] == ["champion"] and listed["2"]["aliases"] == ["challenger"]
     shown = cli("models", "show", "--version", "3")
-    assert shown["audit"][-1] | {"at": None} == {
-        "action": "rolled-back", "by": "oncall", "at": None, "reason": "champion moved to v1: v3 misbehaves in prod"}
+    assert shown["audit"][-1] | {"at": None, "intent": None} == {  # intent: the journal entry of the move
+        "action": "rolled-back", "by": "oncall", "at": None, "reason": "champion moved to v1: v3 misbehaves in prod",
+        "intent": None}
 
 
 def test_predict_on_a_file_missing_a_column_fails_with_the_column_named(flow, synthetic_csv, tmp_path, monkeypatch, capsys):
