@@ -51,3 +51,10 @@ ENV_CRASH_AT = "CHURNOPS_CRASH_AT"
 RUN_TAG_OWNER = "churnops.owner"
 RUN_TAG_SWEPT = "churnops.swept"
 ENV_RUN_OWNER = "CHURNOPS_RUN_OWNER"  # set by churnops train for its step processes
+
+# The alias lease on a tracking server (churnops.registry.locks): a registered model of its own,
+# `<model>.alias-lease`, created only by the writer that holds it (the name is the store's unique key).
+LEASE_MODEL_SUFFIX = ".alias-lease"
+TAG_LEASE_TOKEN = "churnops.lease.token"
+TAG_LEASE_EXPIRES = "churnops.lease.expires_ms"
+TAG_LEASE_HOLDER = "churnops.lease.holder"

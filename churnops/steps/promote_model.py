@@ -123,7 +123,7 @@ def run(
 
 def apply_decision(client, model_name: str, version: str, run_id: str, decision: promotion.Decision, actor: str) -> dict:
     """Move the aliases the decision calls for (re-checking the champion) and record it, as one journal entry."""
-    with locks.alias_lock(aliases.store_uri(client)):
+    with locks.alias_lock(aliases.store_uri(client), client, model_name):
         decision = _apply(client, model_name, version, run_id, decision, actor)
     log_evidence(client, model_name, version, run_id, decision)
     return {**decision.to_dict(), "model_name": model_name, "model_version": version}
