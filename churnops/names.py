@@ -58,3 +58,7 @@ LEASE_MODEL_SUFFIX = ".alias-lease"
 TAG_LEASE_TOKEN = "churnops.lease.token"
 TAG_LEASE_EXPIRES = "churnops.lease.expires_ms"
 TAG_LEASE_HOLDER = "churnops.lease.holder"
+
+# On the registered model: the best primary-metric score a champion reached on one test set,
+# `best_champion.<metric>.<test-set digest>` = "<score>" (the gate's floor: that minus the tolerance).
+TAG_BEST_CHAMPION_PREFIX = "best_champion."
