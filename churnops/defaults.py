@@ -44,3 +44,10 @@ PROMOTION_MIN_CLASS_ROWS = 30
 # Batch inference
 CHUNK_ROWS = 50_000
 MAX_REJECTED_FRACTION = 0.01
+
+# Online serving (churnops serve, the KServe predictor): where it listens, how often it asks the
+# registry whether the alias moved, how long it waits for MLflow at start.
+SERVE_HOST = "127.0.0.1"
+SERVE_PORT = 8080
+SERVE_POLL_SECONDS = 30.0
+SERVE_START_WAIT_SECONDS = 60.0
