@@ -31,7 +31,7 @@ test: setup serve-setup lint validate ## Run the whole test suite (unit, compone
 	$(BIN)/pytest
 
 test-fast: setup ## Quick loop: unit and component tests only (no kubectl/helm, no services, no pipeline runs)
-	$(BIN)/pytest -m "not e2e and not integration and not k8s and not telco" --ignore=tests/e2e --ignore=tests/integration --ignore=tests/k8s
+	$(BIN)/pytest -m "not e2e and not integration and not k8s and not telco and not serving" --ignore=tests/e2e --ignore=tests/integration --ignore=tests/k8s
 
 lint: setup ## ruff (rules in pyproject.toml) and import-linter (the layer contracts of docs/architecture.md)
 	$(BIN)/ruff check .

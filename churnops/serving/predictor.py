@@ -50,6 +50,8 @@ def _text(value: Any) -> str | None:
 
 
 def rows_from_instances(payload: Any) -> pd.DataFrame:
+    if isinstance(payload, (bytes, str)):  # kserve decodes JSON only when the content type says JSON
+        raise InvalidInput('Send the rows as JSON with the header "Content-Type: application/json".')
     if not isinstance(payload, dict) or "instances" not in payload:
         raise InvalidInput('Send {"instances": [{"column": value, ...}, ...]}: one object per customer row.')
     instances = payload["instances"]
@@ -79,7 +81,7 @@ def check_rows(rows: pd.DataFrame, served: Served) -> None:
     """Batch inference's checks: required columns, numbers in numeric columns (blank is missing, not bad)."""
     label = f"{served.resolved.model_name} v{served.resolved.model_version}"
     try:
-        check_columns(list(rows.columns), served.spec, "The request", label)
+        check_columns(list(rows.columns), served.spec, "of this request", label)
     except DatasetError as exc:
         raise InvalidInput(str(exc)) from None
     frame = rows.copy()
