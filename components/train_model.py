@@ -15,13 +15,15 @@ def train_model(
     hyperparameters: dict,
     random_state: int,
     candidate: dict,
+    decision_threshold: float = 0.5,  # defaults.DECISION_THRESHOLD (a literal: the source runs in the image)
 ) -> str:
     """Fit preprocessing + estimator as one sklearn Pipeline, log it to MLflow, return its model URI.
 
     `model` is a local MLflow-format copy for KFP lineage; its metadata carries the MLflow run id
     and URI that the evaluation and registration steps use. `candidate` (the search's winner or
     the single model) overrides `model_type`/`hyperparameters`; with a `run_id` it names the
-    search's parent run, which then receives the refit model.
+    search's parent run, which then receives the refit model. The model's pyfunc applies
+    `decision_threshold` (the same one the evaluation and the gate use).
     """
     from churnops.steps.runtime import skip_teardown_at_exit
 
@@ -41,6 +43,7 @@ def train_model(
         random_state,
         model_copy_path=model.path,
         candidate=candidate,
+        decision_threshold=decision_threshold,
     )
     model.metadata.update(info)
     model.metadata["dataset_sha256"] = x_train.metadata.get("dataset_sha256", "")

@@ -115,6 +115,7 @@ def training_pipeline(
         hyperparameters=hyperparameters,
         random_state=random_state,
         candidate=dsl.OneOf(best.output, single.output),
+        decision_threshold=decision_threshold,
     ).set_display_name("Train model")
 
     evaluated = evaluate_model(

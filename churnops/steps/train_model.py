@@ -8,7 +8,6 @@ from typing import Any
 import mlflow
 
 from churnops import defaults, names
-from churnops.core.fitting import typed_features
 from churnops.core.search_space import leaderboard
 from churnops.errors import ChurnopsError
 from churnops.registry import models, tracking
@@ -28,11 +27,15 @@ def run(
     random_state: int,
     model_copy_path: str | None = None,
     candidate: dict[str, Any] | None = None,
+    decision_threshold: float = defaults.DECISION_THRESHOLD,
 ) -> dict[str, Any]:
     """Fit and log the model in an MLflow run; optionally write a local MLflow-format copy.
 
     `candidate` (from the search or single-model mode) overrides `model_type`/`hyperparameters`;
     when it carries a `run_id` (the search's parent run) the model is logged into that run.
+    `decision_threshold` is logged inside the model (its pyfunc predict applies it): the threshold
+    is a pipeline parameter fixed before training, so the model is complete when it is logged and
+    evaluation, registration and serving all use the same one.
     """
     candidate = candidate or {}
     model_type = candidate.get("model_type", model_type)
@@ -59,6 +62,8 @@ def run(
                 if key in dataset_info and not candidate.get("run_id")  # the search logged them already
             },
             run_id=candidate.get("run_id") or None,
+            model_name=model_name,
+            decision_threshold=decision_threshold,
         )
     except ChurnopsError:
         raise
@@ -72,9 +77,9 @@ def run(
         log_selection(logged.run_id, candidate)
     mlflow.MlflowClient().set_tag(logged.run_id, names.RUN_TAG_MODEL_NAME, model_name)
     if model_copy_path:
-        example = typed_features(x_train, fitted.spec).head(5)
         models.save_model_copy(
-            fitted, model_copy_path, example, models.model_metadata(fitted, target, positive_label)
+            fitted, model_copy_path, models.raw_example(x_train, fitted),
+            models.model_metadata(fitted, target, positive_label, decision_threshold), model_name, logged.run_id,
         )
     return {
         "run_id": logged.run_id,
