@@ -51,3 +51,6 @@ SERVE_HOST = "127.0.0.1"
 SERVE_PORT = 8080
 SERVE_POLL_SECONDS = 30.0
 SERVE_START_WAIT_SECONDS = 60.0
+# Decimals of churn_probability in what churnops writes or answers (batch files and online responses
+# alike, so the two are equal on the same rows).
+PROBABILITY_DECIMALS = 6

@@ -16,6 +16,7 @@ from kserve.errors import InvalidInput
 from kserve.protocol.infer_type import InferOutput, InferRequest, InferResponse
 from prometheus_client import Counter, Gauge
 
+from churnops import defaults
 from churnops.core.scoring import OUTPUT_COLUMNS, check_columns, split_rejects
 from churnops.errors import DatasetError
 from churnops.serving.follower import Follower, Served
@@ -99,7 +100,8 @@ def score(rows: pd.DataFrame, served: Served) -> pd.DataFrame:
     scored = served.model.predict(rows[served.spec.features])[list(OUTPUT_COLUMNS)]
     # The version this server resolved and loaded answers: the pyfunc's own label is the newest
     # version of its run, which differs when one logged model is registered twice.
-    return scored.assign(model_name=served.resolved.model_name, model_version=served.resolved.model_version)
+    return scored.assign(churn_probability=scored["churn_probability"].round(defaults.PROBABILITY_DECIMALS),
+                         model_name=served.resolved.model_name, model_version=served.resolved.model_version)
 
 
 class ChurnPredictor(Model):
