@@ -29,6 +29,17 @@ def configure_mlflow_client() -> None:
     os.environ.setdefault(tracking.PROXY_DOWNLOAD_ENV, "false")  # artifacts through the server, never the bucket
 
 
+def configure_logging() -> None:
+    """churnops.serving's swaps, load failures and failed polls on stderr, beside kserve's own lines."""
+    log = logging.getLogger("churnops.serving")
+    if not log.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(process)d churnops.serving %(levelname)s %(message)s"))
+        log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    log.propagate = False
+
+
 def model_name(model_uri: str) -> str:
     match = MODELS_URI.match(model_uri)
     if not match:
@@ -57,6 +68,7 @@ def run(model_uri: str, tracking_uri: str, *, host: str = defaults.SERVE_HOST, p
 
     from churnops.serving.predictor import ChurnPredictor, record_event
 
+    configure_logging()
     follower = Follower(model_uri, tracking_uri, poll_seconds, on_event=record_event)
     follower.start_serving(start_wait_seconds)
     model = ChurnPredictor(name, follower)

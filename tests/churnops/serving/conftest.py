@@ -30,7 +30,8 @@ def champion(tracking, tmp_path_factory, synthetic_csv) -> dict:
     """One local training pipeline run against the server: version 1 registered and promoted champion."""
     from churnops.app import runs
 
-    result = runs.train(str(synthetic_csv), tracking_uri=tracking.url, home=tmp_path_factory.mktemp("serving-home"))
+    result = runs.train(str(synthetic_csv), tracking_uri=tracking.url, home=tmp_path_factory.mktemp("serving-home"),
+                        model_type="logistic_regression")  # one model: the serving tests need a champion, not a search
     assert result["promoted"], result
     return result
 
