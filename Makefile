@@ -27,15 +27,22 @@ run: setup ## Main job: train + validation gate (promote) + batch inference with
 	$(BIN)/churnops train
 	$(BIN)/churnops predict --model-uri models:/churn-classifier@champion --input data/churn_synthetic.csv --output build/predictions.csv
 
-test: setup lint validate ## Run the whole test suite (unit, component, end-to-end) after `make lint` and `make validate`
+test: setup serve-setup lint validate ## Run the whole test suite (unit, component, end-to-end) after `make lint` and `make validate`
 	$(BIN)/pytest
 
 test-fast: setup ## Quick loop: unit and component tests only (no kubectl/helm, no services, no pipeline runs)
-	$(BIN)/pytest -m "not e2e and not integration and not k8s and not telco" --ignore=tests/e2e --ignore=tests/integration --ignore=tests/k8s
+	$(BIN)/pytest -m "not e2e and not integration and not k8s and not telco and not serving" --ignore=tests/e2e --ignore=tests/integration --ignore=tests/k8s
 
 lint: setup ## ruff (rules in pyproject.toml) and import-linter (the layer contracts of docs/architecture.md)
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports --no-logo
+
+SERVE_STAMP := $(VENV)/.serve-installed
+$(SERVE_STAMP): $(STAMP) requirements/serve.txt
+	$(BIN)/pip install --quiet --no-deps -c constraints.txt -r requirements/serve.txt  # why --no-deps: the file's header
+	touch $@
+
+serve-setup: $(SERVE_STAMP) ## Install the online-serving extra (KServe model server, pinned in requirements/serve.txt)
 
 $(VALIDATE_STAMP): $(STAMP) requirements/validate.txt
 	$(BIN)/pip install --quiet -c constraints.txt -r requirements/validate.txt
@@ -63,11 +70,12 @@ compile: setup ## Compile every pipeline to KFP YAML under build/
 schedules-check: setup ## Validate schedules/*.yaml and compile the pipelines they name (no KFP contacted)
 	@for file in schedules/*.yaml; do $(BIN)/python scripts/sync_schedules.py --config $$file --check || exit $$?; done
 
-bench: setup ## Run the benchmarks (they print ratios against a baseline measured in the same run)
+bench: setup serve-setup ## Run the benchmarks (they print ratios against a baseline measured in the same run)
 	$(BIN)/python benchmarks/sync_scale.py
 	$(BIN)/python benchmarks/quality.py
 	$(BIN)/python benchmarks/pipeline_overhead.py --profile
 	$(BIN)/python benchmarks/batch_inference.py
+	$(BIN)/python benchmarks/serving.py
 
 mlflow-ui: setup ## Open the MLflow UI on the embedded store (http://127.0.0.1:5000)
 	$(BIN)/churnops mlflow ui
@@ -81,4 +89,4 @@ measure-inference: setup ## Peak memory and rows/s of batch inference at 200k an
 data: setup ## Regenerate data/churn_synthetic.csv (byte-for-byte reproducible)
 	$(BIN)/python scripts/generate_synthetic_data.py --output data/churn_synthetic.csv
 
-.PHONY: help setup run test test-fast lint tools validate compile schedules-check bench mlflow-ui mlflow-server measure-inference data
+.PHONY: help setup serve-setup run test test-fast lint tools validate compile schedules-check bench mlflow-ui mlflow-server measure-inference data

@@ -50,3 +50,13 @@ MAX_REJECTED_FRACTION = 0.01
 ALIAS_LEASE_SECONDS = 60.0
 ALIAS_LEASE_WAIT_SECONDS = 30.0
 ALIAS_LEASE_POLL_SECONDS = 0.05
+
+# Online serving (churnops serve, the KServe predictor): where it listens, how often it asks the
+# registry whether the alias moved, how long it waits for MLflow at start.
+SERVE_HOST = "127.0.0.1"
+SERVE_PORT = 8080
+SERVE_POLL_SECONDS = 30.0
+SERVE_START_WAIT_SECONDS = 60.0
+# Decimals of churn_probability in what churnops writes or answers (batch files and online responses
+# alike, so the two are equal on the same rows).
+PROBABILITY_DECIMALS = 6

@@ -129,6 +129,19 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--json", action="store_true", help="print one JSON object with the result on stdout")
     predict.add_argument("--verbose", action="store_true", help=argparse.SUPPRESS)
 
+    serve = commands.add_parser("serve", help="serve a model online (KServe predictor, v1 and v2 endpoints)")
+    serve.add_argument("--model-uri", default=defaults.CHAMPION_URI,
+                       help="models:/NAME@ALIAS (followed: the server moves when the alias does) or models:/NAME/N "
+                            "(default: %(default)s)")
+    _add_tracking(serve)
+    serve.add_argument("--host", default=defaults.SERVE_HOST, help="address to bind (default: %(default)s)")
+    serve.add_argument("--port", type=int, default=defaults.SERVE_PORT, help="HTTP port (default: %(default)s)")
+    serve.add_argument("--poll-seconds", type=float, default=defaults.SERVE_POLL_SECONDS,
+                       help="how often to ask the registry whether the alias moved (default: %(default)s)")
+    serve.add_argument("--start-wait-seconds", type=float, default=defaults.SERVE_START_WAIT_SECONDS,
+                       help="how long to wait for the tracking server at start (default: %(default)s)")
+    serve.add_argument("--verbose", action="store_true", help=argparse.SUPPRESS)
+
     _add_models(commands)
 
     compile_ = commands.add_parser("compile", help="compile every pipeline to KFP YAML")
@@ -312,6 +325,15 @@ def cmd_mlflow(args: argparse.Namespace) -> int:
     return {"ui": cmd_mlflow_ui, "serve": cmd_mlflow_serve}[args.mlflow_command](args)
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    from churnops.registry.tracking import churnops_home, embedded_tracking_uri
+    from churnops.serving import server
+
+    server.run(args.model_uri, args.tracking_uri or embedded_tracking_uri(churnops_home()), host=args.host,
+               port=args.port, poll_seconds=args.poll_seconds, start_wait_seconds=args.start_wait_seconds)
+    return 0
+
+
 def cmd_sync(args: argparse.Namespace) -> int:
     from churnops.schedules.cli import run
 
@@ -319,7 +341,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
 
 
 HANDLERS = {"train": cmd_train, "predict": cmd_predict, "models": cmd_models, "compile": cmd_compile,
-            "sync": cmd_sync, "mlflow": cmd_mlflow}
+            "sync": cmd_sync, "mlflow": cmd_mlflow, "serve": cmd_serve}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -82,7 +82,7 @@ def predict_file(
         with open(partial, "w", newline="") as out, open(rejections_path, "w", newline="") as rejects:
             for index, (good, bad, probability) in enumerate(score_chunks(model, spec, input_uri, chunk_rows, id_columns)):
                 frame = good[id_columns].copy()
-                frame["churn_probability"] = probability.round(6)
+                frame["churn_probability"] = probability.round(defaults.PROBABILITY_DECIMALS)
                 frame["churn_predicted"] = (probability >= threshold).astype(int)
                 frame["model_name"] = resolved.model_name
                 frame["model_version"] = resolved.model_version

@@ -185,6 +185,8 @@ def object_key(obj: dict) -> tuple[str, str, str]:
 def pod_template(obj: dict) -> tuple[dict, dict] | None:
     """(pod metadata, pod spec) of a workload, or None."""
     kind = obj.get("kind")
+    if kind == "InferenceService":  # KServe v1beta1: the predictor is a pod spec (containers, serviceAccountName)
+        return obj.get("metadata", {}), obj.get("spec", {}).get("predictor", {})
     if kind not in WORKLOAD_KINDS:
         return None
     if kind == "Pod":

@@ -109,9 +109,10 @@ def test_only_pipeline_pods_and_the_ingress_reach_mlflow(dev):
 @pytest.mark.parametrize("env", ENVIRONMENTS)
 def test_argocd_sync_waves_run_database_migration_mlflow_kfp_sync(env):
     apps = {a["metadata"]["name"].removesuffix(f"-{env}"): a for a in argocd_apps(env)}
-    assert set(apps) == {"kfp-cluster-resources", "churnops-mlflow", "kfp", "churnops-schedules-sync"}
+    assert set(apps) == {"kfp-cluster-resources", "churnops-mlflow", "kfp", "churnops-serving", "churnops-schedules-sync"}
     wave = {name: int(a["metadata"]["annotations"]["argocd.argoproj.io/sync-wave"]) for name, a in apps.items()}
     assert wave["kfp-cluster-resources"] < wave["churnops-mlflow"] < wave["kfp"] < wave["churnops-schedules-sync"]
+    assert wave["churnops-mlflow"] < wave["churnops-serving"]  # the predictor resolves its model through MLflow
     stack = build(f"k8s/overlays/{env}")
     inner = {o["kind"] + "/" + o["metadata"]["name"]: int(o["metadata"].get("annotations", {}).get(
         "argocd.argoproj.io/sync-wave", 0)) for o in stack}

@@ -36,7 +36,7 @@ def our_sources(apps: list[dict]) -> list[dict]:
 def test_argocd_tracks_the_release_tag_of_the_package_version(env):
     apps = argocd_apps(env) + argocd_apps(env, "--set", "root=true")
     sources = our_sources(apps)
-    assert len(sources) == 3  # the root, the MLflow stack, the schedules sync
+    assert len(sources) == 4  # the root, the MLflow stack, online serving, the schedules sync
     assert {s["targetRevision"] for s in sources} == {f"v{VERSION}"}
 
 
@@ -72,4 +72,4 @@ def test_a_chart_app_version_that_left_the_package_version_behind_is_reported(tm
     objects, errors = validate.render_argocd(chart / "values" / f"{ENVIRONMENTS[0]}.yaml", chart=chart)
     assert errors == []
     reported = validate.check_release_version(objects, VERSION, REPO_URL)
-    assert len(reported) == 3 and all("'v0.0.9'" in e and f"v{VERSION}" in e for e in reported)
+    assert len(reported) == 4 and all("'v0.0.9'" in e and f"v{VERSION}" in e for e in reported)
