@@ -115,6 +115,11 @@ def training_pipeline(
         hyperparameters=hyperparameters,
         random_state=random_state,
         candidate=dsl.OneOf(best.output, single.output),
+        # Filled by KFP at run time (kfp.local fills the first two): the MLflow run says which KFP run made it.
+        kfp_run_id=dsl.PIPELINE_JOB_ID_PLACEHOLDER,
+        kfp_run_name=dsl.PIPELINE_JOB_NAME_PLACEHOLDER,
+        kfp_run_resource_name=dsl.PIPELINE_JOB_RESOURCE_NAME_PLACEHOLDER,
+        kfp_pipeline_name=PIPELINE_NAME,
     ).set_display_name("Train model")
 
     evaluated = evaluate_model(
