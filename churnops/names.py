@@ -53,7 +53,6 @@ RUN_TAG_DATASET = "churnops.dataset"  # name@digest of the training data (the da
 # The KFP run a step ran in (churnops.registry.lineage): filled by KFP's run-time placeholders.
 RUN_TAG_KFP_RUN_ID = "kfp.run_id"
 RUN_TAG_KFP_RUN_NAME = "kfp.run_name"
-RUN_TAG_KFP_RESOURCE_NAME = "kfp.run_resource_name"
 RUN_TAG_KFP_PIPELINE = "kfp.pipeline_name"
 
 # Run parameters read back by others.

@@ -17,7 +17,6 @@ def train_model(
     candidate: dict,
     kfp_run_id: str = "",
     kfp_run_name: str = "",
-    kfp_run_resource_name: str = "",
     kfp_pipeline_name: str = "",
 ) -> str:
     """Fit preprocessing + estimator as one sklearn Pipeline, log it to MLflow, return its model URI.
@@ -46,8 +45,7 @@ def train_model(
         random_state,
         model_copy_path=model.path,
         candidate=candidate,
-        kfp_run={"run_id": kfp_run_id, "run_name": kfp_run_name, "run_resource_name": kfp_run_resource_name,
-                 "pipeline_name": kfp_pipeline_name},
+        kfp_run={"run_id": kfp_run_id, "run_name": kfp_run_name, "pipeline_name": kfp_pipeline_name},
     )
     model.metadata.update(info)
     model.metadata["dataset_sha256"] = x_train.metadata.get("dataset_sha256", "")

@@ -3,10 +3,10 @@
 MLflow side: `log_training_lineage` logs the training split as a dataset input of the run that
 holds the model (name = the file's stem, source = the dataset URI, digest = our content hash,
 profile = rows, schema = the columns) and tags the KFP run it ran in. KFP fills the run's ids
-into the step's arguments at run time (kfp 2.17.3 `dsl.PIPELINE_JOB_ID_PLACEHOLDER`,
-`PIPELINE_JOB_NAME_PLACEHOLDER`, `PIPELINE_JOB_RESOURCE_NAME_PLACEHOLDER`); `kfp.local` fills the
-first two (kfp/local/placeholder_utils.py resolve_individual_placeholder) and leaves the resource
-name as the literal placeholder, which is not recorded.
+into the step's arguments at run time (kfp 2.17.3 `dsl.PIPELINE_JOB_ID_PLACEHOLDER` and
+`PIPELINE_JOB_NAME_PLACEHOLDER`; `kfp.local` fills both: kfp/local/placeholder_utils.py
+resolve_individual_placeholder). KFP 2.17 has no placeholder for the pipeline version or the
+recurring run, so those are not recorded; a placeholder left unfilled (`{{$...}}`) is dropped.
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ def training_dataset(x_train: pd.DataFrame, y_train: pd.Series, dataset_info: di
 def kfp_tags(kfp_run: dict[str, str]) -> dict[str, str]:
     """The KFP run's ids as run tags; a placeholder KFP did not fill (`{{$...}}`) or an empty one is left out."""
     keys = {"run_id": names.RUN_TAG_KFP_RUN_ID, "run_name": names.RUN_TAG_KFP_RUN_NAME,
-            "run_resource_name": names.RUN_TAG_KFP_RESOURCE_NAME, "pipeline_name": names.RUN_TAG_KFP_PIPELINE}
+            "pipeline_name": names.RUN_TAG_KFP_PIPELINE}
     return {tag: str(kfp_run[key]) for key, tag in keys.items()
             if kfp_run.get(key) and not str(kfp_run[key]).startswith("{{")}
 

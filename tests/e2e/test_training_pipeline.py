@@ -85,12 +85,11 @@ def test_the_run_names_its_dataset_and_kfp_run_and_the_version_reads_at_a_glance
     assert json.loads(dataset.dataset.profile)["num_rows"] > 0
     assert "MonthlyCharges" in dataset.dataset.schema
     assert [(t.key, t.value) for t in dataset.tags] == [("mlflow.data.context", "training")]
-    # kfp.local fills the job id and name placeholders; the resource name only exists on a cluster.
+    # kfp.local fills the job id and name placeholders, as KFP does on a cluster.
     tags = run.data.tags
     assert tags[names.RUN_TAG_KFP_PIPELINE] == "churn-training"
     assert len(tags[names.RUN_TAG_KFP_RUN_ID]) >= 8 and "{{" not in tags[names.RUN_TAG_KFP_RUN_ID]
     assert tags[names.RUN_TAG_KFP_RUN_NAME].startswith("churn-training")
-    assert names.RUN_TAG_KFP_RESOURCE_NAME not in tags
     assert run.info.run_name.startswith("churn_synthetic: ") and run.info.run_name.endswith("(best of 7)")
     experiment = client.get_experiment(run.info.experiment_id)
     assert experiment.tags[names.EXPERIMENT_TAG_KIND] == names.EXPERIMENT_KIND_MODEL_TRAINING
