@@ -76,6 +76,9 @@ def _add_models(commands) -> None:
                              "source run, created time")
     listing.add_argument("--no-rescore", action="store_true",
                          help="skip scoring every version on the champion's holdout (champion_set_roc_auc)")
+    compare = action("compare", "a version against the champion on the champion's holdout rows: metrics with "
+                                "intervals, curves, calibration, disagreements, the decision (printed, MLflow artifact, HTML)")
+    compare.add_argument("--version", help="version number (default: the latest)")
     history = action("history", "a version's whole audit trail (default: the champion)")
     history.add_argument("--version", help="version number (default: the champion)")
     show = action("show", "one version's decision, metrics and audit trail (default: the champion)")
@@ -272,6 +275,16 @@ def cmd_models(args: argparse.Namespace) -> int:
         rows = views.list_versions(client, args.model_name, rescore=not args.no_rescore)
         print(json.dumps({"model_name": args.model_name, "versions": rows}, sort_keys=True) if args.json
               else views.format_table(rows))
+        return 0
+    if args.models_command == "compare":
+        from churnops.app import compare
+
+        report = compare.review(client, args.model_name, args.version)
+        page = compare.save(client, report, churnops_home())
+        if args.json:
+            print(json.dumps({**{k: v for k, v in report.items() if k != "curves"}, "html": str(page)}, sort_keys=True))
+        else:
+            print(compare.format_text(report) + f"\n  report: {page} (and review/ in run {report['run_id']})")
         return 0
     if args.models_command == "history":
         details = views.history(client, args.model_name, args.version)

@@ -71,6 +71,17 @@ def test_models_list_scores_every_version_on_the_champions_rows_and_history_read
     assert [entry["action"] for entry in trail["history"]][:2] == ["promote", "demoted"]
 
 
+def test_models_compare_reviews_a_version_against_the_champion_on_the_same_rows(flow, cli):
+    review = cli("models", "compare", "--version", "1")
+    assert (review["challenger"], review["champion"]) == ("1", "3")
+    assert review["rows"] > 0 and review["decision"]["status"] == "passed"
+    auc = review["metrics"]["challenger"]["roc_auc"]
+    assert auc["low"] <= auc["value"] <= auc["high"]
+    assert open(review["html"], encoding="utf-8").read().count("data:image/png;base64,") == 1
+    artifacts = {a.path for a in flow["client"].list_artifacts(review["run_id"], "review")}
+    assert artifacts == {"review/compare-v1-vs-v3.json", "review/compare-v1-vs-v3.html"}
+
+
 def test_the_decision_is_recorded_in_the_mlflow_run(flow):
     run_id = flow["loser"]["run_id"]
     decision = mlflow.artifacts.load_dict(f"runs:/{run_id}/promotion/decision.json")
