@@ -46,17 +46,16 @@ def make_input(rows: int, path: Path, seed: int = 0) -> None:
 
 
 def plain_predict(model_uri: str, tracking_uri: str, input_path: str, output_path: str) -> None:
-    """What a plain script does: load the model, read the whole CSV, predict_proba, write a CSV."""
+    """What a plain script does: load the model's pyfunc, read the whole CSV, predict, write a CSV."""
     import mlflow
     import pandas as pd
 
     mlflow.set_tracking_uri(tracking_uri)
     mlflow.set_registry_uri(tracking_uri)
-    model = mlflow.sklearn.load_model(model_uri)
+    model = mlflow.pyfunc.load_model(model_uri)
     frame = pd.read_csv(input_path)
-    probability = model.predict_proba(frame)[:, 1]
-    out = pd.DataFrame({"customerID": frame["customerID"], "churn_probability": probability,
-                        "churn_predicted": (probability >= 0.5).astype(int)})
+    out = model.predict(frame)
+    out.insert(0, "customerID", frame["customerID"])
     out.to_csv(output_path, index=False)
 
 

@@ -18,14 +18,16 @@ def train_model(
     kfp_run_id: str = "",
     kfp_run_name: str = "",
     kfp_pipeline_name: str = "",
+    decision_threshold: float = 0.5,  # defaults.DECISION_THRESHOLD (a literal: the source runs in the image)
 ) -> str:
     """Fit preprocessing + estimator as one sklearn Pipeline, log it to MLflow, return its model URI.
 
     `model` is a local MLflow-format copy for KFP lineage; its metadata carries the MLflow run id
     and URI that the evaluation and registration steps use. `candidate` (the search's winner or
     the single model) overrides `model_type`/`hyperparameters`; with a `run_id` it names the
-    search's parent run, which then receives the refit model. `kfp_*`: the KFP run this step runs
-    in (the pipeline passes KFP's run-time placeholders), tagged on the MLflow run.
+    search's parent run, which then receives the refit model. The model's pyfunc applies
+    `decision_threshold` (the same one the evaluation and the gate use). `kfp_*`: the KFP run this
+    step runs in (the pipeline passes KFP's run-time placeholders), tagged on the MLflow run.
     """
     from churnops.steps.runtime import skip_teardown_at_exit
 
@@ -46,6 +48,7 @@ def train_model(
         model_copy_path=model.path,
         candidate=candidate,
         kfp_run={"run_id": kfp_run_id, "run_name": kfp_run_name, "pipeline_name": kfp_pipeline_name},
+        decision_threshold=decision_threshold,
     )
     model.metadata.update(info)
     model.metadata["dataset_sha256"] = x_train.metadata.get("dataset_sha256", "")

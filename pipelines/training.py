@@ -115,6 +115,7 @@ def training_pipeline(
         hyperparameters=hyperparameters,
         random_state=random_state,
         candidate=dsl.OneOf(best.output, single.output),
+        decision_threshold=decision_threshold,
         # Filled by KFP at run time, kfp.local included: the MLflow run says which KFP run made it.
         # Not PIPELINE_JOB_RESOURCE_NAME_PLACEHOLDER: kfp 2.17.3's local runner fails on it
         # (kfp/local/placeholder_utils.py convert_placeholder_parts_to_path: IndexError).

@@ -76,6 +76,22 @@ def feature_spec(model_uri: str) -> FeatureSpec:
     return FeatureSpec(**stored)
 
 
+def load_pipeline(model_uri: str):
+    """The fitted sklearn pipeline of a churnops model, whichever way it was logged.
+
+    Versions logged before the pyfunc wrapper carry the sklearn flavour; newer ones are a
+    churnops.registry.serving.ChurnModel pyfunc that holds the same pipeline.
+    """
+    info = mlflow.models.get_model_info(model_uri)
+    if "sklearn" in (info.flavors or {}):
+        return mlflow.sklearn.load_model(model_uri)
+    python_model = mlflow.pyfunc.load_model(model_uri).unwrap_python_model()
+    pipeline = getattr(python_model, "pipeline", None)
+    if pipeline is None:
+        raise RegistryError(f"Model {model_uri} holds no churnops pipeline; it was not logged by churnops.")
+    return pipeline
+
+
 def decision_threshold(client: mlflow.MlflowClient, run_id: str) -> float:
     """The threshold the model was evaluated (and promoted) with; the default when it was not recorded."""
     return float(client.get_run(run_id).data.params.get(names.PARAM_DECISION_THRESHOLD, defaults.DECISION_THRESHOLD))

@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 import importlib.metadata
+import shutil
+import tempfile
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import mlflow
 import pandas as pd
-from mlflow.models import infer_signature
+from mlflow.models import ModelSignature
+from mlflow.types.schema import AnyType, ColSpec, DataType, Schema
 from sklearn.metrics import roc_auc_score
 
 import churnops
-from churnops import names
+from churnops import defaults, names
 from churnops.core.fitting import FittedModel, fit_model, typed_features
 from churnops.registry import tracking
+from churnops.registry.serving import ChurnModel
 
 MODEL_ARTIFACT = "model"
 # What the logged model needs to load and score. Listing it skips MLflow's requirement
@@ -34,43 +39,79 @@ def model_requirements() -> list[str]:
     return [f"{name}=={importlib.metadata.version(name)}" for name in MODEL_PACKAGES]
 
 
-def _code_paths() -> list[str]:
-    # The pipeline holds churnops transformers; shipping the package keeps the model loadable
-    # where churnops is not installed (a serving image, a notebook).
-    return [str(Path(churnops.__file__).parent)]
+# What the model's pickle (the pipeline's churnops transformers) and the pyfunc wrapper import:
+# the only churnops files the model carries, so it loads where churnops is not installed.
+MODEL_CODE = (
+    "__init__.py",
+    "core/__init__.py",
+    "core/features.py",
+    "registry/__init__.py",
+    "registry/serving.py",
+)
 
 
-def model_metadata(fitted: FittedModel, target: str, positive_label: str) -> dict[str, Any]:
+@contextmanager
+def _code_paths() -> Iterator[list[str]]:
+    """A minimal copy of the churnops package (MODEL_CODE) for code_paths; removed after logging."""
+    source = Path(churnops.__file__).parent
+    with tempfile.TemporaryDirectory(prefix="churnops-model-code-") as folder:
+        package = Path(folder) / "churnops"
+        for relative in MODEL_CODE:
+            (package / relative).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source / relative, package / relative)
+        yield [str(package)]
+
+
+def model_metadata(fitted: FittedModel, target: str, positive_label: str,
+                   decision_threshold: float = defaults.DECISION_THRESHOLD) -> dict[str, Any]:
     return {
         "feature_spec": fitted.spec.to_dict(),
         "target_column": target,
         "positive_label": positive_label,
+        "decision_threshold": float(decision_threshold),
         "churnops_version": churnops.__version__,
     }
 
 
-def _model_options(fitted: FittedModel, example: pd.DataFrame, metadata: dict[str, Any]) -> dict[str, Any]:
-    """What both the logged model and the local lineage copy are saved with."""
-    return {
-        # cloudpickle, not MLflow 3's default skops: skops refuses churnops' own transformers.
-        "serialization_format": mlflow.sklearn.SERIALIZATION_FORMAT_CLOUDPICKLE,
-        "signature": infer_signature(example, fitted.pipeline.predict(example)),
-        "pip_requirements": model_requirements(),
-        "code_paths": _code_paths(),
-        "metadata": metadata,
-    }
+def model_signature(fitted: FittedModel) -> ModelSignature:
+    """Raw rows in: every column `Any` (MLflow then neither casts nor rejects it: ints or floats, blank
+    strings in numbers; the wrapper parses them), the id columns optional; the decisions out."""
+    inputs = [ColSpec(AnyType(), column) for column in fitted.spec.features]
+    inputs += [ColSpec(AnyType(), column, required=False) for column in fitted.spec.id_columns]
+    outputs = [ColSpec(DataType.double, "churn_probability"), ColSpec(DataType.long, "churn_predicted"),
+               ColSpec(DataType.string, "model_name"), ColSpec(DataType.string, "model_version")]
+    return ModelSignature(Schema(inputs), Schema(outputs))
 
 
-def save_model_copy(fitted: FittedModel, path: str, example: pd.DataFrame, metadata: dict[str, Any]) -> None:
+def python_model(fitted: FittedModel, metadata: dict[str, Any], model_name: str, run_id: str) -> ChurnModel:
+    return ChurnModel(fitted.pipeline, fitted.spec.to_dict(),
+                      metadata.get("decision_threshold", defaults.DECISION_THRESHOLD), model_name, run_id)
+
+
+def save_model_copy(fitted: FittedModel, path: str, example: pd.DataFrame, metadata: dict[str, Any],
+                    model_name: str = "", run_id: str = "") -> None:
     """Write the model in MLflow format to a local folder (the KFP Model artifact)."""
-    mlflow.sklearn.save_model(fitted.pipeline, path, **_model_options(fitted, example, metadata))
+    with _code_paths() as code_paths:
+        mlflow.pyfunc.save_model(
+            path, python_model=python_model(fitted, metadata, model_name, run_id), signature=model_signature(fitted),
+            pip_requirements=model_requirements(), code_paths=code_paths, metadata=metadata,
+        )
 
 
-def log_model(fitted: FittedModel, example: pd.DataFrame, metadata: dict[str, Any]) -> mlflow.models.model.ModelInfo:
-    """Log the fitted pipeline to the active run, with signature, input example and metadata."""
-    return mlflow.sklearn.log_model(
-        fitted.pipeline, name=MODEL_ARTIFACT, input_example=example, **_model_options(fitted, example, metadata)
-    )
+def log_model(fitted: FittedModel, example: pd.DataFrame, metadata: dict[str, Any], model_name: str = "",
+              run_id: str = "") -> mlflow.models.model.ModelInfo:
+    """Log the model (a pyfunc over the fitted pipeline) to the active run, with signature, raw input example."""
+    with _code_paths() as code_paths:
+        return mlflow.pyfunc.log_model(
+            name=MODEL_ARTIFACT, python_model=python_model(fitted, metadata, model_name, run_id),
+            signature=model_signature(fitted), input_example=example, pip_requirements=model_requirements(),
+            code_paths=code_paths, metadata=metadata,
+        )
+
+
+def raw_example(x_train: pd.DataFrame, fitted: FittedModel) -> pd.DataFrame:
+    """Five training rows as a user has them (the id column included), the logged input example."""
+    return x_train[fitted.spec.id_columns + fitted.spec.features].head(5)
 
 
 def train_and_log(
@@ -86,6 +127,8 @@ def train_and_log(
     run_params: dict[str, Any] | None = None,
     run_name: str | None = None,
     run_id: str | None = None,
+    model_name: str = "",
+    decision_threshold: float = defaults.DECISION_THRESHOLD,
 ) -> tuple[FittedModel, LoggedModel]:
     """Fit, then log params, training metrics and the model in one MLflow run.
 
@@ -93,7 +136,7 @@ def train_and_log(
     """
     fitted = fit_model(x_train, y_train, model_type, hyperparameters, random_state)
     typed = typed_features(x_train, fitted.spec)
-    example = typed.head(5)
+    example = raw_example(x_train, fitted)
     if run_id:
         context = mlflow.start_run(run_id=run_id)
     else:
@@ -117,5 +160,6 @@ def train_and_log(
         mlflow.log_dict(fitted.spec.to_dict(), "feature_spec.json")
         train_scores = fitted.pipeline.predict_proba(typed)[:, 1]
         mlflow.log_metric("train_roc_auc", float(roc_auc_score(y_train, train_scores)))
-        info = log_model(fitted, example, model_metadata(fitted, target, positive_label))
+        info = log_model(fitted, example, model_metadata(fitted, target, positive_label, decision_threshold),
+                         model_name, run.info.run_id)
     return fitted, LoggedModel(run.info.run_id, info.model_uri, info.model_id or "")

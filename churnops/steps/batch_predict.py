@@ -22,7 +22,7 @@ from churnops.core.features import FeatureSpec
 from churnops.core.fitting import typed_features
 from churnops.core.scoring import check_columns, split_rejects
 from churnops.errors import DatasetError
-from churnops.registry.loading import ResolvedModel, decision_threshold, feature_spec
+from churnops.registry.loading import ResolvedModel, decision_threshold, feature_spec, load_pipeline
 from churnops.storage import uris
 from churnops.storage.datasets import SNIFF_BYTES, check_csv_text, local_path, write_error
 
@@ -67,9 +67,12 @@ def predict_file(
     check_columns(columns, spec, input_uri, label)
     id_columns = [column for column in spec.id_columns if column in columns]
     spec = FeatureSpec(spec.numeric, spec.categorical, id_columns, spec.dropped)
-    model = mlflow.sklearn.load_model(resolved.model_uri)
-    threshold = decision_threshold(client, resolved.run_id)
+    model = load_pipeline(resolved.model_uri)
     info = mlflow.models.get_model_info(resolved.model_uri)
+    # The threshold logged inside the model (what its pyfunc applies); versions older than the
+    # pyfunc: the one their run was evaluated with.
+    logged_threshold = (info.metadata or {}).get("decision_threshold")
+    threshold = float(logged_threshold) if logged_threshold is not None else decision_threshold(client, resolved.run_id)
     partial = Path(f"{output_path}.partial")
     Path(output_path).parent.mkdir(parents=True, exist_ok=True)
     Path(rejections_path).parent.mkdir(parents=True, exist_ok=True)

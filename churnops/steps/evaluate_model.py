@@ -12,7 +12,7 @@ from churnops import names
 from churnops.core import evaluation
 from churnops.core.fitting import typed_features
 from churnops.registry import tracking
-from churnops.registry.loading import feature_spec
+from churnops.registry.loading import feature_spec, load_pipeline
 from churnops.storage.datasets import read_features, read_target
 
 HOLDOUT_DIR = "evaluation/holdout"
@@ -29,7 +29,7 @@ def run(
 ) -> evaluation.Evaluation:
     """Score the holdout with the model as logged in MLflow; log metrics and plots to its run."""
     tracking.connect(tracking_uri)
-    model = mlflow.sklearn.load_model(model_uri)
+    model = load_pipeline(model_uri)
     x_test = typed_features(read_features(x_test_path), feature_spec(model_uri))
     y_test = read_target(y_test_path)
     result = evaluation.evaluate(y_test, model.predict_proba(x_test)[:, 1], threshold)

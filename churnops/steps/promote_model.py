@@ -17,7 +17,7 @@ from churnops.core import evaluation, promotion
 from churnops.core.fitting import typed_features
 from churnops.errors import ChurnopsError
 from churnops.registry import aliases, journal, locks, tracking
-from churnops.registry.loading import feature_spec
+from churnops.registry.loading import feature_spec, load_pipeline
 from churnops.storage.datasets import read_features, read_target
 
 TAG_PREFIX = names.TAG_VALIDATION_PREFIX
@@ -25,7 +25,7 @@ TAG_PREFIX = names.TAG_VALIDATION_PREFIX
 
 def probabilities(model_uri: str, x_test_raw):
     """Churn probabilities of a registered model on raw test rows, with its own feature spec."""
-    model = mlflow.sklearn.load_model(model_uri)
+    model = load_pipeline(model_uri)
     return model.predict_proba(typed_features(x_test_raw, feature_spec(model_uri)))[:, 1]
 
 

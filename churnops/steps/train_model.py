@@ -8,7 +8,6 @@ from typing import Any
 import mlflow
 
 from churnops import defaults, names
-from churnops.core.fitting import typed_features
 from churnops.core.search_space import candidate_name, leaderboard, normalise
 from churnops.errors import ChurnopsError
 from churnops.registry import lineage, models, tracking
@@ -29,11 +28,15 @@ def run(
     model_copy_path: str | None = None,
     candidate: dict[str, Any] | None = None,
     kfp_run: dict[str, str] | None = None,
+    decision_threshold: float = defaults.DECISION_THRESHOLD,
 ) -> dict[str, Any]:
     """Fit and log the model in an MLflow run; optionally write a local MLflow-format copy.
 
     `candidate` (from the search or single-model mode) overrides `model_type`/`hyperparameters`;
     when it carries a `run_id` (the search's parent run) the model is logged into that run.
+    `decision_threshold` is logged inside the model (its pyfunc predict applies it): the threshold
+    is a pipeline parameter fixed before training, so the model is complete when it is logged and
+    evaluation, registration and serving all use the same one.
     """
     candidate = candidate or {}
     model_type = candidate.get("model_type", model_type)
@@ -61,6 +64,8 @@ def run(
                 if key in dataset_info and not candidate.get("run_id")  # the search logged them already
             },
             run_id=candidate.get("run_id") or None,
+            model_name=model_name,
+            decision_threshold=decision_threshold,
         )
     except ChurnopsError:
         raise
@@ -77,9 +82,9 @@ def run(
     lineage.log_training_lineage(client, logged.run_id, x_train, y_train, dataset_info, kfp_run)
     client.update_run(logged.run_id, name=run_name(dataset_info, candidate, model_type, hyperparameters))
     if model_copy_path:
-        example = typed_features(x_train, fitted.spec).head(5)
         models.save_model_copy(
-            fitted, model_copy_path, example, models.model_metadata(fitted, target, positive_label)
+            fitted, model_copy_path, models.raw_example(x_train, fitted),
+            models.model_metadata(fitted, target, positive_label, decision_threshold), model_name, logged.run_id,
         )
     return {
         "run_id": logged.run_id,
