@@ -44,3 +44,9 @@ PROMOTION_MIN_CLASS_ROWS = 30
 # Batch inference
 CHUNK_ROWS = 50_000
 MAX_REJECTED_FRACTION = 0.01
+
+# The alias lease on a tracking server (churnops.registry.locks): a holder that dies keeps it this
+# long (longer than any alias move takes), and a writer waits this long for it before refusing.
+ALIAS_LEASE_SECONDS = 60.0
+ALIAS_LEASE_WAIT_SECONDS = 30.0
+ALIAS_LEASE_POLL_SECONDS = 0.05

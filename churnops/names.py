@@ -80,3 +80,14 @@ ENV_RUN_OWNER = "CHURNOPS_RUN_OWNER"  # set by churnops train for its step proce
 # A step's progress line in its stdout (a pod's log on a cluster): churnops.app.local_runner lifts
 # lines starting with this onto stderr of a local run.
 PROGRESS_PREFIX = "churnops-progress: "
+
+# The alias lease on a tracking server (churnops.registry.locks): a registered model of its own,
+# `<model>.alias-lease`, created only by the writer that holds it (the name is the store's unique key).
+LEASE_MODEL_SUFFIX = ".alias-lease"
+TAG_LEASE_TOKEN = "churnops.lease.token"
+TAG_LEASE_EXPIRES = "churnops.lease.expires_ms"
+TAG_LEASE_HOLDER = "churnops.lease.holder"
+
+# On the registered model: the best primary-metric score a champion reached on one test set,
+# `best_champion.<metric>.<test-set digest>` = "<score>" (the gate's floor: that minus the tolerance).
+TAG_BEST_CHAMPION_PREFIX = "best_champion."

@@ -109,6 +109,15 @@ def better(metric: str, value: float, other: float) -> float:
     return other - value if metric in LOWER_IS_BETTER else value - other
 
 
+def best_of(metric: str, scores) -> float | None:
+    """The best of `scores` for `metric` (None entries skipped; None when there are none)."""
+    best = None
+    for score in scores:
+        if score is not None and (best is None or better(metric, float(score), best) > 0):
+            best = float(score)
+    return best
+
+
 def threshold_failures(metrics: dict[str, float], thresholds: dict[str, float]) -> list[str]:
     """Each absolute threshold the metrics miss, as readable text."""
     failures = []
@@ -131,8 +140,14 @@ def decide(
     policy: Policy = Policy(),
     holdout: tuple[int, int] | None = None,
     comparison: dict[str, float] | None = None,
+    best_seen: float | None = None,
 ) -> Decision:
     """Decide the candidate's fate.
+
+    `best_seen`: the best primary-metric score any champion reached on this same test set (the
+    caller keeps it, keyed by the test set's digest, and includes the current champion's score).
+    A candidate more than the tolerance below it is never promoted, so a chain of promotions each
+    within the tolerance of the one before cannot slide further than the tolerance.
 
     `champion_version`/`champion_metrics`: the champion as read and re-scored at the start of the
     step (None when there is none). `champion_now`: the champion re-read right before moving aliases.
@@ -146,6 +161,8 @@ def decide(
                                            "min_test_rows": policy.min_test_rows,
                                            "min_class_rows": policy.min_class_rows}
     evidence.update(comparison or {})
+    if best_seen is not None:
+        evidence[f"best_champion_{metric}"] = round(float(best_seen), 6)
 
     def result(status: str, action: str, reason: str) -> Decision:
         return Decision(status, action, reason, dict(candidate_metrics), champion_version,
@@ -173,6 +190,12 @@ def decide(
                           f"[{comparison['auc_difference_low']:+.4f}, {comparison['auc_difference_high']:+.4f}] "
                           f"on the same {holdout[0] if holdout else ''} rows; {compared}")
         verdict = ("beats the champion: " if margin > 0 else "ties the champion within tolerance: ") + compared
+    if best_seen is not None and metric in candidate_metrics:
+        if better(metric, candidate_metrics[metric], best_seen) < -policy.tolerance:
+            return result(STATUS_FAILED, ACTION_CHALLENGER,
+                          f"more than the tolerance {policy.tolerance} below the best champion score seen on "
+                          f"this test set: {metric} {candidate_metrics[metric]:.4f} vs {best_seen:.4f} "
+                          "(promotions each within the tolerance must not slide further)")
     if champion_now != champion_version:
         return result(
             STATUS_FAILED, ACTION_CONFLICT,

@@ -129,7 +129,7 @@ def promote(client: mlflow.MlflowClient, model_name: str, version: str, *, actor
     """
     found = get_version(client, model_name, version)
     version, status = str(found.version), found.tags.get(names.TAG_STATUS, "")
-    with locks.alias_lock(store_uri(client)):
+    with locks.alias_lock(store_uri(client), client, model_name):
         current = alias_version(client, model_name, CHAMPION)
         expected = _expected(current, if_champion)
         if current == version and expected == current:
@@ -141,7 +141,7 @@ def promote(client: mlflow.MlflowClient, model_name: str, version: str, *, actor
 def rollback(client: mlflow.MlflowClient, model_name: str, *, actor: str, reason: str,
              if_champion: str | None = UNSET) -> dict:
     """`champion` back to `previous-champion`; the one before that (if recorded) becomes previous."""
-    with locks.alias_lock(store_uri(client)):
+    with locks.alias_lock(store_uri(client), client, model_name):
         current = alias_version(client, model_name, CHAMPION)
         expected = _expected(current, if_champion)
         target = alias_version(client, model_name, PREVIOUS)

@@ -7,6 +7,7 @@ the decision on the model version (tags), in the candidate's MLflow run, and as 
 
 from __future__ import annotations
 
+import hashlib
 import json
 from typing import Any
 
@@ -123,17 +124,39 @@ def run(
                 "compare by hand and use `churnops models promote` if the candidate should serve",
                 candidate_metrics, champion_version, None, policy.primary_metric, policy.tolerance)
             return apply_decision(client, model_name, str(version), run_id, decision, actor)
+    best_key = best_champion_key(policy.primary_metric, x_test_path, y_test_path)
+    stored = client.get_registered_model(model_name).tags.get(best_key)
+    best_seen = promotion.best_of(policy.primary_metric, [
+        float(stored) if stored is not None else None,
+        (champion_metrics or {}).get(policy.primary_metric)])
     decision = promotion.decide(
         candidate_metrics, champion_version, champion_metrics,
         aliases.alias_version(client, model_name, names.ALIAS_CHAMPION), policy,
-        holdout=(len(y_test), int(y_test.sum())), comparison=comparison,
+        holdout=(len(y_test), int(y_test.sum())), comparison=comparison, best_seen=best_seen,
     )
-    return apply_decision(client, model_name, str(version), run_id, decision, actor)
+    result = apply_decision(client, model_name, str(version), run_id, decision, actor)
+    if result.get("promoted"):
+        best_seen = promotion.best_of(policy.primary_metric, [best_seen, candidate_metrics.get(policy.primary_metric)])
+    if best_seen is not None:
+        # After the decision: a kill before this line loses no score that the next gate does not
+        # re-read (it re-scores the champion, whose score is then included again).
+        client.set_registered_model_tag(model_name, best_key, f"{best_seen:.6f}")
+    return result
+
+
+def best_champion_key(metric: str, x_test_path: str, y_test_path: str) -> str:
+    """The registered-model tag of the best champion score on this exact test set (its rows' digest)."""
+    digest = hashlib.sha256()
+    for path in (x_test_path, y_test_path):
+        with open(path, "rb") as stream:
+            for block in iter(lambda: stream.read(1 << 20), b""):
+                digest.update(block)
+    return f"{names.TAG_BEST_CHAMPION_PREFIX}{metric}.{digest.hexdigest()[:16]}"
 
 
 def apply_decision(client, model_name: str, version: str, run_id: str, decision: promotion.Decision, actor: str) -> dict:
     """Move the aliases the decision calls for (re-checking the champion) and record it, as one journal entry."""
-    with locks.alias_lock(aliases.store_uri(client)):
+    with locks.alias_lock(aliases.store_uri(client), client, model_name):
         decision = _apply(client, model_name, version, run_id, decision, actor)
     log_evidence(client, model_name, version, run_id, decision)
     return {**decision.to_dict(), "model_name": model_name, "model_version": version}

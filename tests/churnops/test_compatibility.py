@@ -69,3 +69,7 @@ def test_a_model_registered_by_the_old_layout_scores_with_todays_code(old_tree, 
     assert (summary["rows"], summary["rejected"], summary["model_version"]) == (200, 0, "1")
     scored = pd.read_csv(tmp_path / "out.csv")
     assert scored["churn_probability"].between(0, 1).all() and scored["customerID"].is_unique
+    # The gate and evaluation load it the same way (sklearn flavour; new versions are pyfuncs).
+    from churnops.steps.promote_model import probabilities
+
+    assert (probabilities("models:/compat-model/1", rows).round(6) == scored["churn_probability"].to_numpy()).all()

@@ -138,3 +138,35 @@ def test_the_bootstrap_is_the_same_in_another_process():
     other = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)
     y, good, worse = _scores(0)
     assert json.loads(other.stdout.strip().splitlines()[-1]) == paired_bootstrap_auc(y, worse, good, seed=7)
+
+
+def test_retrains_each_within_the_tolerance_cannot_slide_below_the_best_champion():
+    """Issue 16 Why 3: each retrain 0.004 worse than the last passes a 0.005 tolerance; the gate
+    keeps the best champion score seen on the same test set and stops the slide at the tolerance.
+    Fails on main (decide takes no best_seen; the chain then slides 0.020 in five promotions)."""
+    from churnops.core.promotion import best_of
+
+    policy = Policy(thresholds={}, primary_metric="roc_auc", tolerance=0.005)
+    champion, champion_score, best = "1", 0.850, None
+    promoted = []
+    for step in range(1, 6):
+        candidate = round(0.850 - 0.004 * step, 6)
+        best = best_of("roc_auc", [best, champion_score])
+        decision = decide({"roc_auc": candidate}, champion, {"roc_auc": champion_score}, champion, policy,
+                          best_seen=best)
+        assert decision.evidence["best_champion_roc_auc"] == 0.850
+        if decision.promoted:
+            champion, champion_score = str(step + 1), candidate
+            promoted.append(candidate)
+        elif step == 2:  # within the tolerance of the champion, not of the best
+            assert "below the best champion score seen on this test set" in decision.reason
+    assert promoted == [0.846]  # 0.842 is within 0.005 of 0.846 but 0.008 below the best, 0.850
+    assert 0.850 - champion_score <= policy.tolerance
+
+
+def test_best_of_follows_the_metric_direction():
+    from churnops.core.promotion import best_of
+
+    assert best_of("roc_auc", [None, 0.8, 0.9, 0.85]) == 0.9
+    assert best_of("log_loss", [0.4, None, 0.3]) == 0.3
+    assert best_of("roc_auc", [None]) is None
