@@ -18,7 +18,9 @@ help: ## List the targets
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
+	@echo "churnops: installing churnops and its pinned dependencies into $(VENV) (first time: a few minutes; pip names each package)"
+	set -o pipefail; $(BIN)/pip install --progress-bar off -c constraints.txt -e '.[dev]' \
+	  | { grep -E --line-buffered '^(Collecting|Installing collected|Successfully installed)' || true; }
 	touch $@
 
 setup: $(STAMP) ## Create .venv and install churnops with pinned dependencies

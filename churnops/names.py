@@ -23,8 +23,21 @@ TAG_VALIDATION_PREFIX = "validation_"  # the gate's decision: validation_action,
 TAG_VALIDATION_ACTION = "validation_action"
 TAG_VALIDATION_REASON = "validation_reason"
 TAG_REPLACED_CHAMPION = "replaced_champion_version"  # on a champion: the one it replaced
-TAG_AUDIT_PREFIX = "audit."
+TAG_AUDIT_PREFIX = "audit."  # versions decided before issue 13 also carry audit.action/by/at/reason
 TAG_AUDIT_HISTORY = "audit.history"
+# Since issue 13 a version carries at most these 12 tags (the MLflow UI shows them without
+# scrolling); the detail is JSON in the two *_metrics and the evidence tag, the audit trail is
+# also an artifact of the source run (AUDIT_ARTIFACT). Older versions keep their longer tag set:
+# the readers (churnops.app.views) accept both.
+TAG_TEST_METRICS = "test_metrics"  # JSON: the evaluation step's holdout metrics
+TAG_VALIDATION_METRICS = "validation_metrics"  # JSON: {"candidate": {...}, "champion": {...}} re-scored by the gate
+TAG_VALIDATION_EVIDENCE = "validation_evidence"  # JSON: compared champion, primary metric, tolerance, bootstrap ...
+TAG_VALIDATION_DECIDED = "validation_decided"  # "<when> by <who>"
+TAG_KFP_RUN = "kfp_run_id"  # the KFP run that trained the version (absent for local runs without one)
+VERSION_TAGS = (TAG_STATUS, TAG_VALIDATION_ACTION, TAG_VALIDATION_REASON, TAG_VALIDATION_METRICS,
+                TAG_VALIDATION_EVIDENCE, TAG_VALIDATION_DECIDED, TAG_TEST_METRICS, TAG_DATASET_SHA256,
+                TAG_FINGERPRINT, TAG_KFP_RUN, TAG_REPLACED_CHAMPION, TAG_AUDIT_HISTORY)
+AUDIT_ARTIFACT = "registry/{model_name}-v{version}-audit.json"  # in the version's source run, rewritten per action
 
 # Run tags.
 RUN_TAG_STEP = "churnops.step"
@@ -36,9 +49,21 @@ RUN_TAG_DUPLICATE_OF = "churnops.duplicate_of"
 RUN_TAG_VALIDATION_STATUS = "churnops.validation_status"
 RUN_TAG_PROMOTION_ACTION = "churnops.promotion_action"
 RUN_TAG_PARENT = "mlflow.parentRunId"  # MLflow's own nesting tag
+RUN_TAG_DATASET = "churnops.dataset"  # name@digest of the training data (the dataset input has the rest)
+# The KFP run a step ran in (churnops.registry.lineage): filled by KFP's run-time placeholders.
+RUN_TAG_KFP_RUN_ID = "kfp.run_id"
+RUN_TAG_KFP_RUN_NAME = "kfp.run_name"
+RUN_TAG_KFP_PIPELINE = "kfp.pipeline_name"
 
 # Run parameters read back by others.
 PARAM_DECISION_THRESHOLD = "decision_threshold"
+
+# Experiment tags. MLflow 3.17's UI reads `mlflow.experimentKind` to pick an experiment's view
+# (server/js main bundle: the `experimentKind` lookup, values `custom_model_development` and
+# `genai_development`); `mlflow.note.content` is the description the UI shows and edits.
+EXPERIMENT_TAG_KIND = "mlflow.experimentKind"
+EXPERIMENT_KIND_MODEL_TRAINING = "custom_model_development"
+EXPERIMENT_TAG_DESCRIPTION = "mlflow.note.content"
 
 # Registered-model tags.
 TAG_INTENT = "churnops.intent"  # the promotion journal: moves decided but not yet all applied (JSON)
@@ -51,6 +76,10 @@ ENV_CRASH_AT = "CHURNOPS_CRASH_AT"
 RUN_TAG_OWNER = "churnops.owner"
 RUN_TAG_SWEPT = "churnops.swept"
 ENV_RUN_OWNER = "CHURNOPS_RUN_OWNER"  # set by churnops train for its step processes
+
+# A step's progress line in its stdout (a pod's log on a cluster): churnops.app.local_runner lifts
+# lines starting with this onto stderr of a local run.
+PROGRESS_PREFIX = "churnops-progress: "
 
 # The alias lease on a tracking server (churnops.registry.locks): a registered model of its own,
 # `<model>.alias-lease`, created only by the writer that holds it (the name is the store's unique key).

@@ -48,4 +48,7 @@ def promote_model(
     for name, value in (decision.get("champion_metrics") or {}).items():
         comparison.log_metric(f"champion_{name}", value)
     comparison.metadata.update({key: str(decision.get(key)) for key in ("status", "action", "reason", "champion_version")})
+    # The way back from KFP to MLflow: the version this run decided on and the run that trained it.
+    comparison.metadata["model_version_uri"] = f"models:/{model_name}/{model_version}"
+    comparison.metadata["mlflow_run_uri"] = f"runs:/{model.metadata['run_id']}"
     return decision

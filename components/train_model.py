@@ -15,6 +15,9 @@ def train_model(
     hyperparameters: dict,
     random_state: int,
     candidate: dict,
+    kfp_run_id: str = "",
+    kfp_run_name: str = "",
+    kfp_pipeline_name: str = "",
     decision_threshold: float = 0.5,  # defaults.DECISION_THRESHOLD (a literal: the source runs in the image)
 ) -> str:
     """Fit preprocessing + estimator as one sklearn Pipeline, log it to MLflow, return its model URI.
@@ -23,7 +26,8 @@ def train_model(
     and URI that the evaluation and registration steps use. `candidate` (the search's winner or
     the single model) overrides `model_type`/`hyperparameters`; with a `run_id` it names the
     search's parent run, which then receives the refit model. The model's pyfunc applies
-    `decision_threshold` (the same one the evaluation and the gate use).
+    `decision_threshold` (the same one the evaluation and the gate use). `kfp_*`: the KFP run this
+    step runs in (the pipeline passes KFP's run-time placeholders), tagged on the MLflow run.
     """
     from churnops.steps.runtime import skip_teardown_at_exit
 
@@ -43,6 +47,7 @@ def train_model(
         random_state,
         model_copy_path=model.path,
         candidate=candidate,
+        kfp_run={"run_id": kfp_run_id, "run_name": kfp_run_name, "pipeline_name": kfp_pipeline_name},
         decision_threshold=decision_threshold,
     )
     model.metadata.update(info)

@@ -116,6 +116,12 @@ def training_pipeline(
         random_state=random_state,
         candidate=dsl.OneOf(best.output, single.output),
         decision_threshold=decision_threshold,
+        # Filled by KFP at run time, kfp.local included: the MLflow run says which KFP run made it.
+        # Not PIPELINE_JOB_RESOURCE_NAME_PLACEHOLDER: kfp 2.17.3's local runner fails on it
+        # (kfp/local/placeholder_utils.py convert_placeholder_parts_to_path: IndexError).
+        kfp_run_id=dsl.PIPELINE_JOB_ID_PLACEHOLDER,
+        kfp_run_name=dsl.PIPELINE_JOB_NAME_PLACEHOLDER,
+        kfp_pipeline_name=PIPELINE_NAME,
     ).set_display_name("Train model")
 
     evaluated = evaluate_model(

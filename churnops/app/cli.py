@@ -72,7 +72,15 @@ def _add_models(commands) -> None:
         parser.add_argument("--verbose", action="store_true", help=argparse.SUPPRESS)
         return parser
 
-    action("list", "versions with aliases, validation status, key metrics, source run, created time")
+    listing = action("list", "versions with aliases, validation status, key metrics (also on the champion's holdout rows), "
+                             "source run, created time")
+    listing.add_argument("--no-rescore", action="store_true",
+                         help="skip scoring every version on the champion's holdout (champion_set_roc_auc)")
+    compare = action("compare", "a version against the champion on the champion's holdout rows: metrics with "
+                                "intervals, curves, calibration, disagreements, the decision (printed, MLflow artifact, HTML)")
+    compare.add_argument("--version", help="version number (default: the latest)")
+    history = action("history", "a version's whole audit trail (default: the champion)")
+    history.add_argument("--version", help="version number (default: the champion)")
     show = action("show", "one version's decision, metrics and audit trail (default: the champion)")
     show.add_argument("--version", help="version number (default: the champion)")
     for name, help_ in (("promote", "make --version N the champion (the old one becomes previous-champion)"),
@@ -88,7 +96,10 @@ def _add_models(commands) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    import churnops
+
     parser = argparse.ArgumentParser(prog="churnops", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"churnops {churnops.__version__}")
     parser.add_argument("--verbose", action="store_true", help="stream step logs and show tracebacks")
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -218,11 +229,22 @@ def cmd_train(args: argparse.Namespace) -> int:
             print(f"Registered {result['model_name']} version {result['model_version']} (run {result['run_id']})")
             print(f"  model: {runs.describe_selection(result['selection'])}")
         print(f"  holdout: {metrics}")
-        print(f"  validation: {result['validation_status'] or 'pending'} "
-              f"({result['tags'].get(names.TAG_VALIDATION_REASON, 'no decision recorded')})")
+        print(f"  validation: {validation_line(result)}")
         print(f"  promoted: {'yes' if result['promoted'] else 'no'}; aliases: {result['aliases']}")
         print(f"  tracking: {result['tracking_uri']}")
     return 0
+
+
+def validation_line(result: dict) -> str:
+    """The gate's verdict as of now: a reused version's old reason ("no champion yet") is history, not news."""
+    status = result["validation_status"] or "pending"
+    reason = result["tags"].get(names.TAG_VALIDATION_REASON, "no decision recorded")
+    if not result["reused"]:
+        return f"{status} ({reason})"
+    champion = result["aliases"].get(names.ALIAS_CHAMPION)
+    now = (f"v{champion} is the champion" + (" (this version)" if champion == result["model_version"] else "")
+           if champion else "no champion")
+    return f"{status}, decided when v{result['model_version']} was registered; {now}"
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
@@ -263,9 +285,23 @@ def cmd_models(args: argparse.Namespace) -> int:
         print(f"churnops models: finished an interrupted {recovered['what']} (journal {recovered['id']}) "
               "before this command; audited on the version", file=sys.stderr)
     if args.models_command == "list":
-        rows = views.list_versions(client, args.model_name)
+        rows = views.list_versions(client, args.model_name, rescore=not args.no_rescore)
         print(json.dumps({"model_name": args.model_name, "versions": rows}, sort_keys=True) if args.json
               else views.format_table(rows))
+        return 0
+    if args.models_command == "compare":
+        from churnops.app import compare
+
+        report = compare.review(client, args.model_name, args.version)
+        page = compare.save(client, report, churnops_home())
+        if args.json:
+            print(json.dumps({**{k: v for k, v in report.items() if k != "curves"}, "html": str(page)}, sort_keys=True))
+        else:
+            print(compare.format_text(report) + f"\n  report: {page} (and review/ in run {report['run_id']})")
+        return 0
+    if args.models_command == "history":
+        details = views.history(client, args.model_name, args.version)
+        print(json.dumps(details, sort_keys=True) if args.json else views.format_history(details))
         return 0
     if args.models_command == "show":
         details = views.show_version(client, args.model_name, args.version)
@@ -298,13 +334,15 @@ def cmd_compile(args: argparse.Namespace) -> int:
 
 
 def cmd_mlflow_ui(args: argparse.Namespace) -> int:
+    from churnops.app import mlflow_server
     from churnops.registry.tracking import churnops_home, connect, embedded_tracking_uri
 
     uri = embedded_tracking_uri(churnops_home())
     connect(uri)
-    print(f"MLflow UI on http://{args.host}:{args.port} (store {uri}); Ctrl-C to stop", file=sys.stderr)
-    os.execvp(sys.executable, [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri,
-                               "--host", args.host, "--port", str(args.port), "--workers", "1"])
+    print(f"MLflow UI on {mlflow_server.ui_url(args.host, args.port)} (store {uri}; job runner and telemetry off); "
+          "Ctrl-C to stop", file=sys.stderr, flush=True)
+    argv = mlflow_server.ui_command(uri, args.host, args.port)
+    os.execve(argv[0], argv, mlflow_server.ui_env(dict(os.environ)))
     return 0  # not reached
 
 

@@ -21,6 +21,7 @@ from typing import Any, Callable, TextIO
 
 from kfp import local
 
+from churnops import names
 from churnops.errors import ChurnopsError
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -29,6 +30,8 @@ ANSI = re.compile(r"\x1b\[[0-9;]*m")
 # run itself and its result are unaffected.
 STARTED = re.compile(r"Executing task '([\w-]+)'")
 FINISHED = re.compile(r"Task '([\w-]+)' finished with status (\w+)")
+# A step's own progress line (names.PROGRESS_PREFIX): forwarded to stderr as it comes.
+STEP_PROGRESS = re.compile(re.escape(names.PROGRESS_PREFIX) + r"(.+)$")
 # The last line of a failed step's traceback when churnops raised a user-facing error.
 STEP_ERROR = re.compile(r"^\s*churnops\.errors\.(\w+): (.+)$")
 OTHER_ERROR = re.compile(r"^\s*([A-Za-z_][\w.]*(?:Error|Exception)): (.+)$")
@@ -68,6 +71,8 @@ class ProgressLog(io.TextIOBase):
         if match := STARTED.search(line):
             self.started.setdefault(match.group(1), []).append(time.monotonic())
             self.progress.write(f"churnops: {match.group(1)} ...\n")
+        elif match := STEP_PROGRESS.search(line):
+            self.progress.write(f"churnops:   {match.group(1).strip()}\n")
         elif match := FINISHED.search(line):
             name, status = match.groups()
             starts = self.started.get(name) or [time.monotonic()]

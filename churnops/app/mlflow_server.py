@@ -166,6 +166,26 @@ def job_execution_env(environ: dict[str, str]) -> dict[str, str]:
     return {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false", **environ}
 
 
+TELEMETRY_OFF = {"MLFLOW_DISABLE_TELEMETRY": "true"}  # mlflow 3.17 mlflow/telemetry/utils.py is_telemetry_disabled
+
+
+def ui_env(environ: dict[str, str]) -> dict[str, str]:
+    """`churnops mlflow ui`: like the server, no job runner, and no usage telemetry (unless the user set them)."""
+    return {**TELEMETRY_OFF, **job_execution_env(environ)}
+
+
+def ui_command(tracking_uri: str, host: str, port: int) -> list[str]:
+    """`mlflow ui` on the embedded store, one worker, bound where asked (127.0.0.1 by default)."""
+    return [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", tracking_uri,
+            "--host", host, "--port", str(port), "--workers", "1"]
+
+
+def ui_url(host: str, port: int) -> str:
+    """The UI in its model-training view: MLflow 3.17's sidebar otherwise starts in GenAI mode (its
+    `mlflow.workflowType` local-storage default is `genai`; the `workflowType` query parameter wins)."""
+    return f"http://{host}:{port}/#/experiments?workflowType=machine_learning"
+
+
 def local_config(
     environ: dict[str, str],
     home: Path,

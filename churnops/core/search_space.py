@@ -127,9 +127,19 @@ def select_best(scores: list[dict[str, Any]], order: list[str] | None = None) ->
     return best
 
 
-def leaderboard(scores: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Scores sorted best first, for the parent run's `search/leaderboard.json`."""
-    return sorted(scores, key=lambda score: -float(score.get("cv_roc_auc") or float("-inf")))
+def leaderboard(scores: list[dict[str, Any]], selected: str | None = None) -> list[dict[str, Any]]:
+    """Scores for the parent run's `search/leaderboard.json`: the selected candidate first, then best first.
+
+    Each entry gets `rank` (1 = the selected one) and `selected`: a tie within TIE_TOLERANCE goes
+    to the simpler candidate, which may have a hair lower mean score than the one after it, and a
+    reader must not have to re-derive which one won. `selected` None: plain best-first order.
+    """
+    ordered = sorted(scores, key=lambda score: -float(score.get("cv_roc_auc") or float("-inf")))
+    if selected is not None:
+        ordered = [s for s in ordered if s.get("name") == selected] + [s for s in ordered if s.get("name") != selected]
+    return [{**score, "hyperparameters": normalise(score.get("hyperparameters")), "rank": position,
+             "selected": selected is not None and score.get("name") == selected}
+            for position, score in enumerate(ordered, start=1)]
 
 
 def flatten(family_results: list[dict[str, Any]]) -> list[dict[str, Any]]:

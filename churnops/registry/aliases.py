@@ -69,6 +69,8 @@ def move_champion(
     version_tags: dict[str, str] | None = None,
     run_id: str = "",
     run_tags: dict[str, str] | None = None,
+    descriptions: dict[str, str] | None = None,
+    model_description: str = "",
 ) -> str | None:
     """Point `champion` at `version`; the replaced champion becomes `previous-champion`.
 
@@ -100,7 +102,8 @@ def move_champion(
                        "reason": f"champion moved to v{version}: {reason}"})
     journal.execute(client, model_name, journal.plan(
         version, set_aliases=set_aliases, delete_aliases=delete, version_tags={version: tags} if tags else {},
-        audits=audits, run_id=run_id, run_tags=run_tags, what=f"{action} of v{version}"))
+        audits=audits, run_id=run_id, run_tags=run_tags, what=f"{action} of v{version}",
+        descriptions=descriptions, model_description=model_description))
     return current
 
 

@@ -73,11 +73,22 @@ def audit(client: mlflow.MlflowClient, model_name: str, version: str, action: st
     history.append(entry)
     while len(json.dumps(history)) > MAX_HISTORY_CHARS and len(history) > 1:
         history.pop(0)
-    audit_tag = names.TAG_AUDIT_PREFIX
-    tags = {f"{audit_tag}action": action, f"{audit_tag}by": actor, f"{audit_tag}at": when, f"{audit_tag}reason": reason,
-            AUDIT_HISTORY: json.dumps(history)}
-    for key, value in tags.items():
-        client.set_model_version_tag(model_name, version, key, value)
+    # One tag (the last entry is the latest action; names.VERSION_TAGS keeps a version at 12 tags)
+    # and the same history as an artifact of the version's source run, rewritten on every action.
+    client.set_model_version_tag(model_name, version, AUDIT_HISTORY, json.dumps(history))
+    write_history_artifact(client, model_name, version, history)
+
+
+def history_artifact_path(model_name: str, version: str) -> str:
+    return names.AUDIT_ARTIFACT.format(model_name=model_name, version=version)
+
+
+def write_history_artifact(client: mlflow.MlflowClient, model_name: str, version: str, history: list) -> None:
+    """The audit history beside the version's run (`churnops models history` reads it); none without a run."""
+    run_id = client.get_model_version(model_name, version).run_id
+    if run_id:
+        client.log_dict(run_id, {"model_name": model_name, "version": str(version), "history": history},
+                        history_artifact_path(model_name, version))
 
 
 def boundary(name: str) -> None:
@@ -88,12 +99,16 @@ def boundary(name: str) -> None:
 
 def plan(version: str, *, set_aliases: dict[str, str] | None = None, delete_aliases: list[str] | None = None,
          version_tags: dict[str, dict[str, str]] | None = None, audits: list[dict[str, str]] | None = None,
-         run_id: str = "", run_tags: dict[str, str] | None = None, what: str = "") -> dict[str, Any]:
-    """A journal entry: what to write, in order. `version_tags`: {version: {tag: value}}."""
+         run_id: str = "", run_tags: dict[str, str] | None = None, what: str = "",
+         descriptions: dict[str, str] | None = None, model_description: str = "") -> dict[str, Any]:
+    """A journal entry: what to write, in order. `version_tags`: {version: {tag: value}};
+    `descriptions`: {version: text} and `model_description`: the texts the gate writes (issue 13)."""
     return {"id": uuid.uuid4().hex[:12], "what": what, "version": str(version),
             "set_aliases": dict(set_aliases or {}), "delete_aliases": list(delete_aliases or []),
             "version_tags": {str(v): dict(t) for v, t in (version_tags or {}).items()},
-            "audits": list(audits or []), "run_id": run_id, "run_tags": dict(run_tags or {})}
+            "audits": list(audits or []), "run_id": run_id, "run_tags": dict(run_tags or {}),
+            "descriptions": {str(v): str(t) for v, t in (descriptions or {}).items()},
+            "model_description": model_description}
 
 
 def read(client: mlflow.MlflowClient, model_name: str) -> dict[str, Any] | None:
@@ -125,6 +140,11 @@ def apply(client: mlflow.MlflowClient, model_name: str, intent: dict[str, Any]) 
         for key, value in tags.items():
             client.set_model_version_tag(model_name, version, key, value)
         boundary(f"promote:after-tags-v{'new' if version == intent['version'] else 'old'}")
+    # Entries journalled before descriptions existed have neither key: nothing to write.
+    for version, text in intent.get("descriptions", {}).items():
+        client.update_model_version(model_name, version, description=text)
+    if intent.get("model_description"):
+        client.update_registered_model(model_name, description=intent["model_description"])
     for entry in intent["audits"]:
         audit(client, model_name, entry["version"], entry["action"], entry["by"], entry["reason"],
               intent_id=intent["id"])

@@ -146,8 +146,25 @@ def initialise_embedded_store(tracking_uri: str, database: Path) -> None:
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
+EXPERIMENT_DESCRIPTION = (
+    "churnops: customer-churn classifiers. Each training run logs its dataset (Datasets column), the "
+    "candidate search as nested runs and the refit winner with its holdout evaluation; the run name says "
+    "which data and which model. Registered versions and the `champion` alias: Models tab; "
+    "`churnops models list|show|history` on the command line."
+)
+
+
+def experiment_tags() -> dict[str, str]:
+    """What makes MLflow open the experiment as model training, with a description."""
+    return {names.EXPERIMENT_TAG_KIND: names.EXPERIMENT_KIND_MODEL_TRAINING,
+            names.EXPERIMENT_TAG_DESCRIPTION: EXPERIMENT_DESCRIPTION}
+
+
 def ensure_experiment(tracking_uri: str, name: str) -> str:
-    """The experiment's id, creating it (with the right artifact location) when missing."""
+    """The experiment's id, creating it (with the right artifact location and tags) when missing.
+
+    An experiment created before the tags existed gets the ones it lacks; tags a user set stay.
+    """
     client = mlflow.MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
     experiment = client.get_experiment_by_name(name)
     if experiment is not None:
@@ -155,9 +172,13 @@ def ensure_experiment(tracking_uri: str, name: str) -> str:
             raise TrackingError(
                 f"Experiment {name!r} is deleted in {tracking_uri}. Restore it in the MLflow UI or pick another --experiment."
             )
+        for key, value in experiment_tags().items():
+            if key not in experiment.tags:
+                client.set_experiment_tag(experiment.experiment_id, key, value)
         return experiment.experiment_id
     try:
-        return client.create_experiment(name, artifact_location=artifact_location_for(tracking_uri))
+        return client.create_experiment(name, artifact_location=artifact_location_for(tracking_uri),
+                                        tags=experiment_tags())
     except mlflow.exceptions.MlflowException:
         # Another step created it in between: use theirs.
         experiment = client.get_experiment_by_name(name)

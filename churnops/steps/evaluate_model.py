@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import shutil
+import tempfile
+from pathlib import Path
+
 import mlflow
 
 from churnops import names
@@ -10,6 +14,9 @@ from churnops.core.fitting import typed_features
 from churnops.registry import tracking
 from churnops.registry.loading import feature_spec, load_pipeline
 from churnops.storage.datasets import read_features, read_target
+
+HOLDOUT_DIR = "evaluation/holdout"
+HOLDOUT_X, HOLDOUT_Y = "x_test.csv", "y_test.csv"
 
 
 def run(
@@ -32,4 +39,9 @@ def run(
         mlflow.log_dict({"confusion_matrix": result.confusion, "labels": [0, 1]}, "evaluation/confusion_matrix.json")
         mlflow.log_figure(evaluation.roc_figure(result), "evaluation/roc_curve.png")
         mlflow.log_figure(evaluation.confusion_figure(result), "evaluation/confusion_matrix.png")
+        # The holdout itself: `churnops models list` scores every version on the champion's rows.
+        with tempfile.TemporaryDirectory() as folder:
+            shutil.copyfile(x_test_path, Path(folder) / HOLDOUT_X)
+            shutil.copyfile(y_test_path, Path(folder) / HOLDOUT_Y)
+            mlflow.log_artifacts(folder, HOLDOUT_DIR)
     return result

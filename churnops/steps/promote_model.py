@@ -8,6 +8,7 @@ the decision on the model version (tags), in the candidate's MLflow run, and as 
 from __future__ import annotations
 
 import hashlib
+import json
 from typing import Any
 
 import mlflow
@@ -35,22 +36,31 @@ def score(model_uri: str, x_test_raw, y_test, threshold: float) -> dict[str, flo
 
 
 def decision_tags(decision: promotion.Decision, actor: str) -> dict[str, str]:
-    tags = {
+    """The decision as six version tags (names.VERSION_TAGS): the full record is promotion/decision.json."""
+    evidence = {"compared_champion": decision.champion_version or "none", "primary_metric": decision.primary_metric,
+                "tolerance": decision.tolerance, **decision.evidence}
+    metrics = {"candidate": {k: round(v, 6) for k, v in sorted(decision.candidate_metrics.items())},
+               "champion": {k: round(v, 6) for k, v in sorted((decision.champion_metrics or {}).items())}}
+    return {
         names.TAG_STATUS: decision.status,
-        f"{TAG_PREFIX}action": decision.action,
-        f"{TAG_PREFIX}reason": decision.reason,
-        f"{TAG_PREFIX}compared_champion": decision.champion_version or "none",
-        f"{TAG_PREFIX}primary_metric": decision.primary_metric,
-        f"{TAG_PREFIX}tolerance": str(decision.tolerance),
-        **{f"{TAG_PREFIX}{k}": str(v) for k, v in sorted(decision.evidence.items())},
-        f"{TAG_PREFIX}decided_by": actor,
-        f"{TAG_PREFIX}decided_at": aliases.now(),
+        names.TAG_VALIDATION_ACTION: decision.action,
+        names.TAG_VALIDATION_REASON: decision.reason,
+        names.TAG_VALIDATION_METRICS: json.dumps(metrics, sort_keys=True),
+        names.TAG_VALIDATION_EVIDENCE: json.dumps(evidence, sort_keys=True, default=str),
+        names.TAG_VALIDATION_DECIDED: f"{aliases.now()} by {actor}",
     }
-    for name, value in sorted(decision.candidate_metrics.items()):
-        tags[f"{TAG_PREFIX}candidate_{name}"] = f"{value:.6f}"
-    for name, value in sorted((decision.champion_metrics or {}).items()):
-        tags[f"{TAG_PREFIX}champion_{name}"] = f"{value:.6f}"
-    return tags
+
+
+def version_description(decision: promotion.Decision, version: str, dataset: str) -> str:
+    """What the version page says first: the data, what it was compared with, the verdict and why."""
+    metric = decision.primary_metric
+    score = decision.candidate_metrics.get(metric)
+    against = (f"compared with champion v{decision.champion_version} on the same {decision.evidence.get('test_rows', '')} "
+               f"holdout rows" if decision.champion_version else "no champion to compare with")
+    verdict = {promotion.ACTION_PROMOTE: "PROMOTED to champion", promotion.ACTION_CHALLENGER: "kept as challenger",
+               promotion.ACTION_CONFLICT: "not moved (the champion changed meanwhile)"}.get(decision.action, decision.action)
+    return (f"v{version} trained on {dataset or 'unknown data'}; holdout {metric} "
+            f"{'-' if score is None else f'{score:.4f}'}; {against}. {verdict}: {decision.reason}")
 
 
 def run_tags(decision: promotion.Decision) -> dict[str, str]:
@@ -152,14 +162,27 @@ def apply_decision(client, model_name: str, version: str, run_id: str, decision:
     return {**decision.to_dict(), "model_name": model_name, "model_version": version}
 
 
+def _dataset(client, run_id: str) -> str:
+    """name@digest of the candidate's training data (churnops.registry.lineage tags the run)."""
+    return client.get_run(run_id).data.tags.get(names.RUN_TAG_DATASET, "") if run_id else ""
+
+
+def model_description(model_name: str, description: str) -> str:
+    return (f"Churn classifier trained and gated by churnops. Serve `models:/{model_name}@{names.ALIAS_CHAMPION}`. "
+            f"Champion since {aliases.now()}: {description}")
+
+
 def _apply(client, model_name: str, version: str, run_id: str, decision: promotion.Decision,
            actor: str) -> promotion.Decision:
+    dataset = _dataset(client, run_id)
     if decision.promoted:
+        text = version_description(decision, version, dataset)
         try:
             aliases.move_champion(client, model_name, version, decision.champion_version,
                                   actor=actor, reason=decision.reason,
                                   version_tags=decision_tags(decision, actor),
-                                  run_id=run_id, run_tags=run_tags(decision))
+                                  run_id=run_id, run_tags=run_tags(decision),
+                                  descriptions={version: text}, model_description=model_description(model_name, text))
         except aliases.ChampionChangedError as exc:
             decision = promotion.decide(decision.candidate_metrics, decision.champion_version,
                                         decision.champion_metrics, exc.current,
@@ -168,5 +191,6 @@ def _apply(client, model_name: str, version: str, run_id: str, decision: promoti
         set_aliases = {names.ALIAS_CHALLENGER: version} if decision.action == promotion.ACTION_CHALLENGER else {}
         journal.execute(client, model_name, journal.plan(
             version, set_aliases=set_aliases, version_tags={version: decision_tags(decision, actor)},
-            run_id=run_id, run_tags=run_tags(decision), what=f"{decision.action} decision on v{version}"))
+            run_id=run_id, run_tags=run_tags(decision), what=f"{decision.action} decision on v{version}",
+            descriptions={version: version_description(decision, version, dataset)}))
     return decision

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import mlflow
@@ -36,8 +37,11 @@ def run(
             client.set_tag(run_id, names.RUN_TAG_DUPLICATE_OF, f"models:/{model_name}/{existing.version}")
             return {"model_name": model_name, "model_version": existing.version, "run_id": existing.run_id,
                     "model_uri": existing.source, "reused": True}
-    tags = {names.TAG_SOURCE_RUN: run_id,
-            **{f"{names.TAG_TEST_METRIC_PREFIX}{k}": f"{v:.6f}" for k, v in sorted(test_metrics.items())}}
+    # The source run is the version's own run_id (no tag); the KFP run comes from the run's tags.
+    tags = {names.TAG_TEST_METRICS: json.dumps({k: round(float(v), 6) for k, v in sorted(test_metrics.items())})}
+    kfp_run = client.get_run(run_id).data.tags.get(names.RUN_TAG_KFP_RUN_ID)
+    if kfp_run:
+        tags[names.TAG_KFP_RUN] = kfp_run
     if dataset_sha256:
         tags[names.TAG_DATASET_SHA256] = dataset_sha256
     if fingerprint:

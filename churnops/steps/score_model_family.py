@@ -31,10 +31,13 @@ def run(
     y_train = read_target(y_train_path)
     # One core per task (n_jobs=1 and one OpenMP thread for hist gradient boosting): tasks run
     # side by side, and oversubscribed OpenMP threads slow everyone down.
+    candidates = expand(family)
+    print(f"{names.PROGRESS_PREFIX}scoring {family['model_type']}: {len(candidates)} settings x "
+          f"{int(cv_folds)} folds on {len(x_train)} rows", flush=True)
     with threadpool_limits(limits=1):
         scores = [
             score_candidate(x_train, y_train, candidate, parent, int(cv_folds), int(random_state))
-            for candidate in expand(family)
+            for candidate in candidates
         ]
     return {"model_type": family["model_type"], "scores": scores}
 

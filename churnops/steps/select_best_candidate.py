@@ -11,4 +11,4 @@ def run(family_scores: list[dict[str, Any]], search_space: list[dict[str, Any]],
     """The winner with the search's parent run id (train_model logs into it) and the leaderboard."""
     scores = flatten(family_scores)
     best = select_best(scores, candidate_order(search_space))
-    return {**best, "run_id": search_run_id, "leaderboard": leaderboard(scores)}
+    return {**best, "run_id": search_run_id, "leaderboard": leaderboard(scores, best["name"])}

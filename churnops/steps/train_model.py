@@ -8,9 +8,9 @@ from typing import Any
 import mlflow
 
 from churnops import defaults, names
-from churnops.core.search_space import leaderboard
+from churnops.core.search_space import candidate_name, leaderboard, normalise
 from churnops.errors import ChurnopsError
-from churnops.registry import models, tracking
+from churnops.registry import lineage, models, tracking
 from churnops.storage import uris
 from churnops.storage.datasets import read_features, read_target
 
@@ -27,6 +27,7 @@ def run(
     random_state: int,
     model_copy_path: str | None = None,
     candidate: dict[str, Any] | None = None,
+    kfp_run: dict[str, str] | None = None,
     decision_threshold: float = defaults.DECISION_THRESHOLD,
 ) -> dict[str, Any]:
     """Fit and log the model in an MLflow run; optionally write a local MLflow-format copy.
@@ -39,7 +40,8 @@ def run(
     """
     candidate = candidate or {}
     model_type = candidate.get("model_type", model_type)
-    hyperparameters = candidate.get("hyperparameters", hyperparameters)
+    # A dict through KFP is a protobuf Struct: 200 arrives as 200.0; log and fit what the user wrote.
+    hyperparameters = normalise(candidate.get("hyperparameters", hyperparameters))
     tracking.connect(tracking_uri)
     experiment_id = tracking.ensure_experiment(tracking_uri, experiment_name)
     x_train = read_features(x_train_path)
@@ -75,7 +77,10 @@ def run(
         raise error from exc
     if candidate.get("run_id"):
         log_selection(logged.run_id, candidate)
-    mlflow.MlflowClient().set_tag(logged.run_id, names.RUN_TAG_MODEL_NAME, model_name)
+    client = mlflow.MlflowClient()
+    client.set_tag(logged.run_id, names.RUN_TAG_MODEL_NAME, model_name)
+    lineage.log_training_lineage(client, logged.run_id, x_train, y_train, dataset_info, kfp_run)
+    client.update_run(logged.run_id, name=run_name(dataset_info, candidate, model_type, hyperparameters))
     if model_copy_path:
         models.save_model_copy(
             fitted, model_copy_path, models.raw_example(x_train, fitted),
@@ -92,6 +97,15 @@ def run(
     }
 
 
+def run_name(dataset_info: dict[str, Any], candidate: dict[str, Any], model_type: str,
+             hyperparameters: dict[str, Any]) -> str:
+    """What data and which model: `telco_customer_churn: random_forest(...) (best of 7)`."""
+    data = lineage.dataset_name(str(dataset_info.get("dataset_uri", ""))) or "data"
+    chosen = candidate.get("name") or candidate_name(model_type, hyperparameters)
+    board = candidate.get("leaderboard") or []
+    return f"{data}: {chosen}" + (f" (best of {len(board)})" if candidate.get("run_id") and board else "")
+
+
 def log_selection(run_id: str, chosen: dict[str, Any]) -> None:
     """On the parent run: which candidate won, its CV score, and the whole leaderboard."""
     client = mlflow.MlflowClient()
@@ -99,7 +113,8 @@ def log_selection(run_id: str, chosen: dict[str, Any]) -> None:
     client.log_metric(run_id, "cv_roc_auc", float(chosen["cv_roc_auc"]))
     client.log_metric(run_id, "cv_roc_auc_std", float(chosen["cv_roc_auc_std"]))
     client.set_tag(run_id, names.RUN_TAG_SELECTED_CANDIDATE, json.dumps(
-        {"name": chosen["name"], "model_type": chosen["model_type"], "hyperparameters": chosen["hyperparameters"]},
+        {"name": chosen["name"], "model_type": chosen["model_type"],
+         "hyperparameters": normalise(chosen["hyperparameters"])},
         sort_keys=True,
     ))
-    client.log_dict(run_id, leaderboard(chosen.get("leaderboard") or [chosen]), "search/leaderboard.json")
+    client.log_dict(run_id, leaderboard(chosen.get("leaderboard") or [chosen], chosen["name"]), "search/leaderboard.json")

@@ -75,3 +75,17 @@ def test_train_evaluate_register_chain(tmp_path, split, tracking_uri):
     assert registered.run_id == model.metadata["run_id"]
     aliases = mlflow.MlflowClient().get_registered_model("churn-components").aliases
     assert {alias: str(number) for alias, number in aliases.items()} == {"candidate-latest": version}
+
+    from components import promote_model
+
+    comparison = artifact(dsl.Metrics, tmp_path, "comparison")
+    decision = promote_model.python_func(
+        model=model, x_test=split["x_test"], y_test=split["y_test"], model_name="churn-components",
+        model_version=version, comparison=comparison, promotion_thresholds={"roc_auc": 0.5},
+        promotion_metric="roc_auc", promotion_tolerance=0.005, decision_threshold=0.5)
+    assert decision["promoted"] is True
+    # Issue 13: KFP's side links back to the MLflow version and run.
+    assert comparison.metadata["model_version_uri"] == f"models:/churn-components/{version}"
+    assert comparison.metadata["mlflow_run_uri"] == f"runs:/{model.metadata['run_id']}"
+    holdout = {item.path for item in mlflow.MlflowClient().list_artifacts(run.info.run_id, "evaluation/holdout")}
+    assert holdout == {"evaluation/holdout/x_test.csv", "evaluation/holdout/y_test.csv"}  # models list / compare read it

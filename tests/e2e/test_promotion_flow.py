@@ -46,7 +46,7 @@ def test_losing_candidate_becomes_challenger_and_champion_stays(flow):
     loser = flow["loser"]
     assert (loser["model_version"], loser["promoted"], loser["validation_status"]) == ("2", False, "failed")
     assert loser["aliases"] == {"candidate-latest": "2", "champion": "1", "challenger": "2"}
-    assert loser["tags"]["validation_compared_champion"] == "1"
+    assert json.loads(loser["tags"]["validation_evidence"])["compared_champion"] == "1"
     assert loser["tags"]["validation_reason"].startswith("below the absolute threshold: precision 0.0000 < minimum 0.3")
 
 
@@ -56,8 +56,30 @@ def test_winning_candidate_moves_champion_and_keeps_the_previous_one(flow):
     assert winner["aliases"] == {"candidate-latest": "3", "champion": "3", "previous-champion": "1", "challenger": "2"}
     # The champion was re-scored in this run on this run's test set: the same split as run 1
     # (same data, seed and ratio), so it reproduces v1's own holdout AUC exactly.
-    assert float(winner["tags"]["validation_champion_roc_auc"]) == pytest.approx(first["metrics"]["roc_auc"], abs=1e-6)
-    assert float(winner["tags"]["validation_candidate_roc_auc"]) == pytest.approx(winner["metrics"]["roc_auc"], abs=1e-6)
+    rescored = json.loads(winner["tags"]["validation_metrics"])
+    assert rescored["champion"]["roc_auc"] == pytest.approx(first["metrics"]["roc_auc"], abs=1e-6)
+    assert rescored["candidate"]["roc_auc"] == pytest.approx(winner["metrics"]["roc_auc"], abs=1e-6)
+
+
+def test_models_list_scores_every_version_on_the_champions_rows_and_history_reads_the_artifact(flow, cli):
+    listed = {row["version"]: row for row in cli("models", "list")["versions"]}
+    # Same data and split for all three: on the champion's (v3's) rows each scores its own holdout AUC.
+    for version in ("1", "2", "3"):
+        assert listed[version]["champion_set_roc_auc"] == pytest.approx(listed[version]["roc_auc"], abs=1e-4)
+    trail = cli("models", "history", "--version", "1")
+    assert trail["source"] == "artifact"
+    assert [entry["action"] for entry in trail["history"]][:2] == ["promote", "demoted"]
+
+
+def test_models_compare_reviews_a_version_against_the_champion_on_the_same_rows(flow, cli):
+    review = cli("models", "compare", "--version", "1")
+    assert (review["challenger"], review["champion"]) == ("1", "3")
+    assert review["rows"] > 0 and review["decision"]["status"] == "passed"
+    auc = review["metrics"]["challenger"]["roc_auc"]
+    assert auc["low"] <= auc["value"] <= auc["high"]
+    assert open(review["html"], encoding="utf-8").read().count("data:image/png;base64,") == 1
+    artifacts = {a.path for a in flow["client"].list_artifacts(review["run_id"], "review")}
+    assert artifacts == {"review/compare-v1-vs-v3.json", "review/compare-v1-vs-v3.html"}
 
 
 def test_the_decision_is_recorded_in_the_mlflow_run(flow):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import mlflow
 import pandas as pd
 import pytest
@@ -35,7 +37,7 @@ def test_first_registered_version_passes_the_gate_and_becomes_champion(trained_r
     version = client.get_model_version("churn-classifier", trained_run["model_version"])
     # The registration step tags it pending; the validation gate (a later step) decides.
     assert version.tags["validation_status"] == "passed"
-    assert version.tags["validation_compared_champion"] == "none"
+    assert json.loads(version.tags["validation_evidence"])["compared_champion"] == "none"
     assert version.run_id == trained_run["run_id"]
     assert trained_run["aliases"]["candidate-latest"] == trained_run["model_version"]
     assert trained_run["aliases"]["champion"] == trained_run["model_version"]
@@ -68,3 +70,34 @@ def test_bad_dataset_stops_the_pipeline_before_anything_is_registered(tmp_path, 
 def test_real_telco_file_reaches_the_quality_bar(telco_csv, tmp_path):
     result = runs.train(str(telco_csv), home=tmp_path / "home")
     assert result["metrics"]["roc_auc"] >= 0.83
+
+
+def test_the_run_names_its_dataset_and_kfp_run_and_the_version_reads_at_a_glance(trained_run):
+    """Issue 13: lineage both ways, on what kfp.local really fills in, and at most 12 version tags."""
+    from churnops import names
+
+    client = client_for(trained_run)
+    run = client.get_run(trained_run["run_id"])
+    (dataset,) = run.inputs.dataset_inputs
+    assert dataset.dataset.name == "churn_synthetic"
+    assert dataset.dataset.digest == trained_run["tags"]["dataset_sha256"][:36]
+    assert json.loads(dataset.dataset.source)["uri"].endswith("churn_synthetic.csv")
+    assert json.loads(dataset.dataset.profile)["num_rows"] > 0
+    assert "MonthlyCharges" in dataset.dataset.schema
+    assert [(t.key, t.value) for t in dataset.tags] == [("mlflow.data.context", "training")]
+    # kfp.local fills the job id and name placeholders, as KFP does on a cluster.
+    tags = run.data.tags
+    assert tags[names.RUN_TAG_KFP_PIPELINE] == "churn-training"
+    assert len(tags[names.RUN_TAG_KFP_RUN_ID]) >= 8 and "{{" not in tags[names.RUN_TAG_KFP_RUN_ID]
+    assert tags[names.RUN_TAG_KFP_RUN_NAME].startswith("churn-training")
+    assert run.info.run_name.startswith("churn_synthetic: ") and run.info.run_name.endswith("(best of 7)")
+    experiment = client.get_experiment(run.info.experiment_id)
+    assert experiment.tags[names.EXPERIMENT_TAG_KIND] == names.EXPERIMENT_KIND_MODEL_TRAINING
+    assert experiment.tags[names.EXPERIMENT_TAG_DESCRIPTION].startswith("churnops:")
+    version = client.get_model_version("churn-classifier", trained_run["model_version"])
+    assert version.tags[names.TAG_KFP_RUN] == tags[names.RUN_TAG_KFP_RUN_ID]
+    assert set(version.tags) <= set(names.VERSION_TAGS) and len(version.tags) <= 12, sorted(version.tags)
+    assert version.description.startswith(f"v{version.version} trained on churn_synthetic@")
+    assert "PROMOTED to champion" in version.description
+    model = client.get_registered_model("churn-classifier")
+    assert f"models:/churn-classifier@{names.ALIAS_CHAMPION}" in model.description

@@ -59,3 +59,34 @@ def test_compile_writes_yaml(tmp_path):
     result = churnops("compile", "--output-dir", str(tmp_path / "out"), home=tmp_path)
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "out" / "training.yaml").exists()
+
+
+def test_version_prints_the_package_version(tmp_path):
+    from churnops import __version__
+
+    result = churnops("--version", home=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == f"churnops {__version__}"
+
+
+@pytest.mark.e2e
+def test_a_second_identical_run_does_not_repeat_no_champion_yet(tmp_path):
+    args = ("train", "--model-name", "again", "--param", "C=0.5")
+    first = churnops(*args, home=tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert "no champion yet" in first.stdout  # true the first time
+    second = churnops(*args, home=tmp_path)
+    assert second.returncode == 0, second.stderr
+    assert "Nothing new" in second.stdout
+    assert "no champion yet" not in second.stdout
+    assert "decided when v1 was registered; v1 is the champion (this version)" in second.stdout
+
+
+def test_make_setup_shows_pip_progress():
+    """The first `make run` installs for minutes: pip must name what it installs, not run --quiet."""
+    dry = subprocess.run(["make", "-n", "-B", ".venv/.installed"], cwd=REPO, capture_output=True, text=True,
+                         timeout=60, check=True).stdout
+    install = next(line for line in dry.splitlines() if "-e '.[dev]'" in line)
+    assert "--quiet" not in install and "Collecting" in install
+    assert "set -o pipefail" in install  # a failing pip still fails make
+    assert "churnops: installing" in dry

@@ -46,3 +46,36 @@ def test_step_error_prefers_churnops_errors_over_the_runner_message():
         "RuntimeError: Task failed",
     ])
     assert step_error(log) == "Target column 'Churn' is not in the dataset."
+
+
+def test_a_steps_progress_line_reaches_stderr_with_the_family_it_scores(tmp_path, capsys, split_for_progress):
+    """The real step prints its line; the runner's stdout stand-in lifts it onto the progress stream."""
+    import io
+
+    from churnops.app.local_runner import ProgressLog
+    from churnops.steps import score_model_family, start_candidate_search
+
+    tracking_uri, x_path, y_path = split_for_progress
+    family = {"model_type": "logistic_regression", "grid": [{"C": 1.0}]}
+    parent = start_candidate_search.run(tracking_uri, "progress", "m", [family], 3, {})
+    score_model_family.run(x_path, y_path, family, parent, 3, 42)
+    step_stdout = capsys.readouterr().out
+    progress = io.StringIO()
+    with open(tmp_path / "log", "w") as log:
+        stream = ProgressLog(log, progress, verbose=False)
+        stream.write("    " + step_stdout)  # kfp.local indents a step's output
+    assert "churnops:   scoring logistic_regression: 1 settings x 3 folds on" in progress.getvalue()
+
+
+@pytest.fixture
+def split_for_progress(tracking_uri, tmp_path, make_churn_dataset):
+    from churnops.core import data
+    from churnops.storage.datasets import read_dataset
+
+    frame, target = make_churn_dataset("messy")
+    frame.to_csv(tmp_path / "all.csv", index=False)
+    split = data.split_dataset(read_dataset(str(tmp_path / "all.csv")), target, 0.2)
+    x_path, y_path = tmp_path / "x.csv", tmp_path / "y.csv"
+    split.x_train.to_csv(x_path, index=False)
+    split.y_train.to_frame().to_csv(y_path, index=False)
+    return tracking_uri, str(x_path), str(y_path)

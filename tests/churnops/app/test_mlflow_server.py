@@ -84,3 +84,45 @@ def test_serve_with_postgres_unreachable_is_one_clear_error(tmp_path, monkeypatc
     assert "churnops mlflow: error: Cannot reach PostgreSQL for postgresql://postgres:***@127.0.0.1:1/churnops_mlflow" in err
     assert "Start PostgreSQL or fix the host, port and user in --backend-store-uri" in err
     assert "pw@" not in err and not Path(tmp_path / "mlflow-server").exists()
+
+
+@pytest.mark.integration
+def test_mlflow_ui_runs_without_the_job_runner_and_without_telemetry(tmp_path):
+    """`churnops mlflow ui` as a user starts it: a real process on 127.0.0.1, its environment read from /proc."""
+    import os
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if k not in ("MLFLOW_DISABLE_TELEMETRY", "MLFLOW_SERVER_ENABLE_JOB_EXECUTION")}
+    process = subprocess.Popen([sys.executable, "-m", "churnops", "mlflow", "ui", "--port", str(port)],
+                               env={**env, "CHURNOPS_HOME": str(tmp_path)}, stderr=subprocess.PIPE, text=True,
+                               start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and process.poll() is None:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                time.sleep(0.5)
+        else:
+            pytest.fail(f"mlflow ui did not answer /health: {process.stderr.read() if process.poll() is not None else 'timeout'}")
+        # execve keeps the pid: this is the mlflow ui process itself.
+        environ = dict(item.split("=", 1) for item in
+                       open(f"/proc/{process.pid}/environ", "rb").read().decode().split("\0") if "=" in item)
+        assert environ["MLFLOW_DISABLE_TELEMETRY"] == "true"
+        assert environ["MLFLOW_SERVER_ENABLE_JOB_EXECUTION"] == "false"
+        tree = subprocess.run(["ps", "-o", "args=", "--ppid", str(process.pid)], capture_output=True, text=True).stdout
+        assert "huey" not in tree and "job" not in tree.lower(), tree
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=30)
+    assert "workflowType=machine_learning" in process.stderr.read()

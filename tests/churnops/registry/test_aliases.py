@@ -42,10 +42,10 @@ def test_promote_moves_champion_and_keeps_the_previous_one(model):
     result = champion.promote(client, name, "2", actor="bo", reason="better on March data")
     assert result == {"model_name": name, "champion": "2", "previous_champion": "1", "validation_status": ""}
     assert aliases(client, name) == {"champion": "2", "previous-champion": "1"}
-    tags = client.get_model_version(name, "2").tags
-    assert (tags["audit.action"], tags["audit.by"], tags["audit.reason"]) == ("promote", "bo", "better on March data")
-    assert tags["audit.at"].endswith("+00:00")
-    assert client.get_model_version(name, "1").tags["audit.action"] == "demoted"
+    last = json.loads(client.get_model_version(name, "2").tags[champion.AUDIT_HISTORY])[-1]
+    assert (last["action"], last["by"], last["reason"]) == ("promote", "bo", "better on March data")
+    assert last["at"].endswith("+00:00")
+    assert json.loads(client.get_model_version(name, "1").tags[champion.AUDIT_HISTORY])[-1]["action"] == "demoted"
     history = json.loads(client.get_model_version(name, "1").tags[champion.AUDIT_HISTORY])
     assert [entry["action"] for entry in history] == ["promote", "demoted"]
 
@@ -57,7 +57,7 @@ def test_a_champion_changed_by_someone_else_is_never_overwritten(model):
     with pytest.raises(champion.ChampionChangedError, match=r"expected no champion, found v1.*nothing was moved"):
         champion.move_champion(client, name, "2", None, actor="run-b", reason="stale decision")
     assert aliases(client, name) == {"champion": "1"}
-    assert "audit.action" not in client.get_model_version(name, "2").tags
+    assert champion.AUDIT_HISTORY not in client.get_model_version(name, "2").tags
 
 
 def test_rollback_walks_back_through_the_recorded_history(model):
@@ -67,7 +67,7 @@ def test_rollback_walks_back_through_the_recorded_history(model):
     first = champion.rollback(client, name, actor="oncall", reason="v3 misbehaves")
     assert (first["champion"], first["rolled_back"]) == ("2", "3")
     assert aliases(client, name) == {"champion": "2", "previous-champion": "1"}
-    assert client.get_model_version(name, "3").tags["audit.action"] == "rolled-back"
+    assert json.loads(client.get_model_version(name, "3").tags[champion.AUDIT_HISTORY])[-1]["action"] == "rolled-back"
     champion.rollback(client, name, actor="oncall", reason="v2 too")
     assert aliases(client, name) == {"champion": "1"}
     with pytest.raises(RegistryError, match="no `previous-champion` alias.*models promote"):

@@ -77,3 +77,20 @@ def test_wait_seconds_must_be_a_number():
 
 def test_non_http_stores_are_not_probed():
     tracking.wait_for_server("sqlite:////nonexistent/mlflow.db", timeout=0)
+
+
+def test_experiments_open_in_mlflows_model_training_view_with_a_description(tracking_uri):
+    import mlflow as _mlflow
+
+    from churnops import names
+    from churnops.registry.tracking import ensure_experiment
+
+    client = _mlflow.MlflowClient(tracking_uri=tracking_uri)
+    created = client.get_experiment(ensure_experiment(tracking_uri, "fresh"))
+    assert created.tags[names.EXPERIMENT_TAG_KIND] == "custom_model_development"
+    assert created.tags[names.EXPERIMENT_TAG_DESCRIPTION].startswith("churnops:")
+    # One made before the tags existed gets them; a description a user wrote stays.
+    old = client.create_experiment("old", tags={names.EXPERIMENT_TAG_DESCRIPTION: "mine"})
+    assert ensure_experiment(tracking_uri, "old") == old
+    tags = client.get_experiment(old).tags
+    assert tags[names.EXPERIMENT_TAG_KIND] == "custom_model_development" and tags[names.EXPERIMENT_TAG_DESCRIPTION] == "mine"

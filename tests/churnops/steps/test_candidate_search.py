@@ -110,3 +110,29 @@ def test_a_failing_candidate_marks_its_child_run_failed(tracking_uri, tmp_path):
     children = mlflow.MlflowClient().search_runs(
         [parent["experiment_id"]], f"tags.mlflow.parentRunId = '{parent['run_id']}'")
     assert [run.info.status for run in children] == ["FAILED"]
+
+
+def test_integer_hyperparameters_are_logged_as_ints_and_the_leaderboard_starts_with_the_winner(
+        tracking_uri, split_files):
+    # What KFP hands train_model: the winner and the leaderboard after a protobuf Struct (200 -> 200.0).
+    space = [{"model_type": "random_forest", "grid": [{"n_estimators": 20, "min_samples_leaf": 5},
+                                                      {"n_estimators": 30, "min_samples_leaf": 5}]}]
+    parent = start_candidate_search.run(tracking_uri, "search-ints", "m", space, 3, {})
+    scores = score_model_family.run(*split_files, space[0], parent, 3, 42)["scores"]
+    # A tie within TIE_TOLERANCE keeps the earlier (simpler) candidate even when its mean is a hair lower.
+    scores[0]["cv_roc_auc"], scores[1]["cv_roc_auc"] = 0.80000, 0.80005
+    as_struct = [{**s, "hyperparameters": {k: float(v) for k, v in s["hyperparameters"].items()}} for s in scores]
+    chosen = {**select_best(as_struct, candidate_order(space)), "leaderboard": as_struct}
+    assert chosen["name"] == scores[0]["name"]
+    from churnops.steps import train_model
+
+    train_model.run(*split_files, {}, tracking_uri, "search-ints", "m", "random_forest", {}, 42,
+                    candidate={**chosen, "run_id": parent["run_id"]})
+    run = mlflow.MlflowClient().get_run(parent["run_id"])
+    assert run.data.params["hp_n_estimators"] == "20" and run.data.params["hp_min_samples_leaf"] == "5"
+    assert json.loads(run.data.tags["churnops.selected_candidate"])["hyperparameters"] == {
+        "min_samples_leaf": 5, "n_estimators": 20}
+    board = mlflow.artifacts.load_dict(f"{run.info.artifact_uri}/search/leaderboard.json")
+    assert [(e["rank"], e["selected"], e["name"]) for e in board] == [
+        (1, True, scores[0]["name"]), (2, False, scores[1]["name"])]
+    assert board[0]["hyperparameters"] == {"min_samples_leaf": 5, "n_estimators": 20}
