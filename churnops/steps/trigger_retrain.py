@@ -114,7 +114,8 @@ def _experiments(client, prefix: str, namespace: str) -> list[tuple[str, float]]
         page = client.list_experiments(page_token=token, page_size=PAGE_SIZE, namespace=namespace or None,
                                        filter=json.dumps({"predicates": [predicate]}))
         for experiment in page.experiments or []:
-            out.append((experiment.display_name, experiment.created_at.timestamp()))
+            # KFP stores CreatedAtInSec: whole seconds (the double adds a sub-second tick for sort order).
+            out.append((experiment.display_name, float(int(experiment.created_at.timestamp()))))
         token = page.next_page_token or ""
         if not token:
             return out
