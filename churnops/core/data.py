@@ -16,8 +16,11 @@ import pandas as pd
 from churnops.errors import DatasetError
 
 # Target values read as "churned" when the caller does not name the positive label.
-POSITIVE_LABELS = ("yes", "true", "1", "1.0", "y", "churn", "churned")
-NEGATIVE_LABELS = ("no", "false", "0", "0.0", "n", "stay", "stayed", "retained")
+# Values that name churn (or its absence) in other words; compared stripped and lower-cased.
+POSITIVE_LABELS = ("yes", "true", "1", "1.0", "y", "churn", "churned", "left", "leaver", "lost", "cancelled",
+                   "canceled", "cancel", "terminated", "inactive", "exited", "attrited", "gone", "closed")
+NEGATIVE_LABELS = ("no", "false", "0", "0.0", "n", "stay", "stayed", "retained", "active", "current", "kept",
+                   "remained", "existing", "open", "loyal", "renewed", "not churned", "no churn")
 
 
 @dataclass(frozen=True)
@@ -51,8 +54,9 @@ def resolve_positive_label(values: list[str], target: str, positive_label: str =
     if len(known) == 1 and len(others) == 1:
         return known[0]
     raise DatasetError(
-        f"Cannot tell which value of target column {target!r} means churn (values: {sorted(values)}). "
-        "Pass it with --positive-label."
+        f"Cannot tell which value of target column {target!r} means churn: its two values are "
+        f"{' and '.join(repr(v) for v in sorted(values))}. Pass the one that means the customer left with "
+        f"--positive-label (for example --positive-label {sorted(values)[0]!r})."
     )
 
 

@@ -55,9 +55,25 @@ def _numeric_share(values: pd.Series) -> float:
     return float(pd.to_numeric(present, errors="coerce").notna().mean())
 
 
+# An all-caps joined name ending in an id word: CUSTNUM, ACCTNO, CUSTOMERID, MEMBER_NO is split already.
+JOINED_ID = re.compile(r"^[A-Z0-9]{2,}(NUM|NO|NR|ID|KEY)$")
+# Unique integers of one magnitude, every one far larger than the row count (at least 6 digits):
+# account or phone numbers, not counts or amounts (a balance in cents starts near 0).
+KEY_MIN = 100_000
+
+
 def _id_name(name: str) -> bool:
     words = NAME_WORDS.findall(str(name))
-    return bool(words) and words[-1].lower() in ID_WORDS
+    return (bool(words) and words[-1].lower() in ID_WORDS) or bool(JOINED_ID.match(str(name).strip()))
+
+
+def _integer_keys(values: pd.Series) -> bool:
+    """Integers of one magnitude, all far larger than the row count (account numbers, phone numbers)."""
+    numbers = pd.to_numeric(values.dropna().astype(str).str.strip(), errors="coerce")
+    if numbers.empty or numbers.isna().any() or (numbers % 1 != 0).any():
+        return False
+    smallest = numbers.min()
+    return smallest >= max(KEY_MIN, 100 * len(values)) and numbers.max() < 10 * smallest
 
 
 def _row_numbers(values: pd.Series) -> bool:
@@ -80,7 +96,7 @@ def _looks_like_id(name: str, values: pd.Series) -> bool:
     if _numeric_share(values) < NUMERIC_SHARE:
         return True
     # Few rows make distinct integers (ages, counts) likely by chance: row numbers need more.
-    return rows >= 50 and _row_numbers(values)
+    return rows >= 50 and (_row_numbers(values) or _integer_keys(values))
 
 
 def infer_feature_spec(frame: pd.DataFrame) -> FeatureSpec:

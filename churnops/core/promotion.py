@@ -33,10 +33,55 @@ class Policy:
     thresholds: dict[str, float] = field(default_factory=lambda: dict(defaults.PROMOTION_THRESHOLDS))
     primary_metric: str = defaults.PROMOTION_METRIC
     tolerance: float = defaults.PROMOTION_TOLERANCE
+    min_test_rows: int = defaults.PROMOTION_MIN_TEST_ROWS
+    min_class_rows: int = defaults.PROMOTION_MIN_CLASS_ROWS
 
     def __post_init__(self) -> None:
         if self.tolerance < 0:
             raise ValueError(f"promotion tolerance must be >= 0, got {self.tolerance}")
+        if self.min_test_rows < 0 or self.min_class_rows < 0:
+            raise ValueError("the minimum holdout sizes must be >= 0")
+
+
+BOOTSTRAP_RESAMPLES = 500
+
+
+def paired_bootstrap_auc(y_true, candidate_scores, champion_scores, seed: int,
+                         resamples: int = BOOTSTRAP_RESAMPLES) -> dict[str, float]:
+    """ROC AUC of candidate minus champion on the same rows, with a 95% paired-bootstrap interval.
+
+    Both models are resampled on the same row indices, so the interval is that of the difference
+    (the rows' own difficulty cancels). Deterministic given `seed`.
+    """
+    import numpy as np
+    from sklearn.metrics import roc_auc_score
+
+    y = np.asarray(y_true)
+    a, b = np.asarray(candidate_scores), np.asarray(champion_scores)
+    rng = np.random.default_rng(seed)
+    diffs = []
+    for _ in range(resamples):
+        rows = rng.integers(0, len(y), len(y))
+        if y[rows].min() == y[rows].max():
+            continue  # one class only: no AUC
+        diffs.append(roc_auc_score(y[rows], a[rows]) - roc_auc_score(y[rows], b[rows]))
+    low, high = (np.percentile(diffs, [2.5, 97.5]) if diffs else (float("nan"), float("nan")))
+    return {"auc_difference": float(roc_auc_score(y, a) - roc_auc_score(y, b)), "auc_difference_low": float(low),
+            "auc_difference_high": float(high), "bootstrap_resamples": len(diffs), "bootstrap_seed": seed}
+
+
+def holdout_too_small(n_rows: int, n_positive: int, policy: Policy) -> str | None:
+    """Why the holdout cannot tell a better model from a lucky one, or None when it is large enough."""
+    n_negative = n_rows - n_positive
+    problems = []
+    if n_rows < policy.min_test_rows:
+        problems.append(f"{n_rows} test rows (minimum {policy.min_test_rows})")
+    if min(n_positive, n_negative) < policy.min_class_rows:
+        problems.append(f"{n_positive} churners and {n_negative} non-churners (minimum {policy.min_class_rows} of each)")
+    if not problems:
+        return None
+    return ("the holdout is too small to decide: " + "; ".join(problems) + ". Nothing was promoted; train on more "
+            "data (or a larger --test-size), or lower the minimums deliberately")
 
 
 @dataclass(frozen=True)
@@ -49,6 +94,7 @@ class Decision:
     champion_metrics: dict[str, float] | None
     primary_metric: str
     tolerance: float
+    evidence: dict[str, Any] = field(default_factory=dict)  # what the decision rests on (holdout sizes ...)
 
     @property
     def promoted(self) -> bool:
@@ -83,18 +129,31 @@ def decide(
     champion_metrics: dict[str, float] | None,
     champion_now: str | None,
     policy: Policy = Policy(),
+    holdout: tuple[int, int] | None = None,
+    comparison: dict[str, float] | None = None,
 ) -> Decision:
     """Decide the candidate's fate.
 
     `champion_version`/`champion_metrics`: the champion as read and re-scored at the start of the
     step (None when there is none). `champion_now`: the champion re-read right before moving aliases.
+    `holdout`: (test rows, churners among them); too few of either and nothing is decided.
+    `comparison`: paired_bootstrap_auc of candidate vs champion; a candidate whose whole 95%
+    interval of the ROC AUC difference is below 0 is significantly worse and never promoted,
+    whatever the tolerance says.
     """
     metric = policy.primary_metric
+    evidence = {} if holdout is None else {"test_rows": holdout[0], "test_churners": holdout[1],
+                                           "min_test_rows": policy.min_test_rows,
+                                           "min_class_rows": policy.min_class_rows}
+    evidence.update(comparison or {})
 
     def result(status: str, action: str, reason: str) -> Decision:
         return Decision(status, action, reason, dict(candidate_metrics), champion_version,
-                        dict(champion_metrics) if champion_metrics is not None else None, metric, policy.tolerance)
+                        dict(champion_metrics) if champion_metrics is not None else None, metric, policy.tolerance,
+                        evidence)
 
+    if holdout is not None and (small := holdout_too_small(holdout[0], holdout[1], policy)):
+        return result(STATUS_FAILED, ACTION_CHALLENGER, small)
     if failures := threshold_failures(candidate_metrics, policy.thresholds):
         return result(STATUS_FAILED, ACTION_CHALLENGER, "below the absolute threshold: " + "; ".join(failures))
     if champion_version is None:
@@ -107,6 +166,12 @@ def decide(
                     f"{champion_metrics[metric]:.4f} on the same test set (tolerance {policy.tolerance})")
         if margin < -policy.tolerance:
             return result(STATUS_FAILED, ACTION_CHALLENGER, f"worse than the champion: {compared}")
+        if comparison and comparison["auc_difference_high"] < 0:
+            return result(STATUS_FAILED, ACTION_CHALLENGER,
+                          f"significantly worse than the champion: ROC AUC difference "
+                          f"{comparison['auc_difference']:+.4f}, 95% paired-bootstrap interval "
+                          f"[{comparison['auc_difference_low']:+.4f}, {comparison['auc_difference_high']:+.4f}] "
+                          f"on the same {holdout[0] if holdout else ''} rows; {compared}")
         verdict = ("beats the champion: " if margin > 0 else "ties the champion within tolerance: ") + compared
     if champion_now != champion_version:
         return result(

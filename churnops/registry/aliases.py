@@ -11,24 +11,19 @@ are the residual risk (see docs/operations.md).
 
 from __future__ import annotations
 
-import getpass
-import json
-import socket
-from datetime import datetime, timezone
-
 import mlflow
 from mlflow.exceptions import MlflowException
 
 from churnops import names
 from churnops.errors import RegistryError
+from churnops.registry import journal, locks
 
 CHAMPION = names.ALIAS_CHAMPION
 PREVIOUS = names.ALIAS_PREVIOUS_CHAMPION
 CHALLENGER = names.ALIAS_CHALLENGER
 # On the new champion: the champion it replaced, so rollback can walk back more than one step.
 REPLACED_TAG = names.TAG_REPLACED_CHAMPION
-AUDIT_HISTORY = names.TAG_AUDIT_HISTORY
-MAX_HISTORY_CHARS = 7000  # MLflow caps a tag value at 8000 characters
+AUDIT_HISTORY = journal.AUDIT_HISTORY
 
 
 class ChampionChangedError(RegistryError):
@@ -45,24 +40,10 @@ def _v(version: str | None) -> str:
     return f"v{version}" if version else "no champion"
 
 
-def default_actor() -> str:
-    return f"{getpass.getuser()}@{socket.gethostname()}"
-
-
-def now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
-
-
-def alias_version(client: mlflow.MlflowClient, model_name: str, alias: str) -> str | None:
-    """The version an alias points at, or None when the alias (or the model) does not exist."""
-    try:
-        return str(client.get_registered_model(model_name).aliases[alias])
-    except KeyError:
-        return None
-    except MlflowException as exc:
-        if "RESOURCE_DOES_NOT_EXIST" in str(exc.error_code):
-            return None
-        raise
+default_actor = journal.default_actor
+now = journal.now
+alias_version = journal.alias_version
+audit = journal.audit
 
 
 def get_version(client: mlflow.MlflowClient, model_name: str, version: str):
@@ -75,20 +56,6 @@ def get_version(client: mlflow.MlflowClient, model_name: str, version: str):
         ) from None
 
 
-def audit(client: mlflow.MlflowClient, model_name: str, version: str, action: str, actor: str, reason: str) -> None:
-    """Tag who did what, when and why; keep a bounded JSON history of every action on the version."""
-    when = now()
-    current = client.get_model_version(model_name, version).tags.get(AUDIT_HISTORY, "[]")
-    history = json.loads(current) + [{"action": action, "by": actor, "at": when, "reason": reason}]
-    while len(json.dumps(history)) > MAX_HISTORY_CHARS and len(history) > 1:
-        history.pop(0)
-    audit_tag = names.TAG_AUDIT_PREFIX
-    tags = {f"{audit_tag}action": action, f"{audit_tag}by": actor, f"{audit_tag}at": when, f"{audit_tag}reason": reason,
-            AUDIT_HISTORY: json.dumps(history)}
-    for key, value in tags.items():
-        client.set_model_version_tag(model_name, version, key, value)
-
-
 def move_champion(
     client: mlflow.MlflowClient,
     model_name: str,
@@ -99,56 +66,90 @@ def move_champion(
     reason: str,
     action: str = "promote",
     previous: str | None = "keep",
+    version_tags: dict[str, str] | None = None,
+    run_id: str = "",
+    run_tags: dict[str, str] | None = None,
 ) -> str | None:
     """Point `champion` at `version`; the replaced champion becomes `previous-champion`.
 
     `expected`: the champion the caller decided against; a different current champion raises
     ChampionChangedError before anything moves. `previous`: what `previous-champion` points at
     afterwards ("keep" = the replaced champion; None = remove it; a version = that version).
+    `version_tags`/`run_tags`: the decision, written in the same journal entry as the moves.
     Returns the replaced champion.
     """
     current = alias_version(client, model_name, CHAMPION)  # the re-read, right before the write
     if current != expected:
         raise ChampionChangedError(model_name, expected, current)
-    client.set_registered_model_alias(model_name, CHAMPION, version)
+    version = str(version)
     target = current if previous == "keep" else previous
+    set_aliases, delete = {CHAMPION: version}, []
     if target and target != version:
-        client.set_registered_model_alias(model_name, PREVIOUS, target)
-    elif alias_version(client, model_name, PREVIOUS) is not None:
-        client.delete_registered_model_alias(model_name, PREVIOUS)
-    if alias_version(client, model_name, CHALLENGER) == str(version):
-        client.delete_registered_model_alias(model_name, CHALLENGER)
+        set_aliases[PREVIOUS] = target
+    else:
+        delete.append(PREVIOUS)
+    if alias_version(client, model_name, CHALLENGER) == version:
+        delete.append(CHALLENGER)
+    tags = dict(version_tags or {})
     if action == "promote" and current and current != version:
-        client.set_model_version_tag(model_name, version, REPLACED_TAG, current)
-    audit(client, model_name, version, action, actor, reason)
+        tags[REPLACED_TAG] = current
+    audits = [{"version": version, "action": action, "by": actor, "reason": reason}]
     if current and current != version:
         demoted = "rolled-back" if action == "rollback" else "demoted"
-        audit(client, model_name, current, demoted, actor, f"champion moved to v{version}: {reason}")
+        audits.append({"version": current, "action": demoted, "by": actor,
+                       "reason": f"champion moved to v{version}: {reason}"})
+    journal.execute(client, model_name, journal.plan(
+        version, set_aliases=set_aliases, delete_aliases=delete, version_tags={version: tags} if tags else {},
+        audits=audits, run_id=run_id, run_tags=run_tags, what=f"{action} of v{version}"))
     return current
 
 
-def promote(client: mlflow.MlflowClient, model_name: str, version: str, *, actor: str, reason: str) -> dict:
-    """An operator makes `version` the champion (whatever its validation status; audited)."""
+UNSET = "read"  # the caller did not say which champion it expects: the one read under the lock
+
+
+def store_uri(client: mlflow.MlflowClient) -> str:
+    return client._registry_uri  # noqa: SLF001 (MlflowClient keeps the URI it was built with; no public getter)
+
+
+def _expected(current: str | None, if_champion: str | None) -> str | None:
+    if if_champion == UNSET:
+        return current
+    return None if if_champion in (None, "", "none") else str(if_champion)
+
+
+def promote(client: mlflow.MlflowClient, model_name: str, version: str, *, actor: str, reason: str,
+            if_champion: str | None = UNSET) -> dict:
+    """An operator makes `version` the champion (whatever its validation status; audited).
+
+    `if_champion`: move only if this is still the champion ("none": only if there is none);
+    checked and moved under the store's alias lock (churnops.registry.locks).
+    """
     found = get_version(client, model_name, version)
     version, status = str(found.version), found.tags.get(names.TAG_STATUS, "")
-    current = alias_version(client, model_name, CHAMPION)
-    if current == version:
-        raise RegistryError(f"{model_name} v{version} is already the champion; nothing to do.")
-    replaced = move_champion(client, model_name, version, current, actor=actor, reason=reason)
+    with locks.alias_lock(store_uri(client)):
+        current = alias_version(client, model_name, CHAMPION)
+        expected = _expected(current, if_champion)
+        if current == version and expected == current:
+            raise RegistryError(f"{model_name} v{version} is already the champion; nothing to do.")
+        replaced = move_champion(client, model_name, version, expected, actor=actor, reason=reason)
     return {"model_name": model_name, "champion": version, "previous_champion": replaced, "validation_status": status}
 
 
-def rollback(client: mlflow.MlflowClient, model_name: str, *, actor: str, reason: str) -> dict:
+def rollback(client: mlflow.MlflowClient, model_name: str, *, actor: str, reason: str,
+             if_champion: str | None = UNSET) -> dict:
     """`champion` back to `previous-champion`; the one before that (if recorded) becomes previous."""
-    current = alias_version(client, model_name, CHAMPION)
-    target = alias_version(client, model_name, PREVIOUS)
-    if target is None:
-        raise RegistryError(
-            f"{model_name} has no `{PREVIOUS}` alias to roll back to (champion: {_v(current)}). "
-            f"Pick a version with `churnops models promote --model-name {model_name} --version N`."
-        )
-    before = get_version(client, model_name, target).tags.get(REPLACED_TAG)
-    if before == current:
-        before = None
-    move_champion(client, model_name, target, current, actor=actor, reason=reason, action="rollback", previous=before)
+    with locks.alias_lock(store_uri(client)):
+        current = alias_version(client, model_name, CHAMPION)
+        expected = _expected(current, if_champion)
+        target = alias_version(client, model_name, PREVIOUS)
+        if target is None:
+            raise RegistryError(
+                f"{model_name} has no `{PREVIOUS}` alias to roll back to (champion: {_v(current)}). "
+                f"Pick a version with `churnops models promote --model-name {model_name} --version N`."
+            )
+        before = get_version(client, model_name, target).tags.get(REPLACED_TAG)
+        if before == current:
+            before = None
+        move_champion(client, model_name, target, expected, actor=actor, reason=reason, action="rollback",
+                      previous=before)
     return {"model_name": model_name, "champion": target, "rolled_back": current, "previous_champion": before}

@@ -15,6 +15,7 @@ from sklearn.metrics import roc_auc_score
 import churnops
 from churnops import names
 from churnops.core.fitting import FittedModel, fit_model, typed_features
+from churnops.registry import tracking
 
 MODEL_ARTIFACT = "model"
 # What the logged model needs to load and score. Listing it skips MLflow's requirement
@@ -98,7 +99,8 @@ def train_and_log(
     else:
         context = mlflow.start_run(experiment_id=experiment_id, run_name=run_name or f"train-{model_type}")
     with context as run:
-        mlflow.set_tags({names.RUN_TAG_STEP: "train", names.RUN_TAG_VERSION: churnops.__version__})
+        mlflow.set_tags({names.RUN_TAG_STEP: "train", names.RUN_TAG_VERSION: churnops.__version__,
+                         names.RUN_TAG_OWNER: tracking.owner()})
         mlflow.log_params(
             {
                 "model_type": model_type,

@@ -20,6 +20,7 @@ from churnops import __version__, names
 from churnops.core.drift import DriftReport, to_html
 from churnops.core.profile import check_profile
 from churnops.errors import RegistryError
+from churnops.registry import tracking
 from churnops.registry.loading import resolve
 
 
@@ -56,6 +57,7 @@ def log_drift_run(client: mlflow.MlflowClient, experiment_id: str, report: Drift
     tags = {
         names.RUN_TAG_STEP: names.STEP_CHECK_DRIFT,
         names.RUN_TAG_VERSION: __version__,
+        names.RUN_TAG_OWNER: tracking.owner(),
         names.RUN_TAG_MODEL_NAME: str(model.get("model_name", "")),
         names.RUN_TAG_MODEL_VERSION: str(model.get("model_version", "")),
         names.RUN_TAG_REFERENCE_RUN: reference_run_id,

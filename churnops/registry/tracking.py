@@ -16,6 +16,7 @@ from urllib.parse import urlparse
 
 import mlflow
 
+from churnops import names
 from churnops.errors import TrackingError
 
 HOME_ENV = "CHURNOPS_HOME"
@@ -114,10 +115,35 @@ def connect(tracking_uri: str) -> None:
     database = _sqlite_path(tracking_uri)
     if database is not None:
         database.parent.mkdir(parents=True, exist_ok=True)
+        initialise_embedded_store(tracking_uri, database)
     os.environ.setdefault(PROXY_DOWNLOAD_ENV, "false")
     wait_for_server(tracking_uri)
     mlflow.set_tracking_uri(tracking_uri)
     mlflow.set_registry_uri(tracking_uri)
+
+
+def initialise_embedded_store(tracking_uri: str, database: Path) -> None:
+    """Create and migrate a fresh SQLite store under an flock, so two first runs do not both migrate.
+
+    Without it, two processes starting on a fresh store both run MLflow's alembic migrations and
+    one fails ("CommandError ... alembic"). An existing store is opened as before.
+    """
+    import fcntl
+
+    marker = database.with_name(database.name + ".initialised")
+    if marker.exists():
+        return
+    with open(database.with_name(database.name + ".init.lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            if marker.exists():
+                return
+            client = mlflow.MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+            client.search_experiments(max_results=1)  # creates and migrates the tracking tables
+            client.search_registered_models(max_results=1)  # and the registry's
+            marker.touch()
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def ensure_experiment(tracking_uri: str, name: str) -> str:
@@ -138,3 +164,46 @@ def ensure_experiment(tracking_uri: str, name: str) -> str:
         if experiment is None:
             raise
         return experiment.experiment_id
+
+
+def owner() -> str:
+    """host:pid of the process that owns this run's MLflow runs (the local `churnops train`, or this step)."""
+    import socket
+
+    return os.environ.get(names.ENV_RUN_OWNER) or f"{socket.gethostname()}:{os.getpid()}"
+
+
+def owner_alive(tag: str) -> bool | None:
+    """Whether the owner process still runs; None when it is on another host (cannot tell)."""
+    import socket
+
+    host, _, pid = tag.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return None
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def sweep_stale_runs(client: mlflow.MlflowClient, experiment_ids: list[str], *, finished_owner: str = "") -> list[str]:
+    """Mark FAILED every RUNNING churnops run whose owner died (or is `finished_owner`); returns their ids.
+
+    Runs of owners on another host are left alone: this process cannot tell whether they still run.
+    """
+    from mlflow.entities import RunStatus
+
+    swept = []
+    for run in client.search_runs(experiment_ids, "attributes.status = 'RUNNING'", max_results=1000):
+        tag = run.data.tags.get(names.RUN_TAG_OWNER, "")
+        if not tag or names.RUN_TAG_STEP not in run.data.tags:
+            continue
+        if tag == finished_owner or owner_alive(tag) is False:
+            client.set_tag(run.info.run_id, names.RUN_TAG_SWEPT,
+                           f"left RUNNING by {tag}, which {'failed' if tag == finished_owner else 'is gone'}")
+            client.set_terminated(run.info.run_id, RunStatus.to_string(RunStatus.FAILED))
+            swept.append(run.info.run_id)
+    return swept

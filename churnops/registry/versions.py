@@ -12,6 +12,7 @@ from mlflow.exceptions import MlflowException
 
 from churnops import names
 from churnops.errors import RegistryError
+from churnops.registry import journal
 
 
 def check_model_files(model_uri: str) -> None:
@@ -28,9 +29,12 @@ def check_model_files(model_uri: str) -> None:
 def register_version(model_uri: str, model_name: str, tags: dict[str, str]) -> ModelVersion:
     """Register `model_uri` under `model_name`, tag it pending, and point `candidate-latest` at it."""
     check_model_files(model_uri)
+    journal.boundary("register:before-create")
     version = mlflow.register_model(model_uri, model_name, tags={names.TAG_STATUS: names.STATUS_PENDING, **tags})
+    journal.boundary("register:after-create")
     client = mlflow.MlflowClient()
     client.set_registered_model_alias(model_name, names.ALIAS_CANDIDATE, version.version)
+    journal.boundary("register:after-candidate-alias")
     return client.get_model_version(model_name, version.version)
 
 
@@ -38,3 +42,12 @@ def find_by_fingerprint(client: mlflow.MlflowClient, model_name: str, fingerprin
     """The oldest registered version of `model_name` with this training fingerprint, or None."""
     found = client.search_model_versions(f"name = '{model_name}' and tags.`{names.TAG_FINGERPRINT}` = '{fingerprint}'")
     return min(found, key=lambda version: int(version.version)) if found else None
+
+
+def ensure_candidate_alias(client: mlflow.MlflowClient, model_name: str, version: ModelVersion) -> None:
+    """A pending version found again (its registration was interrupted): `candidate-latest` on it if newest."""
+    if version.tags.get(names.TAG_STATUS, names.STATUS_PENDING) != names.STATUS_PENDING:
+        return
+    newest = max(int(v.version) for v in client.search_model_versions(f"name = '{model_name}'"))
+    if newest == int(version.version) and journal.alias_version(client, model_name, names.ALIAS_CANDIDATE) != str(newest):
+        client.set_registered_model_alias(model_name, names.ALIAS_CANDIDATE, str(newest))

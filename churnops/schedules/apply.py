@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from churnops.schedules.compiled import CompiledPipeline
 from churnops.schedules.config import SchedulesConfig
-from churnops.schedules.kfp_api import ApiError, KfpApi
+from churnops.schedules.kfp_api import ApiError, KfpApi, ScheduleGoneError
 from churnops.schedules.plan import Change, Plan
 from churnops.schedules.state import Observed
 
@@ -100,8 +100,27 @@ def _apply_run(change: Change, config: SchedulesConfig, ids: _Ids, api: KfpApi, 
             api.disable_recurring_run(name, run.id)
             done.append(f"disabled old recurring run {name} ({run.id})")
     if desired.decl.enabled and not keep_enabled:
-        api.enable_recurring_run(name, keep_id)
-        done.append(f"enabled recurring run {name} ({keep_id})")
+        try:
+            api.enable_recurring_run(name, keep_id)
+        except ScheduleGoneError:
+            # KFP cannot enable a run whose ScheduledWorkflow was deleted behind its back (500,
+            # resource_manager.go: ChangeJobMode); retrying never helps. Replace it: a new copy
+            # (created disabled, with its own ScheduledWorkflow), enabled, then the broken one
+            # deleted with ORPHAN (DeleteJob skips the missing ScheduledWorkflow). The broken copy
+            # fires nothing, so no two copies ever fire.
+            broken = keep_id
+            keep_id = api.create_recurring_run(
+                desired.decl, desired.description(config.scope), ids.experiments[desired.decl.experiment],
+                ids.pipelines[desired.decl.pipeline], ids.versions[desired.decl.pipeline], enabled=False,
+            )
+            done.append(f"created recurring run {name} ({keep_id}, disabled) to replace {broken}: "
+                        "its ScheduledWorkflow is gone")
+            api.enable_recurring_run(name, keep_id)
+            done.append(f"enabled recurring run {name} ({keep_id})")
+            api.delete_recurring_run(name, broken)
+            done.append(f"deleted broken recurring run {name} ({broken})")
+        else:
+            done.append(f"enabled recurring run {name} ({keep_id})")
     elif keep_enabled and not desired.decl.enabled:
         api.disable_recurring_run(name, keep_id)
         done.append(f"disabled recurring run {name} ({keep_id})")

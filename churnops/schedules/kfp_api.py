@@ -122,6 +122,14 @@ def connect(host: str | None, namespace: str | None, token_file: str | None) -> 
                            "ml-pipeline Service answers.") from exc
 
 
+# resource_manager.go: ChangeJobMode's message when enabling a run whose ScheduledWorkflow is gone.
+SCHEDULE_GONE = "Check if the scheduled workflow exists"
+
+
+class ScheduleGoneError(ApiError):
+    """Enable failed because the recurring run's ScheduledWorkflow no longer exists."""
+
+
 class KfpApi:
     """The sync's view of one KFP namespace. Every call goes through `call` (retries, errors)."""
 
@@ -139,6 +147,8 @@ class KfpApi:
         for attempt in range(1, self.retry.attempts + 1):
             try:
                 return fn(*args, **kwargs)
+            except ScheduleGoneError:
+                raise
             except Exception as exc:  # noqa: BLE001 (classified just below)
                 if not is_transient(exc, idempotent) or attempt == self.retry.attempts:
                     tries = f" after {attempt} attempts" if attempt > 1 else ""
@@ -241,7 +251,20 @@ class KfpApi:
         return created.recurring_run_id
 
     def enable_recurring_run(self, name: str, run_id: str) -> None:
-        self.call(f"enable recurring run {name} ({run_id})", self.client.enable_recurring_run, run_id)
+        """Raises ScheduleGoneError, not retried, if KFP says the run's ScheduledWorkflow does not exist:
+        resource_manager.go: ChangeJobMode (2.17.0) answers that with a deterministic 500."""
+        what = f"enable recurring run {name} ({run_id})"
+
+        def enable(run_id: str) -> Any:
+            try:
+                return self.client.enable_recurring_run(run_id)
+            except Exception as exc:
+                if getattr(exc, "status", None) == 500 and SCHEDULE_GONE in str(getattr(exc, "body", "") or ""):
+                    raise ScheduleGoneError(f"{what} failed: KFP lists the run but its ScheduledWorkflow is gone: "
+                                       f"{describe(exc)}") from exc
+                raise
+
+        self.call(what, enable, run_id)
 
     def disable_recurring_run(self, name: str, run_id: str) -> None:
         self._gone_is_done(f"disable recurring run {name} ({run_id})", self.client.disable_recurring_run, run_id)

@@ -6,6 +6,7 @@ more than `max_rejected_fraction` of the rows are bad (churnops.core.scoring say
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import time
@@ -23,7 +24,7 @@ from churnops.core.scoring import check_columns, split_rejects
 from churnops.errors import DatasetError
 from churnops.registry.loading import ResolvedModel, decision_threshold, feature_spec
 from churnops.storage import uris
-from churnops.storage.datasets import local_path
+from churnops.storage.datasets import SNIFF_BYTES, check_csv_text, local_path, write_error
 
 
 def run(
@@ -99,6 +100,10 @@ def predict_file(
                 "or raise --max-rejected-fraction."
             )
         os.replace(partial, output_path)
+    except OSError as exc:
+        if (error := write_error(exc, str(partial), "the predictions")) is None:
+            raise
+        raise error from None
     finally:
         partial.unlink(missing_ok=True)
     seconds = time.monotonic() - started
@@ -120,11 +125,20 @@ def input_columns(input_uri: str) -> list[str]:
     path = local_path(input_uri)
     if path is not None and not os.path.exists(path):
         raise DatasetError(f"Input not found: {input_uri}. Pass an existing CSV with --input.")
+    with uris.open_input(input_uri, "--input") as stream:  # s3:// (MinIO), gs://, http(s):// too
+        head = stream.read(SNIFF_BYTES)
+    head = head.encode() if isinstance(head, str) else head
+    check_csv_text(head, input_uri, "--input")
     try:
-        with uris.open_input(input_uri, "--input") as stream:  # s3:// (MinIO), gs://, http(s):// too
-            return list(pd.read_csv(stream, nrows=0, dtype=str).columns)
+        first = pd.read_csv(io.BytesIO(head), nrows=1, dtype=str)
     except pd.errors.EmptyDataError:
         raise DatasetError(f"Input {input_uri} is empty. Pass a CSV with a header row.") from None
+    if first.empty:
+        raise DatasetError(
+            f"Input {input_uri} has a header but no data rows: there is nothing to score. Pass a CSV with at least "
+            "one customer row with --input (no predictions file was written)."
+        )
+    return list(first.columns)
 
 
 def score_chunks(

@@ -11,22 +11,26 @@ from typing import Any
 
 import mlflow
 
-from churnops import names
+from churnops import defaults, names
 from churnops.core import evaluation, promotion
 from churnops.core.fitting import typed_features
 from churnops.errors import ChurnopsError
-from churnops.registry import aliases, tracking
+from churnops.registry import aliases, journal, locks, tracking
 from churnops.registry.loading import feature_spec
 from churnops.storage.datasets import read_features, read_target
 
 TAG_PREFIX = names.TAG_VALIDATION_PREFIX
 
 
+def probabilities(model_uri: str, x_test_raw):
+    """Churn probabilities of a registered model on raw test rows, with its own feature spec."""
+    model = mlflow.sklearn.load_model(model_uri)
+    return model.predict_proba(typed_features(x_test_raw, feature_spec(model_uri)))[:, 1]
+
+
 def score(model_uri: str, x_test_raw, y_test, threshold: float) -> dict[str, float]:
     """Metrics of a registered model on raw test rows, with its own feature spec."""
-    model = mlflow.sklearn.load_model(model_uri)
-    x_test = typed_features(x_test_raw, feature_spec(model_uri))
-    return evaluation.compute_metrics(y_test, model.predict_proba(x_test)[:, 1], threshold)
+    return evaluation.compute_metrics(y_test, probabilities(model_uri, x_test_raw), threshold)
 
 
 def decision_tags(decision: promotion.Decision, actor: str) -> dict[str, str]:
@@ -37,6 +41,7 @@ def decision_tags(decision: promotion.Decision, actor: str) -> dict[str, str]:
         f"{TAG_PREFIX}compared_champion": decision.champion_version or "none",
         f"{TAG_PREFIX}primary_metric": decision.primary_metric,
         f"{TAG_PREFIX}tolerance": str(decision.tolerance),
+        **{f"{TAG_PREFIX}{k}": str(v) for k, v in sorted(decision.evidence.items())},
         f"{TAG_PREFIX}decided_by": actor,
         f"{TAG_PREFIX}decided_at": aliases.now(),
     }
@@ -47,12 +52,13 @@ def decision_tags(decision: promotion.Decision, actor: str) -> dict[str, str]:
     return tags
 
 
-def record(client: mlflow.MlflowClient, model_name: str, version: str, run_id: str,
-           decision: promotion.Decision, actor: str) -> None:
-    for key, value in decision_tags(decision, actor).items():
-        client.set_model_version_tag(model_name, version, key, value)
-    client.set_tag(run_id, names.RUN_TAG_VALIDATION_STATUS, decision.status)
-    client.set_tag(run_id, names.RUN_TAG_PROMOTION_ACTION, decision.action)
+def run_tags(decision: promotion.Decision) -> dict[str, str]:
+    return {names.RUN_TAG_VALIDATION_STATUS: decision.status, names.RUN_TAG_PROMOTION_ACTION: decision.action}
+
+
+def log_evidence(client: mlflow.MlflowClient, model_name: str, version: str, run_id: str,
+                 decision: promotion.Decision) -> None:
+    """The decision in the candidate's MLflow run (metrics, decision.json): after the journal entry."""
     for name, value in (decision.champion_metrics or {}).items():
         client.log_metric(run_id, f"champion_test_{name}", value)
     client.log_dict(run_id, {**decision.to_dict(), "model_name": model_name, "model_version": version},
@@ -71,12 +77,16 @@ def run(
     tolerance: float,
     threshold: float,
     actor: str = "",
+    min_test_rows: int = defaults.PROMOTION_MIN_TEST_ROWS,
+    min_class_rows: int = defaults.PROMOTION_MIN_CLASS_ROWS,
+    seed: int = defaults.RANDOM_STATE,
 ) -> dict[str, Any]:
     """Decide and apply. Returns the decision (plus model_name/model_version) as a plain dict."""
-    policy = promotion.Policy(dict(thresholds), primary_metric, tolerance)
+    policy = promotion.Policy(dict(thresholds), primary_metric, tolerance, min_test_rows, min_class_rows)
     tracking.connect(tracking_uri)
     client = mlflow.MlflowClient()
     actor = actor or f"training-run:{run_id}"
+    journal.recover(client, model_name, actor)  # a promotion killed half-way is finished first
     candidate = aliases.get_version(client, model_name, version)
     if candidate.tags.get(names.TAG_STATUS, names.STATUS_PENDING) != names.STATUS_PENDING:
         # A fingerprint match returned an existing, already decided version: nothing to do.
@@ -86,12 +96,16 @@ def run(
                           "identical training inputs register nothing new"}
     x_test = read_features(x_test_path)
     y_test = read_target(y_test_path)
-    candidate_metrics = score(f"models:/{model_name}/{version}", x_test, y_test, threshold)
+    candidate_scores = probabilities(f"models:/{model_name}/{version}", x_test)
+    candidate_metrics = evaluation.compute_metrics(y_test, candidate_scores, threshold)
     champion_version = aliases.alias_version(client, model_name, names.ALIAS_CHAMPION)
-    champion_metrics = None
+    champion_metrics = comparison = None
     if champion_version is not None:
         try:
-            champion_metrics = score(f"models:/{model_name}/{champion_version}", x_test, y_test, threshold)
+            champion_scores = probabilities(f"models:/{model_name}/{champion_version}", x_test)
+            champion_metrics = evaluation.compute_metrics(y_test, champion_scores, threshold)
+            if y_test.nunique() == 2:
+                comparison = promotion.paired_bootstrap_auc(y_test, candidate_scores, champion_scores, seed)
         except ChurnopsError as exc:
             decision = promotion.Decision(
                 names.STATUS_FAILED, promotion.ACTION_CHALLENGER,
@@ -102,21 +116,34 @@ def run(
     decision = promotion.decide(
         candidate_metrics, champion_version, champion_metrics,
         aliases.alias_version(client, model_name, names.ALIAS_CHAMPION), policy,
+        holdout=(len(y_test), int(y_test.sum())), comparison=comparison,
     )
     return apply_decision(client, model_name, str(version), run_id, decision, actor)
 
 
 def apply_decision(client, model_name: str, version: str, run_id: str, decision: promotion.Decision, actor: str) -> dict:
-    """Move the aliases the decision calls for (re-checking the champion), then record it everywhere."""
+    """Move the aliases the decision calls for (re-checking the champion) and record it, as one journal entry."""
+    with locks.alias_lock(aliases.store_uri(client)):
+        decision = _apply(client, model_name, version, run_id, decision, actor)
+    log_evidence(client, model_name, version, run_id, decision)
+    return {**decision.to_dict(), "model_name": model_name, "model_version": version}
+
+
+def _apply(client, model_name: str, version: str, run_id: str, decision: promotion.Decision,
+           actor: str) -> promotion.Decision:
     if decision.promoted:
         try:
             aliases.move_champion(client, model_name, version, decision.champion_version,
-                                   actor=actor, reason=decision.reason)
+                                  actor=actor, reason=decision.reason,
+                                  version_tags=decision_tags(decision, actor),
+                                  run_id=run_id, run_tags=run_tags(decision))
         except aliases.ChampionChangedError as exc:
             decision = promotion.decide(decision.candidate_metrics, decision.champion_version,
                                         decision.champion_metrics, exc.current,
                                         promotion.Policy({}, decision.primary_metric, decision.tolerance))
-    if decision.action == promotion.ACTION_CHALLENGER:
-        client.set_registered_model_alias(model_name, names.ALIAS_CHALLENGER, version)
-    record(client, model_name, version, run_id, decision, actor)
-    return {**decision.to_dict(), "model_name": model_name, "model_version": version}
+    if not decision.promoted:
+        set_aliases = {names.ALIAS_CHALLENGER: version} if decision.action == promotion.ACTION_CHALLENGER else {}
+        journal.execute(client, model_name, journal.plan(
+            version, set_aliases=set_aliases, version_tags={version: decision_tags(decision, actor)},
+            run_id=run_id, run_tags=run_tags(decision), what=f"{decision.action} decision on v{version}"))
+    return decision

@@ -31,6 +31,7 @@ def run(
     if fingerprint and not force:
         existing = versions.find_by_fingerprint(client, model_name, fingerprint)
         if existing is not None:
+            versions.ensure_candidate_alias(client, model_name, existing)
             # This run trained for nothing (e.g. a scheduled rerun): say so on it, for whoever finds it.
             client.set_tag(run_id, names.RUN_TAG_DUPLICATE_OF, f"models:/{model_name}/{existing.version}")
             return {"model_name": model_name, "model_version": existing.version, "run_id": existing.run_id,

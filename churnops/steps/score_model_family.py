@@ -53,7 +53,7 @@ def score_candidate(
         parent["experiment_id"],
         run_name=candidate["name"],
         tags={names.RUN_TAG_PARENT: parent["run_id"], names.RUN_TAG_STEP: "score",
-              names.RUN_TAG_CANDIDATE: candidate["name"]},
+              names.RUN_TAG_CANDIDATE: candidate["name"], names.RUN_TAG_OWNER: tracking.owner()},
     )
     run_id = run.info.run_id
     try:

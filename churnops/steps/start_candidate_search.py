@@ -42,6 +42,7 @@ def run(
             names.RUN_TAG_STEP: "search",
             names.RUN_TAG_VERSION: churnops.__version__,
             names.RUN_TAG_MODEL_NAME: model_name,
+            names.RUN_TAG_OWNER: tracking.owner(),
         },
     )
     run_id = parent_run.info.run_id

@@ -18,8 +18,15 @@ Every check that can run without a cluster:
   images      no untagged or `latest` image
   resources   every container has cpu and memory requests and limits
   argocd      every Application has the finalizer, automated prune and a pinned targetRevision
+  ordering    resources in Argo CD's sync order (phase, wave, kind): no workload or hook needs a
+              Secret/ConfigMap/PVC/ServiceAccount of a later phase or wave, and no hook Job reads a
+              ConfigMap/Secret of the render whose content can change without the Job's spec changing
   version     this repository's Applications track `v` + churnops.__version__ and every
               ghcr.io/churnops/churnops image is tagged with it (churnops/__init__.py, read as text)
+  data        each environment's data contract: the dataset URI schemes of schedules/<env>.yaml match
+              the credentials config/platform/<env>.yaml gives steps (s3: AWS keys in a Secret that
+              is not the MinIO root user, and a bucket the bucket Job creates; gs: a Workload
+              Identity annotation on the runs' service account)
   checkov     security scan of everything rendered (k8s/checkov-skips.yaml is the skip list)
 
 Each check is a function from objects to a list of error strings; tests/k8s/ feeds every one a
@@ -29,6 +36,7 @@ seeded mistake. `main()` runs them all and exits 1 if any error was found.
 from __future__ import annotations
 
 import argparse
+import base64
 import fnmatch
 import json
 import re
@@ -442,6 +450,129 @@ def check_argocd(objects: list[dict]) -> list[str]:
     return errors
 
 
+# Argo CD's order of a sync, as gitops-engine sorts its tasks: argoproj/gitops-engine
+# pkg/sync/sync_tasks.go, `syncTasks.Less` (phase, then wave, then kind, then name) with the phase
+# order of `syncPhaseOrder` and the kind order of its `init()` (`kindOrder`), read at commit
+# 0d0c679d3cbc5a14fedbde46b7ce7be561a7a5e4. The list below follows that order; kinds it does not
+# name sort after all of them. Not modelled: `adjustDeps` (Namespaces and CRDs bubbled before their
+# users), SyncFail hooks, Helm hook annotations, and the health wait between waves (a later wave
+# starts only once the earlier one is healthy, which is why a dependency in a later wave deadlocks).
+SYNC_PHASES = {"PreSync": -1, "Sync": 0, "PostSync": 1}
+SYNC_KIND_ORDER = [
+    "Namespace", "NetworkPolicy", "ResourceQuota", "LimitRange", "PodSecurityPolicy", "PodDisruptionBudget",
+    "ServiceAccount", "Secret", "SecretList", "ConfigMap", "StorageClass", "PersistentVolume",
+    "PersistentVolumeClaim", "CustomResourceDefinition", "ClusterRole", "ClusterRoleList", "ClusterRoleBinding",
+    "ClusterRoleBindingList", "Role", "RoleList", "RoleBinding", "RoleBindingList", "Service", "DaemonSet", "Pod",
+    "ReplicationController", "ReplicaSet", "Deployment", "HorizontalPodAutoscaler", "StatefulSet", "Job",
+    "CronJob", "Ingress", "APIService",
+]
+KUSTOMIZE_HASH = re.compile(r"-[a-z0-9]{10}$")  # the name suffix kustomize gives generated objects
+
+
+def sync_position(obj: dict) -> tuple[int, int, int, str]:
+    """(phase, wave, kind, name) of an object in an Argo CD sync; non-hooks are in phase Sync."""
+    annotations = obj.get("metadata", {}).get("annotations") or {}
+    hook = annotations.get("argocd.argoproj.io/hook", "Sync").split(",")[0].strip()
+    phase = SYNC_PHASES.get(hook, 0)
+    wave = int(annotations.get("argocd.argoproj.io/sync-wave", "0"))
+    kind = obj.get("kind", "")
+    order = SYNC_KIND_ORDER.index(kind) - len(SYNC_KIND_ORDER) if kind in SYNC_KIND_ORDER else 0
+    return phase, wave, order, obj.get("metadata", {}).get("name", "")
+
+
+def phase_name(position: tuple) -> str:
+    phase = {v: k for k, v in SYNC_PHASES.items()}[position[0]]
+    return f"phase {phase} wave {position[1]}"
+
+
+def check_sync_order(objects: list[dict]) -> list[str]:
+    """Argo CD applies a phase/wave and waits for it to be healthy before the next one."""
+    errors = []
+    present = {object_key(obj): obj for obj in objects}
+    for obj in objects:
+        if pod_template(obj) is None:
+            continue
+        position = sync_position(obj)
+        namespace = obj["metadata"].get("namespace")
+        is_hook = "argocd.argoproj.io/hook" in (obj["metadata"].get("annotations") or {})
+        for kind, name, _, what in references_of(obj):
+            target = present.get(key(kind, namespace, name))
+            if target is None:
+                continue
+            needed = sync_position(target)
+            if needed[:2] > position[:2]:
+                errors.append(
+                    f"{where(obj)} ({phase_name(position)}): {what} needs {kind} {namespace}/{name}, which Argo CD "
+                    f"creates later ({phase_name(needed)}); the sync waits forever. Give {kind} {name} the "
+                    f"annotation argocd.argoproj.io/sync-wave <= {position[1]} (generatorOptions.annotations "
+                    f"for generated objects)"
+                )
+            if is_hook and kind in ("ConfigMap", "Secret") and not KUSTOMIZE_HASH.search(name):
+                errors.append(
+                    f"{where(obj)} is a hook reading {kind} {namespace}/{name}, whose name does not change with "
+                    f"its content: a change would not rerun the hook. Generate it (configMapGenerator/"
+                    f"secretGenerator) with the name-suffix hash"
+                )
+    return errors
+
+
+def dataset_uris(schedules: dict) -> list[tuple[str, str]]:
+    """(recurring run, URI) for every `*_uri` parameter naming an object store (s3://, gs://)."""
+    found = []
+    for run in schedules.get("recurring_runs") or []:
+        for name, value in (run.get("parameters") or {}).items():
+            if name.endswith("_uri") and isinstance(value, str) and value.split("://")[0] in ("s3", "gs"):
+                found.append((run.get("name", "?"), value))
+    return found
+
+
+def check_data_contract(env: str, objects: list[dict], root: Path = ROOT) -> list[str]:
+    """schedules/<env>.yaml reads what config/platform/<env>.yaml and the render let steps read."""
+    schedules_path = root / "schedules" / f"{env}.yaml"
+    platform_path = root / "config" / "platform" / f"{env}.yaml"
+    schedules = yaml.safe_load(schedules_path.read_text()) or {}
+    platform = yaml.safe_load(platform_path.read_text()) or {}
+    secrets_as_env = (platform.get("defaults") or {}).get("secrets_as_env") or {}
+    env_keys = {key: secret for secret, keys in secrets_as_env.items() for key in keys}
+    present = {object_key(o): o for o in objects}
+    errors = []
+    for run, uri in dataset_uris(schedules):
+        where_ = f"schedules/{env}.yaml recurring run {run}: {uri}"
+        if uri.startswith("s3://"):
+            missing = [k for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY") if k not in env_keys]
+            if missing:
+                errors.append(f"{where_} is read with S3 credentials, but config/platform/{env}.yaml gives steps "
+                              f"no {', '.join(missing)} (defaults.secrets_as_env); add a Secret with them, or use "
+                              f"the scheme the platform provides (gs:// with Workload Identity)")
+                continue
+            secret = present.get(key("Secret", "kubeflow", env_keys["AWS_ACCESS_KEY_ID"]))
+            minio = next((o for o in objects if o["kind"] == "Secret"
+                          and o["metadata"]["name"].startswith("minio-credentials")), None)
+            if secret is not None and minio is not None:
+                access = base64.b64decode((secret.get("data") or {}).get("AWS_ACCESS_KEY_ID", "")).decode()
+                root_user = base64.b64decode((minio.get("data") or {}).get("MINIO_ROOT_USER", "")).decode()
+                if access and access == root_user:
+                    errors.append(f"{where_}: steps get the MinIO root user {access} (Secret kubeflow/"
+                                  f"{secret['metadata']['name']}); give them a least-privilege user")
+            bucket = uri.split("://", 1)[1].split("/", 1)[0]
+            job = next((o for o in objects if o["kind"] == "Job" and o["metadata"]["name"] == "minio-create-bucket"), None)
+            if job is not None:
+                script = " ".join(" ".join(c.get("args", []) + c.get("command", []))
+                                  for c in job["spec"]["template"]["spec"]["containers"])
+                if f"local/{bucket}" not in script:
+                    errors.append(f"{where_}: bucket {bucket} is not created by Job mlflow/minio-create-bucket; "
+                                  f"add `mc mb --ignore-existing local/{bucket}` to it")
+        elif uri.startswith("gs://"):
+            account = ((schedules.get("defaults") or {}).get("service_account")) or "default"
+            sa = present.get(key("ServiceAccount", "kubeflow", account))
+            annotations = ((sa or {}).get("metadata") or {}).get("annotations") or {}
+            if "iam.gke.io/gcp-service-account" not in annotations:
+                errors.append(f"{where_} is read through Workload Identity, but ServiceAccount kubeflow/{account} "
+                              f"(schedules defaults.service_account) has no iam.gke.io/gcp-service-account "
+                              f"annotation; add one in k8s/overlays/{env}")
+    return errors
+
+
 def check_release_version(objects: Iterable[dict], version: str, repo_url: str) -> list[str]:
     """What deploys churnops follows its one version: the component image tag and this
     repository's Argo CD targetRevision."""
@@ -552,6 +683,10 @@ def validate(renders: list[Render], external: dict[str, list[dict]], crd_schemas
         errors += check_images(render.objects)
         errors += check_resources(render.objects)
         errors += check_argocd(render.objects)
+        errors += check_sync_order(render.objects)
+        overlay = re.fullmatch(r"k8s/overlays/([^/]+)", render.name)
+        if overlay:
+            errors += check_data_contract(overlay.group(1), render.objects)
         errors += check_release_version(render.objects, version, repo_url)
         results[render.name] = errors
     return results

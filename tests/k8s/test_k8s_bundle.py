@@ -34,7 +34,7 @@ def test_dev_generates_the_pipeline_secrets_under_their_contract_names(dev):
 
 def test_dev_credentials_are_obviously_dev_and_keep_their_hash_suffix(dev):
     secrets = [o for o in dev if o["kind"] == "Secret" and o["metadata"]["namespace"] == "mlflow"]
-    assert len(secrets) == 4
+    assert len(secrets) == 5  # + minio-steps-credentials, the steps' least-privilege MinIO user
     for secret in secrets:
         assert secret["metadata"]["name"].rsplit("-", 1)[1].isalnum()  # name-suffix hash kept
         passwords = [v for k, v in secret_data(secret).items() if "PASSWORD" in k or "SECRET" in k]
@@ -127,12 +127,13 @@ def test_argocd_sync_waves_run_database_migration_mlflow_kfp_sync(env):
     assert apps["churnops-schedules-sync"]["spec"]["source"]["path"] == f"k8s/overlays/{env}/schedules-sync"
     for name in ("kfp-cluster-resources", "kfp"):  # the KFP CRDs are too large for client-side apply
         assert apps[name]["spec"]["syncPolicy"]["syncOptions"] == ["ServerSideApply=true"]
-    assert {a["spec"]["project"] for a in apps.values()} == {"default"}
+    # the environment's own AppProject, not Argo CD's unrestricted `default` (issue 11 defect 9)
+    assert {a["spec"]["project"] for a in apps.values()} == {f"churnops-{env}"}
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
 def test_the_root_application_points_argocd_at_the_chart_with_the_environment_values(env):
-    (root,) = argocd_apps(env, "--set", "root=true")
+    (root,) = [o for o in argocd_apps(env, "--set", "root=true") if o["kind"] == "Application"]
     assert root["metadata"]["name"] == f"churnops-{env}" and root["spec"]["destination"]["namespace"] == "argocd"
     source = root["spec"]["source"]
     assert source["path"] == "k8s/argocd" and source["helm"] == {"valueFiles": [f"values/{env}.yaml"]}
@@ -158,7 +159,8 @@ def test_schedules_sync_is_a_posthook_job_with_its_own_account(env):
     assert container["command"] + container["args"] == [
         "python", "scripts/sync_schedules.py", "--config=$(SCHEDULES_CONFIG)",
         "--host=http://ml-pipeline.kubeflow.svc.cluster.local:8888", "--prune", "--changes-exit-code=0"]
-    assert {"name": "SCHEDULES_CONFIG", "value": f"schedules/{env}.yaml"} in container["env"]
+    # from git through a generated ConfigMap (tests/k8s/test_k8s_schedules_sync.py), not the image
+    assert {"name": "SCHEDULES_CONFIG", "value": f"/etc/churnops/schedules/{env}.yaml"} in container["env"]
     assert pod["serviceAccountName"] == "churnops-schedules-sync"
     role = find(objects, "Role", "churnops-schedules-sync")
     assert role["rules"] == [{"apiGroups": [""], "resources": ["configmaps"],

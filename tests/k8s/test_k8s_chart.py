@@ -38,6 +38,13 @@ INVALID = {
                            "--set", "autoscaling.maxReplicas=2"], "lower minReplicas"),
     "pdb-blocking-drains": ([*PG, *GCS, "--set", "podDisruptionBudget.enabled=true"], "would block every node drain"),
     "auth-without-config": (["--set", "auth.enabled=true"], "auth.existingSecret"),
+    # issue 11 defect 2: basic auth exits without MLFLOW_FLASK_SERVER_SECRET_KEY
+    "auth-without-secret-key": (["--set", "auth.enabled=true", "--set", "auth.existingSecret=a"],
+                                "auth.secretKeySecret"),
+    # issue 11 defect 6: /metrics answers 401 without credentials under basic auth
+    "auth-metrics-without-scrape-credentials": (
+        ["--set", "auth.enabled=true", "--set", "auth.existingSecret=a", "--set", "auth.secretKeySecret=k",
+         "--set", "metrics.enabled=true", "--set", "serviceMonitor.enabled=true"], "serviceMonitor.basicAuthSecret"),
     "servicemonitor-without-metrics": (["--set", "serviceMonitor.enabled=true"], "metrics.enabled=true"),
     "ingress-without-host": (["--set", "ingress.enabled=true"], "ingress.host"),
     "ingress-host-not-allowed": (["--set", "ingress.enabled=true", "--set", "ingress.host=mlflow.example.com"],
@@ -132,14 +139,17 @@ def test_server_is_hardened_and_migrates_before_it_starts():
     pod = deployment["spec"]["template"]["spec"]
     assert pod["securityContext"]["runAsNonRoot"] is True
     assert [c["name"] for c in pod["initContainers"]] == ["db-upgrade"]
-    assert "mlflow db upgrade" in pod["initContainers"][0]["args"][0]
+    # the advisory-locked upgrade the image ships (docker/mlflow-server/db_upgrade.py, COPYed there)
+    assert pod["initContainers"][0]["command"] == ["python", "/opt/mlflow/db_upgrade.py"]
     for container in validate.containers(pod):
         ctx = container["securityContext"]
         assert ctx["readOnlyRootFilesystem"] and not ctx["allowPrivilegeEscalation"]
         assert ctx["capabilities"]["drop"] == ["ALL"]
     server = pod["containers"][0]
     assert {"startupProbe", "readinessProbe", "livenessProbe"} <= set(server)
-    assert "--allowed-hosts=localhost,mlflow,mlflow.mlflow,mlflow.mlflow.svc,mlflow.mlflow.svc.cluster.local" in server["args"]
+    # MLflow compares the whole Host header, port included: every name also with `:*` (issue 11 defect 1)
+    assert ("--allowed-hosts=localhost,localhost:*,mlflow,mlflow:*,mlflow.mlflow,mlflow.mlflow:*,mlflow.mlflow.svc,"
+            "mlflow.mlflow.svc:*,mlflow.mlflow.svc.cluster.local,mlflow.mlflow.svc.cluster.local:*") in server["args"]
 
 
 def test_gcs_uses_workload_identity_and_no_key_file():
@@ -162,11 +172,14 @@ def test_artifact_store_modes(extra, expected):
 
 
 def test_basic_auth_reads_its_own_config_from_a_secret():
-    objects = rendered("--set", "auth.enabled=true", "--set", "auth.existingSecret=auth")
+    objects = rendered("--set", "auth.enabled=true", "--set", "auth.existingSecret=auth",
+                       "--set", "auth.secretKeySecret=flask")
     pod = find(objects, "Deployment", "mlflow")["spec"]["template"]["spec"]
     server = pod["containers"][0]
     assert "--app-name=basic-auth" in server["args"]
     assert {"name": "MLFLOW_AUTH_CONFIG_PATH", "value": "/etc/mlflow/auth/basic_auth.ini"} in server["env"]
+    assert {"name": "MLFLOW_FLASK_SERVER_SECRET_KEY", "valueFrom": {"secretKeyRef": {
+        "name": "flask", "key": "MLFLOW_FLASK_SERVER_SECRET_KEY"}}} in server["env"]
     assert any(v.get("secret", {}).get("secretName") == "auth" for v in pod["volumes"])
 
 
@@ -181,8 +194,13 @@ def test_optional_resources_appear_only_when_enabled():
 def test_server_image_pins_the_mlflow_version_the_chart_deploys():
     chart = yaml.safe_load((CHART / "Chart.yaml").read_text())
     values = yaml.safe_load((CHART / "values.yaml").read_text())
-    dockerfile = (CHART.parents[1] / "docker" / "mlflow-server" / "Dockerfile").read_text()
-    pins = dict(re.findall(r"^\s+([a-z0-9-]+)==([\w.]+)", dockerfile, re.M))
+    image = CHART.parents[1] / "docker" / "mlflow-server"
+    dockerfile = (image / "Dockerfile").read_text()
+    requirements = (image / "requirements.txt").read_text()
+    pins = dict(re.findall(r"^([a-z0-9-]+)(?:\[[a-z,]+\])?==([\w.]+)$", requirements, re.M))
     assert pins["mlflow"] == chart["appVersion"] == values["image"]["tag"]
-    assert {"psycopg2-binary", "boto3", "google-cloud-storage"} <= set(pins)
+    # what the chart's flags need: basic auth, --expose-prometheus, the drivers of every store
+    assert {"flask-wtf", "prometheus-flask-exporter", "psycopg2-binary", "boto3", "google-cloud-storage"} <= set(pins)
+    assert "mlflow[auth]==" in requirements
+    assert "pip install -r /opt/mlflow/requirements.txt" in dockerfile
     assert re.search(r"^USER 10001$", dockerfile, re.M) and values["podSecurityContext"]["runAsUser"] == 10001

@@ -125,7 +125,7 @@ def test_schema_rejects_a_wrong_type(dev, crd_schemas):
 
 
 def test_schema_rejects_an_invalid_argocd_application(crd_schemas):
-    app = argocd_apps(ENVIRONMENTS[0], "--set", "root=true")[0]
+    (app,) = [o for o in argocd_apps(ENVIRONMENTS[0], "--set", "root=true") if o["kind"] == "Application"]
     assert validate.check_schema([app], crd_schemas) == []
     missing_destination = copy.deepcopy(app)
     del missing_destination["spec"]["destination"]
@@ -273,7 +273,9 @@ def applications():
 
 
 def test_applications_are_pinned_pruned_and_finalized(applications, crd_schemas):
-    assert len(applications) == 5 * len(ENVIRONMENTS)
+    # 4 children + the root Application + the root's AppProject per environment
+    assert len(applications) == 6 * len(ENVIRONMENTS)
+    assert sum(o["kind"] == "AppProject" for o in applications) == len(ENVIRONMENTS)
     assert validate.check_argocd(applications) == [] and validate.check_schema(applications, crd_schemas) == []
 
 
@@ -344,3 +346,28 @@ def test_a_skip_without_a_reason_is_an_error(tmp_path):
 def test_make_validate_entry_point_passes_on_the_repository(capsys):
     assert validate.main([]) == 0
     assert "validation passed" in capsys.readouterr().out
+
+
+def test_schema_rejects_a_misspelt_appproject_field(crd_schemas):
+    (project,) = [o for o in argocd_apps(ENVIRONMENTS[0], "--set", "root=true") if o["kind"] == "AppProject"]
+    assert validate.check_schema([project], crd_schemas) == []
+    typo = copy.deepcopy(project)
+    typo["spec"]["sourceRepo"] = typo["spec"].pop("sourceRepos")
+    errors = validate.check_schema([typo], crd_schemas)
+    assert any("sourceRepo" in e and "AppProject" in e for e in errors), errors
+
+
+def test_crd_schema_provenance_names_only_what_was_used():
+    """Issue 11 defect 8: main's README cited upstream commits that do not exist. Every schema file
+    now says it is a hand copy and names the registry package it was checked against; no file
+    claims an upstream commit."""
+    import re
+    readme = (validate.CRD_SCHEMAS / "README.md").read_text()
+    for path in sorted(validate.CRD_SCHEMAS.glob("*.yaml")):
+        header = "".join(line for line in path.read_text().splitlines(keepends=True) if line.startswith("#"))
+        assert "HAND" in header and "@kubernetes-models/" in header, path.name
+        assert not re.search(r"\b[0-9a-f]{40}\b", header), f"{path.name} claims an upstream commit"
+        assert f"`{path.name}`" in readme, f"{path.name} is not in README.md"
+    assert not re.search(r"`[0-9a-f]{40}`", readme)
+    for package in ("@kubernetes-models/argo-cd@4.0.0", "@kubernetes-models/prometheus-operator@6.0.0"):
+        assert package in readme

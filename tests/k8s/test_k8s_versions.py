@@ -28,7 +28,8 @@ VERSION = package_version()
 
 
 def our_sources(apps: list[dict]) -> list[dict]:
-    return [a["spec"]["source"] for a in apps if a["spec"]["source"]["repoURL"] == REPO_URL]
+    return [a["spec"]["source"] for a in apps
+            if a["kind"] == "Application" and a["spec"]["source"]["repoURL"] == REPO_URL]
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)

@@ -383,7 +383,8 @@ class FakeKfpServer:
                     return fired
 
     def _schedules(self) -> list[tuple[str | None, dict]]:
-        return [*((i, r) for i, r in self.state.recurring_runs.items()),
+        # A recurring run whose ScheduledWorkflow was deleted behind the API's back fires nothing.
+        return [*((i, r) for i, r in self.state.recurring_runs.items() if not r.get("_swf_gone")),
                 *((None, r) for r in self.state.hidden_schedules.values())]
 
     def _active(self, owner_key: str) -> int:
@@ -625,8 +626,26 @@ class FakeKfpServer:
         # KFP's proto names this field `recurringRuns` (the only camelCase list key in v2beta1).
         return self._list("recurringRuns", runs, query)
 
+    def delete_scheduled_workflow(self, run_id: str) -> None:
+        """Test helper: delete a recurring run's ScheduledWorkflow CR behind the API's back (a
+        cluster admin's kubectl delete, a failed install). The row stays listed; nothing fires."""
+        self._get(self.state.recurring_runs, run_id, "recurring run")["_swf_gone"] = True
+
     def _set_mode(self, run_id: str, enabled: bool) -> dict:
+        """resource_manager.go: ChangeJobMode (tag 2.17.0). Enable first Gets the ScheduledWorkflow;
+        a missing one is util.NewInternalServerError "Failed to enable recurring run %v. Check if
+        the scheduled workflow exists" (HTTP 500, gRPC Internal). Disable goes straight to the
+        merge Patch, whose failure is the same 500 class ("Failed to change recurring run's %v mode
+        to enable:false"). job_server.go: EnableRecurringRun/DisableRecurringRun wrap it with
+        "Failed to enable/disable a recurring run"."""
         run = self._get(self.state.recurring_runs, run_id, "recurring run")
+        if run.get("_swf_gone"):
+            if enabled:
+                raise HttpError(500, f"Failed to enable a recurring run: Failed to enable recurring run {run_id}. "
+                                     "Check if the scheduled workflow exists: InternalServerError: "
+                                     f"scheduledworkflow {run_id} not found")
+            raise HttpError(500, f"Failed to disable a recurring run: InternalServerError: Failed to change "
+                                 f"recurring run's {run_id} mode to enable:false: scheduledworkflow not found")
         run["mode"], run["status"] = ("ENABLE", "ENABLED") if enabled else ("DISABLE", "DISABLED")
         run["updated_at"] = self._now()
         return {}
@@ -640,6 +659,7 @@ class FakeKfpServer:
         policy = query.get("propagation_policy", "")
         if policy and policy not in PROPAGATION_POLICIES and policy != "PROPAGATION_POLICY_UNSPECIFIED":
             raise HttpError(400, f"invalid value for enum field propagation_policy: {policy!r}")
+        # DeleteJob skips a ScheduledWorkflow that is not found (util.IsNotFound) and deletes the row.
         for run in self.fired:
             if run.owner == run_id:
                 if policy == "ORPHAN":

@@ -92,3 +92,13 @@ runAsNonRoot: true
 capabilities:
   drop: ["ALL"]
 {{- end }}
+
+{{/* --allowed-hosts: every name bare and with any port (MLflow compares the whole Host header), then the raw patterns. */}}
+{{- define "mlflow.allowedHosts" -}}
+{{- $hosts := list }}
+{{- range .Values.server.allowedHosts }}
+{{- $hosts = append $hosts . }}
+{{- $hosts = append $hosts (printf "%s:*" .) }}
+{{- end }}
+{{- join "," (concat $hosts .Values.server.allowedHostPatterns) }}
+{{- end }}

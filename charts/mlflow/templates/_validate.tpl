@@ -39,6 +39,12 @@ Included from deployment.yaml so that every render runs it. tests/k8s/test_chart
 {{- if and $v.auth.enabled (not $v.auth.existingSecret) }}
 {{- fail "auth.enabled=true needs auth.existingSecret: create a Secret whose key basic_auth.ini sets database_uri to the auth database (not the tracking database) and set its name" }}
 {{- end }}
+{{- if and $v.auth.enabled (not $v.auth.secretKeySecret) }}
+{{- fail "auth.enabled=true needs auth.secretKeySecret: MLflow basic auth exits without MLFLOW_FLASK_SERVER_SECRET_KEY; create a Secret with that key (a long random string) and set its name" }}
+{{- end }}
+{{- if and $v.auth.enabled $v.serviceMonitor.enabled (not $v.serviceMonitor.basicAuthSecret) }}
+{{- fail "auth.enabled=true with serviceMonitor.enabled=true needs serviceMonitor.basicAuthSecret: /metrics answers 401 without credentials; create a Secret with the keys username and password of an MLflow user and set its name" }}
+{{- end }}
 {{- if and $v.serviceMonitor.enabled (not $v.metrics.enabled) }}
 {{- fail "serviceMonitor.enabled=true needs metrics.enabled=true: the ServiceMonitor scrapes /metrics, which only exists with --expose-prometheus" }}
 {{- end }}

@@ -117,3 +117,21 @@ def test_telco_blank_total_charges_survive_reading(synthetic_csv):
 
 def test_file_uri_is_read_like_a_path(synthetic_csv):
     assert len(read_dataset(synthetic_csv.as_uri())) == 5000
+
+
+@pytest.mark.parametrize(("values", "churn"), [
+    (["Churned", "Stayed"], "Churned"), (["Left", "Retained"], "Left"), (["Cancelled", "Active"], "Cancelled"),
+    (["exited", "current"], "exited"), (["Inactive", "Active"], "Inactive"),
+])
+def test_targets_that_name_churn_in_other_words_need_no_flag(values, churn):
+    from churnops.core.data import resolve_positive_label
+
+    assert resolve_positive_label(values, "Status") == churn
+
+
+def test_an_ambiguous_target_lists_its_values_and_the_flag():
+    from churnops.core.data import resolve_positive_label
+    from churnops.errors import DatasetError
+
+    with pytest.raises(DatasetError, match=r"its two values are 'Gold' and 'Silver'\. .*--positive-label 'Gold'"):
+        resolve_positive_label(["Silver", "Gold"], "Tier")

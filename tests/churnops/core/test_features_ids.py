@@ -40,3 +40,23 @@ def test_identifiers_are_left_out_of_the_features(column, values):
 def test_features_that_only_look_like_identifiers_are_kept(column, values):
     spec = infer_feature_spec(pd.DataFrame({column: values}))
     assert spec.id_columns == [] and spec.features == [column]
+
+
+def test_ids_beyond_word_split_names_are_recognised():
+    import numpy as np
+    import pandas as pd
+
+    from churnops.core.features import infer_feature_spec
+
+    rng = np.random.default_rng(0)
+    rows = 200
+    frame = pd.DataFrame({
+        "CUSTNUM": [f"{i:05d}" for i in rng.permutation(rows)],  # all-caps joined, ends in NUM
+        "ACCTNO": [str(i) for i in rng.choice(10**6, rows, replace=False)],
+        "account": [str(10**8 + i) for i in rng.choice(9 * 10**8, rows, replace=False)],  # 9-digit unique keys
+        "tenure": [str(i) for i in rng.integers(0, 72, rows)],
+        "plan": rng.choice(["a", "b"], rows),
+    })
+    spec = infer_feature_spec(frame)
+    assert spec.id_columns == ["CUSTNUM", "ACCTNO", "account"]
+    assert "tenure" in spec.numeric

@@ -72,3 +72,69 @@ def test_lower_is_better_primary_metric():
 def test_negative_tolerance_is_refused():
     with pytest.raises(ValueError, match="tolerance must be >= 0"):
         Policy(tolerance=-0.1)
+
+
+@pytest.mark.parametrize(("rows", "churners", "refused"), [
+    (3, 1, True),  # a 12-row extract's holdout (issue 16, Why 3)
+    (1000, 10, True),  # enough rows, too few of one class
+    (1000, 990, True),
+    (199, 60, True),
+    (200, 30, False),
+])
+def test_a_holdout_too_small_to_tell_decides_nothing(rows, churners, refused):
+    perfect = {"roc_auc": 1.0, "precision": 1.0, "recall": 1.0}
+    decision = decide(perfect, "1", {"roc_auc": 0.84, "precision": 0.7, "recall": 0.5}, "1", Policy(),
+                      holdout=(rows, churners))
+    assert decision.promoted is not refused
+    assert decision.evidence["test_rows"] == rows
+    if refused:
+        assert decision.reason.startswith("the holdout is too small to decide")
+
+
+def test_the_default_gate_refuses_a_model_that_predicts_nobody():
+    """Issue 16, Why 3: roc_auc >= 0.75 alone passed a model with precision, recall and F1 all 0."""
+    ranks_well_predicts_nobody = {"roc_auc": 0.83, "precision": 0.0, "recall": 0.0, "f1": 0.0}
+    decision = decide(ranks_well_predicts_nobody, None, None, None, Policy())
+    assert (decision.status, decision.action) == (FAILED, CHALLENGER)
+    assert "precision 0.0000 < minimum 0.3" in decision.reason and "recall 0.0000 < minimum 0.2" in decision.reason
+
+
+def _scores(seed: int, rows: int = 600):
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 2, rows)
+    good = y + rng.normal(0, 0.8, rows)
+    worse = y + rng.normal(0, 1.6, rows)
+    return y, good, worse
+
+
+def test_a_candidate_significantly_worse_within_the_tolerance_is_not_promoted():
+    """Issue 16, Why 3: a point comparison within the tolerance decided on noise; the paired interval decides."""
+    from churnops.core.promotion import paired_bootstrap_auc
+
+    y, good, worse = _scores(0)
+    comparison = paired_bootstrap_auc(y, worse, good, seed=42)
+    assert comparison["auc_difference_high"] < 0
+    wide = Policy(thresholds={}, tolerance=1.0)  # the tolerance alone would let it through
+    decision = decide({"roc_auc": 0.80}, "1", {"roc_auc": 0.90}, "1", wide, comparison=comparison)
+    assert decision.action == CHALLENGER and decision.reason.startswith("significantly worse than the champion")
+    assert decision.evidence["bootstrap_seed"] == 42
+    same = paired_bootstrap_auc(y, good, good, seed=42)
+    assert same["auc_difference_low"] == same["auc_difference_high"] == 0.0
+    assert decide({"roc_auc": 0.9}, "1", {"roc_auc": 0.9}, "1", wide, comparison=same).promoted
+
+
+def test_the_bootstrap_is_the_same_in_another_process():
+    import json
+    import subprocess
+    import sys
+
+    from churnops.core.promotion import paired_bootstrap_auc
+
+    code = ("import json, sys; sys.path.insert(0, 'tests/churnops/core'); from test_promotion import _scores; "
+            "from churnops.core.promotion import paired_bootstrap_auc as b; y, g, w = _scores(0); "
+            "print(json.dumps(b(y, w, g, seed=7)))")
+    other = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)
+    y, good, worse = _scores(0)
+    assert json.loads(other.stdout.strip().splitlines()[-1]) == paired_bootstrap_auc(y, worse, good, seed=7)

@@ -117,3 +117,19 @@ def test_too_much_garbage_fails_the_job_and_writes_no_predictions(version_one, t
                      tracking_uri=trained_run["tracking_uri"], max_rejected_fraction=0.01)
     assert not (tmp_path / "out.csv").exists() and not (tmp_path / "out.csv.partial").exists()
     assert len(pd.read_csv(tmp_path / "rej.csv")) == 2
+
+
+def test_a_full_disk_names_the_path_and_leaves_nothing(version_one, trained_run, rows, tmp_path, monkeypatch):
+    """Issue 16, Why 6: "No space left on device" with no path. The writer fails as a full disk does (ENOSPC)."""
+    import errno
+
+    rows.to_csv(tmp_path / "in.csv", index=False)
+
+    def full_disk(self, *args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(pd.DataFrame, "to_csv", full_disk)
+    with pytest.raises(DatasetError, match=r"No space left while writing the predictions to .*out\.csv\.partial"):
+        predict_file(version_one, str(tmp_path / "in.csv"), str(tmp_path / "out.csv"), str(tmp_path / "rej.csv"),
+                     tracking_uri=trained_run["tracking_uri"])
+    assert not (tmp_path / "out.csv").exists() and not (tmp_path / "out.csv.partial").exists()

@@ -1,0 +1,159 @@
+"""The promotion journal: every alias move and decision is written down before it is applied.
+
+MLflow moves one alias or one tag per call, so a promotion is several writes and a process killed
+between two of them leaves a half-moved registry (`champion` on the new version and no
+`previous-champion`; a decision tagged on no version). The journal closes that gap:
+
+1. `begin` writes the whole plan (aliases to set or delete, version tags, audit entries, run tags)
+   as one registered-model tag (`churnops.intent`) - a single write, so it is there or not;
+2. `apply` performs every write of the plan; each is idempotent (setting an alias or a tag to the
+   value it already has changes nothing; audit entries carry the intent id and are never doubled);
+3. `finish` deletes the tag.
+
+`recover` (run at the start of every promotion step, `churnops train` and `churnops models`)
+finds a left-over intent, applies it again - rolling the interrupted promotion forward to the
+state the uninterrupted run would have left - adds an audit entry saying so, and clears it.
+A kill before `begin` leaves no intent: nothing moved, and the version is still `pending`, which
+the rerun of the same training decides (churnops.app.runs.train does not skip a pending version).
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import socket
+import uuid
+from datetime import datetime, timezone
+from typing import Any
+
+import mlflow
+from mlflow.exceptions import MlflowException
+
+from churnops import names
+
+KILLED_EXIT_CODE = 137  # what a SIGKILLed process reports: the injected crash looks like a real one
+AUDIT_HISTORY = names.TAG_AUDIT_HISTORY
+MAX_HISTORY_CHARS = 7000  # MLflow caps a tag value at 8000 characters
+
+
+def default_actor() -> str:
+    return f"{getpass.getuser()}@{socket.gethostname()}"
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def alias_version(client: mlflow.MlflowClient, model_name: str, alias: str) -> str | None:
+    """The version an alias points at, or None when the alias (or the model) does not exist."""
+    try:
+        return str(client.get_registered_model(model_name).aliases[alias])
+    except KeyError:
+        return None
+    except MlflowException as exc:
+        if "RESOURCE_DOES_NOT_EXIST" in str(exc.error_code):
+            return None
+        raise
+
+
+def audit(client: mlflow.MlflowClient, model_name: str, version: str, action: str, actor: str, reason: str,
+          intent_id: str = "") -> None:
+    """Tag who did what, when and why; keep a bounded JSON history of every action on the version.
+
+    `intent_id`: the journal entry the action belongs to; an entry already in the history (a
+    recovery replaying the journal) is not added twice.
+    """
+    when = now()
+    current = client.get_model_version(model_name, version).tags.get(AUDIT_HISTORY, "[]")
+    history = json.loads(current)
+    if intent_id and any(e.get("intent") == intent_id and e.get("action") == action for e in history):
+        return
+    entry = {"action": action, "by": actor, "at": when, "reason": reason, **({"intent": intent_id} if intent_id else {})}
+    history.append(entry)
+    while len(json.dumps(history)) > MAX_HISTORY_CHARS and len(history) > 1:
+        history.pop(0)
+    audit_tag = names.TAG_AUDIT_PREFIX
+    tags = {f"{audit_tag}action": action, f"{audit_tag}by": actor, f"{audit_tag}at": when, f"{audit_tag}reason": reason,
+            AUDIT_HISTORY: json.dumps(history)}
+    for key, value in tags.items():
+        client.set_model_version_tag(model_name, version, key, value)
+
+
+def boundary(name: str) -> None:
+    """A step boundary of registration or promotion: a no-op unless a test names it to crash here."""
+    if os.environ.get(names.ENV_CRASH_AT) == name:
+        os._exit(KILLED_EXIT_CODE)
+
+
+def plan(version: str, *, set_aliases: dict[str, str] | None = None, delete_aliases: list[str] | None = None,
+         version_tags: dict[str, dict[str, str]] | None = None, audits: list[dict[str, str]] | None = None,
+         run_id: str = "", run_tags: dict[str, str] | None = None, what: str = "") -> dict[str, Any]:
+    """A journal entry: what to write, in order. `version_tags`: {version: {tag: value}}."""
+    return {"id": uuid.uuid4().hex[:12], "what": what, "version": str(version),
+            "set_aliases": dict(set_aliases or {}), "delete_aliases": list(delete_aliases or []),
+            "version_tags": {str(v): dict(t) for v, t in (version_tags or {}).items()},
+            "audits": list(audits or []), "run_id": run_id, "run_tags": dict(run_tags or {})}
+
+
+def read(client: mlflow.MlflowClient, model_name: str) -> dict[str, Any] | None:
+    try:
+        raw = client.get_registered_model(model_name).tags.get(names.TAG_INTENT)
+    except MlflowException as exc:
+        if "RESOURCE_DOES_NOT_EXIST" in str(exc.error_code):
+            return None
+        raise
+    return json.loads(raw) if raw else None
+
+
+def begin(client: mlflow.MlflowClient, model_name: str, intent: dict[str, Any]) -> None:
+    boundary("promote:before-intent")
+    client.set_registered_model_tag(model_name, names.TAG_INTENT, json.dumps(intent, sort_keys=True))
+    boundary("promote:after-intent")
+
+
+def apply(client: mlflow.MlflowClient, model_name: str, intent: dict[str, Any]) -> None:
+    """Every write of the plan, idempotently, with a named boundary after each."""
+    for alias, version in intent["set_aliases"].items():
+        client.set_registered_model_alias(model_name, alias, version)
+        boundary(f"promote:after-set-{alias}")
+    for alias in intent["delete_aliases"]:
+        if alias_version(client, model_name, alias) is not None:
+            client.delete_registered_model_alias(model_name, alias)
+        boundary(f"promote:after-delete-{alias}")
+    for version, tags in intent["version_tags"].items():
+        for key, value in tags.items():
+            client.set_model_version_tag(model_name, version, key, value)
+        boundary(f"promote:after-tags-v{'new' if version == intent['version'] else 'old'}")
+    for entry in intent["audits"]:
+        audit(client, model_name, entry["version"], entry["action"], entry["by"], entry["reason"],
+              intent_id=intent["id"])
+        boundary(f"promote:after-audit-{'new' if entry['version'] == intent['version'] else 'old'}")
+    if intent["run_id"]:
+        for key, value in intent["run_tags"].items():
+            client.set_tag(intent["run_id"], key, value)
+        boundary("promote:after-run-tags")
+
+
+def finish(client: mlflow.MlflowClient, model_name: str) -> None:
+    client.delete_registered_model_tag(model_name, names.TAG_INTENT)
+    boundary("promote:after-finish")
+
+
+def execute(client: mlflow.MlflowClient, model_name: str, intent: dict[str, Any]) -> None:
+    begin(client, model_name, intent)
+    apply(client, model_name, intent)
+    finish(client, model_name)
+
+
+def recover(client: mlflow.MlflowClient, model_name: str, actor: str) -> dict[str, Any] | None:
+    """Finish an interrupted promotion, if one was left; returns what was recovered (None: nothing)."""
+    intent = read(client, model_name)
+    if intent is None:
+        return None
+    apply(client, model_name, intent)
+    audit(client, model_name, intent["version"], "recovered", actor,
+          f"finished an interrupted {intent['what'] or 'alias move'} (journal {intent['id']}): "
+          f"aliases {intent['set_aliases']} set, {intent['delete_aliases']} removed")
+    client.delete_registered_model_tag(model_name, names.TAG_INTENT)
+    return intent
