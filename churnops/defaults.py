@@ -58,3 +58,6 @@ DRIFT_THRESHOLDS: dict[str, float] = {
 # Drift-triggered retraining: at most one triggered retrain per window (the storm guard).
 RETRAIN_WINDOW_SECONDS = 7 * 24 * 3600
 CLUSTER_KFP_HOST = "http://ml-pipeline.kubeflow.svc.cluster.local:8888"
+# Sharded scoring on the cluster (pipelines/sharded_inference.py): a prefix of files -> parts + manifest.
+CLUSTER_SHARDED_INPUT_URI = "gs://churnops-data/churn/to-score/shards/"
+CLUSTER_SHARDED_OUTPUT_URI = "gs://churnops-data/churn/predictions/sharded"

@@ -5,6 +5,7 @@ from components.check_drift import check_drift
 from components.evaluate_model import evaluate_model
 from components.fingerprint_training import fingerprint_training
 from components.load_and_preprocess_data import load_and_preprocess_data
+from components.plan_shards import plan_shards
 from components.profile_reference import profile_reference
 from components.promote_model import promote_model
 from components.publish_predictions import publish_predictions
@@ -16,6 +17,7 @@ from components.single_model import single_model
 from components.start_candidate_search import start_candidate_search
 from components.train_model import train_model
 from components.trigger_retrain import trigger_retrain
+from components.write_manifest import write_manifest
 
 __all__ = [
     "load_and_preprocess_data",
@@ -34,4 +36,6 @@ __all__ = [
     "publish_predictions",
     "check_drift",
     "trigger_retrain",
+    "plan_shards",
+    "write_manifest",
 ]

@@ -71,6 +71,12 @@ def publish(local_file: str, output_uri: str, environ: Mapping[str, str] | None 
     return output_uri
 
 
+def normalise(uri: str) -> str:
+    """One spelling per destination: a local path or file:// URI as its absolute path; others as given."""
+    path = _local(uri)
+    return str(Path(path).resolve()) if path is not None else uri
+
+
 def join(base: str, name: str) -> str:
     """`name` inside the folder or prefix `base`."""
     return f"{base.rstrip('/')}/{name}"

@@ -7,18 +7,16 @@ from __future__ import annotations
 
 import threading
 
-import kfp
 import pytest
-from kfp import compiler
+from support import retrain_target
 from support.kfp_server import FakeKfpServer
+from support.retrain_target import TARGET
 
 from churnops.core import storm_guard
 from churnops.errors import ChurnopsError
 from churnops.steps import trigger_retrain
-from pipelines.training import training_pipeline
 
 WINDOW = 24 * 3600
-TARGET = "churn-weekly-retrain"
 DRIFTED = {"verdict": "drifted", "drifted_features": ["tenure", "MonthlyCharges", "Contract"],
            "report_uri": "s3://mlflow/7/abc/artifacts/drift/report.html", "model_name": "churn-classifier",
            "model_version": "3"}
@@ -26,28 +24,14 @@ DRIFTED = {"verdict": "drifted", "drifted_features": ["tenure", "MonthlyCharges"
 
 @pytest.fixture(scope="module")
 def training_package(tmp_path_factory):
-    path = tmp_path_factory.mktemp("package") / "training.yaml"
-    compiler.Compiler().compile(training_pipeline, str(path))
-    return path
+    return retrain_target.compile_training(tmp_path_factory.mktemp("package") / "training.yaml")
 
 
 @pytest.fixture
 def kfp_server(training_package):
     """The double with what the schedules sync leaves: the training pipeline and its weekly recurring run."""
     with FakeKfpServer() as server:
-        client = kfp.Client(host=server.url)
-        pipeline = client.upload_pipeline(str(training_package), pipeline_name="churn-training")
-        version = client.list_pipeline_versions(pipeline.pipeline_id).pipeline_versions[0]
-        experiment = client.create_experiment("churn-prod")
-        server.add_recurring_run(
-            display_name=TARGET, experiment_id=experiment.experiment_id, service_account="churnops-pipeline-runner",
-            pipeline_version_reference={"pipeline_id": pipeline.pipeline_id,
-                                        "pipeline_version_id": version.pipeline_version_id},
-            runtime_config={"parameters": {"dataset_uri": "s3://churnops-data/churn/latest.csv",
-                                           "mlflow_experiment_name": "churn-prod"}},
-            trigger={"cron_schedule": {"cron": "0 0 3 * * MON"}})
-        server.experiment_id = experiment.experiment_id
-        server.reset_calls()
+        server.experiment_id = retrain_target.seed(server, training_package)
         yield server
 
 
