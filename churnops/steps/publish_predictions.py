@@ -20,7 +20,7 @@ def rejections_uri_for(output_uri: str) -> str:
 
 def run(predictions_path: str, rejections_path: str, output_uri: str, *, rows: int, rejected: int) -> dict[str, Any]:
     outputs.check_output_uri(output_uri)
-    rejections_uri = None
+    rejections_uri = ""  # not None: KFP parameters (a Collected list of these dicts) have no null
     if rejected:  # first, so a reader that sees the predictions also finds the rows left out
         rejections_uri = outputs.publish(rejections_path, rejections_uri_for(output_uri))
     published = outputs.publish(predictions_path, output_uri)

@@ -33,7 +33,7 @@ def run(parts: list[dict[str, Any]], shards: list[dict[str, Any]], output_uri: s
         "rows": sum(int(part["rows"]) for part in ordered), "rejected": sum(int(part["rejected"]) for part in ordered),
         "parts": [{"index": int(part["index"]), "input_uri": part["input_uri"], "uri": part["output_uri"],
                    "rows": int(part["rows"]), "rejected": int(part["rejected"]),
-                   "rejections_uri": part.get("rejections_uri")} for part in ordered],
+                   "rejections_uri": part.get("rejections_uri") or None} for part in ordered],
     }
     with tempfile.TemporaryDirectory() as folder:
         local = Path(folder) / MANIFEST

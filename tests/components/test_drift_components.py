@@ -65,7 +65,7 @@ def test_publish_predictions_writes_to_output_uri(scored, tmp_path):
     target = tmp_path / "out" / "p.csv"
     result = publish_predictions.python_func(predictions=scored["predictions"], rejections=scored["rejections"],
                                              output_uri=target.as_uri())
-    assert result == {"output_uri": str(target), "rejections_uri": None, "rows": 1000, "rejected": 0}
+    assert result == {"output_uri": str(target), "rejections_uri": "", "rows": 1000, "rejected": 0}
     assert target.read_bytes() == open(scored["predictions"].path, "rb").read()
 
 
