@@ -101,7 +101,8 @@ def test_the_gate_refuses_to_promote_over_a_champion_that_moved_during_the_run(m
     experiment = client.create_experiment(f"gate-{name}", artifact_location=(tmp_path / "artifacts").as_uri())
     run_id = client.create_run(experiment).info.run_id
     # Decided against "no champion" (the first-version case), but v1 was promoted meanwhile.
-    decision = promotion.decide({"roc_auc": 0.9}, None, None, None)
+    decision = promotion.decide({"roc_auc": 0.9, "precision": 0.6, "recall": 0.5}, None, None, None)
+    assert decision.promoted  # it passes every default threshold; only the moved champion stops it
     champion.promote(client, name, "1", actor="other-run", reason="won first")
     result = gate.apply_decision(client, name, "2", run_id, decision, "training-run:test")
     assert (result["action"], result["status"], result["promoted"]) == ("conflict", "failed", False)
