@@ -60,3 +60,20 @@ SERVE_START_WAIT_SECONDS = 60.0
 # Decimals of churn_probability in what churnops writes or answers (batch files and online responses
 # alike, so the two are equal on the same rows).
 PROBABILITY_DECIMALS = 6
+
+# Drift check of a scoring batch against the model version's reference profile (churnops.core.drift).
+# PSI 0.1 / 0.25 are the customary "watch" / "act" levels; KS on D (with large batches every
+# p-value is tiny, so p only gates small ones); a category value training never saw is a warning
+# on one row and drift from 1% of the rows; fewer than min_rows rows never count as drifted.
+DRIFT_THRESHOLDS: dict[str, float] = {
+    "psi_warn": 0.1, "psi_drift": 0.25,
+    "ks_warn": 0.1, "ks_drift": 0.2, "ks_p_value": 0.01,
+    "new_category_warn": 0.0, "new_category_drift": 0.01,
+    "min_rows": 200,
+}
+# Drift-triggered retraining: at most one triggered retrain per window (the storm guard).
+RETRAIN_WINDOW_SECONDS = 7 * 24 * 3600
+CLUSTER_KFP_HOST = "http://ml-pipeline.kubeflow.svc.cluster.local:8888"
+# Sharded scoring on the cluster (pipelines/sharded_inference.py): a prefix of files -> parts + manifest.
+CLUSTER_SHARDED_INPUT_URI = "gs://churnops-data/churn/to-score/shards/"
+CLUSTER_SHARDED_OUTPUT_URI = "gs://churnops-data/churn/predictions/sharded"

@@ -91,3 +91,17 @@ TAG_LEASE_HOLDER = "churnops.lease.holder"
 # On the registered model: the best primary-metric score a champion reached on one test set,
 # `best_champion.<metric>.<test-set digest>` = "<score>" (the gate's floor: that minus the tolerance).
 TAG_BEST_CHAMPION_PREFIX = "best_champion."
+
+# Reference profile and drift (issue 17).
+ARTIFACT_REFERENCE_PROFILE = "reference/profile.json"  # on the run that logged the registered model
+ARTIFACT_DRIFT_REPORT = "drift/report.html"
+ARTIFACT_DRIFT_JSON = "drift/report.json"
+RUN_TAG_DRIFT_VERDICT = "churnops.drift.verdict"
+RUN_TAG_DRIFT_FEATURES = "churnops.drift.features"  # the drifted ones, comma-separated
+RUN_TAG_MODEL_VERSION = "churnops.model_version"
+RUN_TAG_REFERENCE_RUN = "churnops.reference_run_id"
+RUN_TAG_INPUT = "churnops.input_uri"
+RUN_TAG_RETRAIN_DECISION = "churnops.retrain.decision"  # triggered | skipped
+RUN_TAG_RETRAIN_REASON = "churnops.retrain.reason"
+RUN_TAG_RETRAIN_RUN = "churnops.retrain.kfp_run_id"
+STEP_CHECK_DRIFT = "check_drift"

@@ -1,9 +1,9 @@
-"""Inference pipeline: resolve a model URI to one version -> score a dataset in chunks."""
+"""Inference pipeline: resolve a model version -> score a dataset in chunks -> publish -> drift check -> retrain trigger."""
 
 from kfp import dsl
 
 from churnops import defaults
-from components import batch_predict, resolve_model
+from components import batch_predict, check_drift, publish_predictions, resolve_model, trigger_retrain
 
 PIPELINE_NAME = "churn-inference"
 # The parameter defaults (churnops.defaults) are compiled into the KFP YAML (what a scheduled run
@@ -17,6 +17,15 @@ def inference_pipeline(
     mlflow_tracking_uri: str = defaults.CLUSTER_TRACKING_URI,
     chunk_rows: int = defaults.CHUNK_ROWS,
     max_rejected_fraction: float = defaults.MAX_REJECTED_FRACTION,
+    output_uri: str = "",
+    mlflow_experiment_name: str = defaults.EXPERIMENT,
+    drift_check: bool = True,
+    drift_thresholds: dict = defaults.DRIFT_THRESHOLDS,  # noqa: B006 (KFP reads the default from the signature)
+    retrain_on_drift: bool = False,
+    retrain_recurring_run: str = "",
+    retrain_window_seconds: int = defaults.RETRAIN_WINDOW_SECONDS,
+    kfp_host: str = defaults.CLUSTER_KFP_HOST,
+    kfp_namespace: str = "",
 ) -> dict:
     """Steps:
 
@@ -25,6 +34,15 @@ def inference_pipeline(
     2. batch_predict: score `input_uri` `chunk_rows` rows at a time; predictions (id,
        churn_probability, churn_predicted, model_name, model_version) and rejected rows as
        Datasets; fails when more than `max_rejected_fraction` of the rows are unparseable.
+    3. publish_predictions (when `output_uri` is set: gs://, s3://, a path): the predictions
+       there, whole or not at all; rejected rows beside them as <name>.rejected.csv.
+    4. check_drift (when `drift_check`): the input and its scores against the version's
+       reference profile -> ok / warn / drifted by `drift_thresholds`, features named; the report
+       (HTML, JSON, metrics) as a new run in `mlflow_experiment_name`, and as KFP Metrics,
+       HTML and Markdown.
+    5. trigger_retrain (after the drift check): on drifted and `retrain_on_drift`, a run of
+       what the recurring run `retrain_recurring_run` runs, through the KFP API at `kfp_host`
+       (`kfp_namespace`), at most one per `retrain_window_seconds`; the decision recorded.
 
     Returns the scoring summary (rows, rejected, model_name, model_version, ...).
     """
@@ -39,5 +57,30 @@ def inference_pipeline(
         chunk_rows=chunk_rows,
         max_rejected_fraction=max_rejected_fraction,
     ).set_display_name("Batch predict")
+
+    with dsl.If(output_uri != "", name="publish"):
+        publish_predictions(
+            predictions=scored.outputs["predictions"],
+            rejections=scored.outputs["rejections"],
+            output_uri=output_uri,
+        ).set_display_name("Publish predictions")
+
+    with dsl.If(drift_check == True, name="drift"):  # noqa: E712 (a KFP condition, not a Python comparison)
+        drift = check_drift(
+            model=resolved.outputs["model"],
+            input_uri=input_uri,
+            predictions=scored.outputs["predictions"],
+            drift_thresholds=drift_thresholds,
+            mlflow_experiment_name=mlflow_experiment_name,
+            chunk_rows=chunk_rows,
+        ).set_display_name("Check drift")
+        trigger_retrain(
+            drift=drift.outputs["Output"],
+            retrain_on_drift=retrain_on_drift,
+            kfp_host=kfp_host,
+            kfp_namespace=kfp_namespace,
+            retrain_recurring_run=retrain_recurring_run,
+            retrain_window_seconds=retrain_window_seconds,
+        ).set_display_name("Retrain on drift")
 
     return scored.outputs["Output"]

@@ -8,6 +8,7 @@ from components import (
     evaluate_model,
     fingerprint_training,
     load_and_preprocess_data,
+    profile_reference,
     promote_model,
     register_model,
     score_model_family,
@@ -59,6 +60,8 @@ def training_pipeline(
        train_model refits the choice on the whole training split and logs the model to MLflow
        (into the search's parent run).
     3. evaluate_model: holdout metrics and plots, logged to the same run and to KFP.
+       profile_reference: the reference profile (training feature distributions, holdout
+       score distribution) on the same run, before registration, for the drift check.
     4. register_model: a new version of `model_name`, alias `candidate-latest`; registers
        nothing when a version with the same fingerprint (dataset content hash + these
        parameters + code version) exists, unless `force`.
@@ -131,6 +134,13 @@ def training_pipeline(
         decision_threshold=decision_threshold,
     ).set_display_name("Evaluate on holdout")
 
+    profiled = profile_reference(
+        x_train=data.outputs["x_train"],
+        x_test=data.outputs["x_test"],
+        model=trained.outputs["model"],
+        model_name=model_name,
+    ).set_display_name("Reference profile")
+
     registered = register_model(
         model=trained.outputs["model"],
         model_name=model_name,
@@ -144,7 +154,7 @@ def training_pipeline(
             search_cv_folds=search_cv_folds,
         ).set_display_name("Fingerprint inputs").output,
         force=force,
-    ).set_display_name("Register model version")
+    ).set_display_name("Register model version").after(profiled)  # never a version without its profile
 
     promote_model(
         model=trained.outputs["model"],

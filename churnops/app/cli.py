@@ -60,6 +60,33 @@ def _add_promotion(train: argparse.ArgumentParser) -> None:
                       help="register a new version even if an identical run (same data, parameters, code) exists")
 
 
+def _parse_drift_threshold(text: str) -> tuple[str, float]:
+    key, value = _parse_param(text)
+    if key not in defaults.DRIFT_THRESHOLDS or not isinstance(value, (int, float)) or isinstance(value, bool):
+        raise argparse.ArgumentTypeError(f"--drift-threshold takes KEY=NUMBER with KEY one of "
+                                         f"{', '.join(defaults.DRIFT_THRESHOLDS)}, got {text!r}")
+    return key, value
+
+
+def _add_drift(predict: argparse.ArgumentParser) -> None:
+    drift = predict.add_argument_group("drift check (against the model version's reference profile)")
+    drift.add_argument("--check-drift", action="store_true",
+                       help="compare the input and its scores with the version's training profile; prints the "
+                            "verdict (ok / warn / drifted) and the HTML report's path (<output>.drift.html)")
+    drift.add_argument("--drift-threshold", action="append", type=_parse_drift_threshold, default=[], metavar="KEY=VALUE",
+                       help="override one threshold, repeatable (defaults: "
+                            + ", ".join(f"{k}={v}" for k, v in defaults.DRIFT_THRESHOLDS.items()) + ")")
+    drift.add_argument("--experiment", default=defaults.EXPERIMENT,
+                       help="MLflow experiment of the drift report run (default: %(default)s)")
+    drift.add_argument("--kfp-host", default="",
+                       help="KFP API URL: on drifted, start a retrain there (storm-guarded); default: never trigger")
+    drift.add_argument("--kfp-namespace", default="", help="KFP namespace (multi-user KFP)")
+    drift.add_argument("--retrain-recurring-run", default="",
+                       help="the recurring run whose pipeline version and parameters a triggered retrain uses")
+    drift.add_argument("--retrain-window-seconds", type=int, default=defaults.RETRAIN_WINDOW_SECONDS,
+                       help="at most one triggered retrain per this many seconds (default: %(default)s)")
+
+
 def _add_models(commands) -> None:
     models = commands.add_parser("models", help="review and move the model aliases (champion, rollback)")
     actions = models.add_subparsers(dest="models_command", required=True)
@@ -139,6 +166,7 @@ def build_parser() -> argparse.ArgumentParser:
                          help="fail when more than this share of rows have unparseable numbers (default: %(default)s)")
     predict.add_argument("--json", action="store_true", help="print one JSON object with the result on stdout")
     predict.add_argument("--verbose", action="store_true", help=argparse.SUPPRESS)
+    _add_drift(predict)
 
     serve = commands.add_parser("serve", help="serve a model online (KServe predictor, v1 and v2 endpoints)")
     serve.add_argument("--model-uri", default=defaults.CHAMPION_URI,
@@ -258,6 +286,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
         chunk_rows=args.chunk_rows,
         max_rejected_fraction=args.max_rejected_fraction,
         verbose=args.verbose,
+        drift=drift_options(args),
     )
     if args.json:
         print(json.dumps(result, sort_keys=True))
@@ -266,7 +295,24 @@ def cmd_predict(args: argparse.Namespace) -> int:
               f"({args.model_uri}) -> {result['output']}")
         if result["rejected"]:
             print(f"  rejected {result['rejected']} rows with unparseable values -> {result['rejections']}")
+        if result.get("drift"):
+            drift = result["drift"]
+            features = f" ({', '.join(drift['drifted_features'])})" if drift["drifted_features"] else ""
+            print(f"  drift: {drift['verdict']}{features}; report: {drift['report_path']}")
+            print(f"  retrain: {drift['retrain_decision'] or 'not decided'} ({drift['retrain_reason'] or '-'})")
     return 0
+
+
+def drift_options(args: argparse.Namespace):
+    """The --check-drift flags as runs.DriftOptions, or None without --check-drift."""
+    if not args.check_drift:
+        return None
+    from churnops.app.runs import DriftOptions
+
+    return DriftOptions(thresholds={**defaults.DRIFT_THRESHOLDS, **dict(args.drift_threshold)},
+                        experiment=args.experiment, kfp_host=args.kfp_host, kfp_namespace=args.kfp_namespace,
+                        retrain_recurring_run=args.retrain_recurring_run,
+                        retrain_window_seconds=args.retrain_window_seconds)
 
 
 def cmd_models(args: argparse.Namespace) -> int:

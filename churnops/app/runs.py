@@ -10,7 +10,9 @@ import json
 import os
 import shutil
 import socket
+import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +29,7 @@ from churnops.core.parameters import training_parameter_problems
 from churnops.core.promotion import ACTION_PROMOTE, Policy
 from churnops.core.search_space import DEFAULT_SEARCH_SPACE, SEARCH, check_search_space, search_settings
 from churnops.errors import ChurnopsError
-from churnops.registry import journal
+from churnops.registry import journal, profiles
 from churnops.registry.tracking import churnops_home, connect, embedded_tracking_uri, sweep_stale_runs
 from churnops.registry.versions import find_by_fingerprint
 from churnops.storage.datasets import local_path, read_dataset, write_error
@@ -219,13 +221,19 @@ def predict(
     max_rejected_fraction: float = defaults.MAX_REJECTED_FRACTION,
     home: Path | None = None,
     verbose: bool = False,
+    drift: DriftOptions | None = None,
 ) -> dict[str, Any]:
-    """Run the inference pipeline locally; copy its predictions to `output` (rejected rows beside it)."""
+    """Run the inference pipeline locally; copy its predictions to `output` (rejected rows beside it).
+
+    With `drift` (`--check-drift`), also the drift check; a retrain is triggered only when
+    `drift.kfp_host` names a KFP API (never by default).
+    """
     home = home or churnops_home()
     check_output_writable(Path(output).resolve())  # before the whole file is scored, not after
     tracking_uri = tracking_uri or embedded_tracking_uri(home)
     connect(tracking_uri)
     started = time.monotonic()
+    started_ms = int(time.time() * 1000)
     summary = dict(run_locally(
         inference_pipeline,
         {
@@ -234,6 +242,7 @@ def predict(
             "mlflow_tracking_uri": tracking_uri,
             "chunk_rows": chunk_rows,
             "max_rejected_fraction": max_rejected_fraction,
+            **(drift or DriftOptions(enabled=False)).parameters(),
         },
         home,
         verbose=verbose,
@@ -263,7 +272,44 @@ def predict(
         summary["rejections"] = None
     summary.update(output=str(destination), tracking_uri=tracking_uri,
                    duration_seconds=round(time.monotonic() - started, 2))
+    if drift is not None and drift.enabled:
+        summary["drift"] = drift_result(tracking_uri, drift.experiment, summary, started_ms, destination)
     return summary
+
+
+# -- drift check of a local prediction (issue 17) --------------------------------------------------
+
+@dataclass(frozen=True)
+class DriftOptions:
+    """`churnops predict --check-drift ...`: the drift check's settings for a local run."""
+
+    enabled: bool = True
+    thresholds: dict[str, float] = field(default_factory=lambda: dict(defaults.DRIFT_THRESHOLDS))
+    experiment: str = defaults.EXPERIMENT
+    kfp_host: str = ""  # empty: never trigger a retrain
+    kfp_namespace: str = ""
+    retrain_recurring_run: str = ""
+    retrain_window_seconds: int = defaults.RETRAIN_WINDOW_SECONDS
+
+    def parameters(self) -> dict[str, Any]:
+        return {"drift_check": self.enabled, "drift_thresholds": dict(self.thresholds),
+                "mlflow_experiment_name": self.experiment, "retrain_on_drift": bool(self.kfp_host),
+                "kfp_host": self.kfp_host, "kfp_namespace": self.kfp_namespace,
+                "retrain_recurring_run": self.retrain_recurring_run,
+                "retrain_window_seconds": self.retrain_window_seconds}
+
+
+def drift_result(tracking_uri: str, experiment: str, summary: dict[str, Any], started_ms: int,
+                 destination: Path) -> dict[str, Any]:
+    """What the run's drift check logged, with the HTML report copied beside the predictions."""
+    client = mlflow.MlflowClient(tracking_uri=tracking_uri)
+    found = profiles.latest_drift_check(client, experiment, summary["model_name"], summary["model_version"], started_ms)
+    if found is None:
+        raise ChurnopsError(f"The drift check ran but no report is in experiment {experiment!r} of {tracking_uri}.")
+    report = destination.with_name(f"{destination.stem}.drift.html")
+    with tempfile.TemporaryDirectory() as folder:
+        shutil.copyfile(profiles.download_drift_report(client, found["drift_run_id"], folder), report)
+    return {**found, "report_path": str(report)}
 
 
 def selection(tracking_uri: str, run_id: str) -> dict[str, Any]:

@@ -19,11 +19,15 @@ def test_shipped_schedules_pass_check_without_contacting_kfp(env):
     assert f"schedules/{env}.yaml: valid (scope {env})" in done.stdout
 
 
-def test_prod_retrains_weekly():
+def test_prod_retrains_weekly_and_scores_daily_retraining_on_drift():
     from churnops.schedules.config import load_config
 
-    (weekly,) = load_config(REPO / "schedules" / "prod.yaml").recurring_runs
+    runs = {run.name: run for run in load_config(REPO / "schedules" / "prod.yaml").recurring_runs}
+    weekly, scoring = runs["churn-weekly-retrain"], runs["churn-daily-scoring"]
     assert weekly.cron.split()[3:] == ["*", "*", "MON"] and weekly.enabled
+    assert scoring.pipeline == "churn-inference" and scoring.cron.split()[3:] == ["*", "*", "*"]
+    assert scoring.parameters["output_uri"].startswith("s3://") and scoring.parameters["retrain_on_drift"] is True
+    assert scoring.parameters["retrain_recurring_run"] == weekly.name  # the trigger runs what the schedule runs
 
 
 def test_churnops_sync_takes_the_same_flags(tmp_path):

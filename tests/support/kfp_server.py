@@ -54,6 +54,10 @@ FILTER_KEYS = {
                   "created_at": "created_at", "description": "description", "namespace": "namespace"},
     "pipeline_versions": {"id": "pipeline_version_id", "pipeline_version_id": "pipeline_version_id", "name": "name",
                           "display_name": "display_name", "created_at": "created_at", "description": "description"},
+    # model/run.go: runAPIToModelFieldMap (a subset: the keys the retrain trigger and tests use).
+    "runs": {"id": "run_id", "run_id": "run_id", "name": "display_name", "display_name": "display_name",
+             "created_at": "created_at", "description": "description", "namespace": "namespace",
+             "experiment_id": "experiment_id", "state": "state", "storage_state": "storage_state"},
     "recurringRuns": {"id": "recurring_run_id", "recurring_run_id": "recurring_run_id", "name": "display_name",
                       "display_name": "display_name", "created_at": "created_at", "updated_at": "updated_at",
                       "description": "description"},
@@ -115,8 +119,8 @@ class _State:
     pipelines: dict[str, dict] = field(default_factory=dict)
     versions: dict[str, dict] = field(default_factory=dict)
     recurring_runs: dict[str, dict] = field(default_factory=dict)
-    # Workflows the simulated controller started: {run id: run}. A run is owned by its
-    # recurring run (owner) unless that was deleted with ORPHAN (owner None).
+    # One-off runs created through the runs API ({run id: run}); their Workflows are in `fired`
+    # with no owner. (Runs fired by recurring runs are only in `fired`.)
     runs: dict[str, dict] = field(default_factory=dict)
     # ScheduledWorkflows left behind by a create whose row insert failed (MySQL mode): they fire,
     # but the API does not list them.
@@ -267,6 +271,10 @@ class FakeKfpServer:
             ("POST", f"{API}/experiments", self._create_experiment),
             ("GET", f"{API}/experiments", lambda q, b: self._list("experiments", self.state.experiments, q)),
             ("GET", f"{API}/experiments/{rid}", lambda q, b, i: self._get(self.state.experiments, i, "experiment")),
+            ("DELETE", f"{API}/experiments/{rid}", self._delete_experiment),
+            ("POST", f"{API}/runs", lambda q, b: self._create_run(b or {})),
+            ("GET", f"{API}/runs", lambda q, b: self._list("runs", self._runs_of(q), q)),
+            ("GET", f"{API}/runs/{rid}", lambda q, b, i: self._get(self.state.runs, i, "run")),
             ("POST", f"{API}/experiments/{rid}:archive", lambda q, b, i: self._set_storage(i, "ARCHIVED")),
             ("POST", f"{API}/experiments/{rid}:unarchive", lambda q, b, i: self._set_storage(i, "AVAILABLE")),
             ("POST", f"{API}/pipelines", lambda q, b: self._create_pipeline(b or {})),
@@ -324,7 +332,8 @@ class FakeKfpServer:
     def _attributes(self, method: str, path: str, query: dict, body: Any) -> tuple[str, str, str]:
         rest = path[len(API) + 1:]
         head = rest.split("/")[0].split(":")[0]
-        resource = {"experiments": "experiments", "pipelines": "pipelines", "recurringruns": "jobs"}.get(head, head)
+        resource = {"experiments": "experiments", "pipelines": "pipelines", "recurringruns": "jobs",
+                    "runs": "runs"}.get(head, head)
         action = rest.rsplit(":", 1)[1] if ":" in rest else ""
         parts = [part.split(":")[0] for part in rest.split("/")]
         item_id = parts[1] if len(parts) > 1 and parts[1] not in ("upload", "upload_version") else ""
@@ -394,6 +403,8 @@ class FakeKfpServer:
         for run in self.fired:
             if run.state == "RUNNING" and run.finishes <= self.now:
                 run.state = "SUCCEEDED"
+                if run.run_id in self.state.runs:
+                    self.state.runs[run.run_id]["state"] = "SUCCEEDED"
 
     def _fire_due(self) -> list[FiredRun]:
         fired = []
@@ -444,6 +455,40 @@ class FakeKfpServer:
                for e in self.state.experiments.values()):
             raise HttpError(409, f"experiment {body['display_name']!r} already exists")
         return self._new_experiment(body)
+
+    def _delete_experiment(self, query: dict, body: Any, experiment_id: str) -> dict:
+        self._get(self.state.experiments, experiment_id, "experiment")
+        del self.state.experiments[experiment_id]
+        return {}
+
+    def _create_run(self, body: dict) -> dict:
+        """A one-off run (run_server.go: CreateRun): from a pipeline version or an inline spec, in an
+        experiment (the default one when none is named). It runs `run_seconds` on the virtual clock."""
+        if not body.get("display_name"):
+            raise HttpError(400, "run display_name is required")
+        experiment = self._get(self.state.experiments, body.get("experiment_id") or self.default_experiment_id,
+                               "experiment")
+        reference = body.get("pipeline_version_reference") or {}
+        if not body.get("pipeline_spec"):
+            self._get(self.state.versions, reference.get("pipeline_version_id") or "", "pipeline version")
+        if self.mysql and len(body.get("description") or "") > MYSQL_VARCHAR:  # model/run.go Description
+            raise HttpError(500, "Failed to create a run: InternalServerError: Error 1406 (22001): "
+                                 "Data too long for column 'Description' at row 1")
+        run = {"run_id": str(uuid.uuid4()), "display_name": body["display_name"],
+               "description": body.get("description") or "", "experiment_id": experiment["experiment_id"],
+               "namespace": experiment["namespace"], "pipeline_version_reference": reference or None,
+               "runtime_config": body.get("runtime_config") or {"parameters": {}},
+               "service_account": body.get("service_account") or "", "created_at": self._now(),
+               "state": "RUNNING", "storage_state": "AVAILABLE"}
+        self.state.runs[run["run_id"]] = run
+        self.fired.append(FiredRun(run["run_id"], None, run["display_name"], self.now, self.now,
+                                   self.now + self.run_seconds))
+        return run
+
+    def _runs_of(self, query: dict) -> dict:
+        if query.get("experiment_id"):
+            return {i: r for i, r in self.state.runs.items() if r["experiment_id"] == query["experiment_id"]}
+        return self.state.runs
 
     def _set_storage(self, experiment_id: str, state: str) -> dict:
         self._get(self.state.experiments, experiment_id, "experiment")["storage_state"] = state

@@ -86,8 +86,12 @@ def test_the_shipped_schedules_sync_against_the_cluster_config_map(kubeconfig, s
     config = REPO / "schedules" / f"{env}.yaml"
 
     assert sync(config, "--prune").code == 3
-    (run_,) = [runs[0] for runs in runs_by_name().values()]
-    assert run_["runtime_config"]["parameters"]["model_name"] == "churn-classifier"
-    assert run_["service_account"] == "churnops-pipeline-runner" and run_["status"] == "ENABLED"
+    shipped = [runs[0] for runs in runs_by_name().values()]
+    assert len(shipped) == 2  # the retraining and the scoring run
+    (training,) = [run_ for run_ in shipped if "dataset_uri" in run_["runtime_config"]["parameters"]]
+    assert training["runtime_config"]["parameters"]["model_name"] == "churn-classifier"
+    for run_ in shipped:
+        assert run_["runtime_config"]["parameters"]["mlflow_tracking_uri"] == "http://mlflow.mlflow.svc.cluster.local:5000"
+        assert run_["service_account"] == "churnops-pipeline-runner" and run_["status"] == "ENABLED"
     kfp_server.reset_calls()
     assert sync(config, "--prune").code == 0 and kfp_server.mutating_calls() == []

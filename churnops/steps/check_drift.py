@@ -1,0 +1,81 @@
+"""Step `check_drift`: compare a scoring batch (its rows and its scores) with the model version's reference profile.
+
+Streams the input and the predictions chunk by chunk (flat memory, like batch_predict), decides
+ok / warn / drifted (churnops.core.drift has the rules), and logs the report as a new MLflow run
+in the experiment, tagged with the model version: an HTML page people can open, the JSON, and
+the numbers as metrics.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import pandas as pd
+
+from churnops import defaults
+from churnops.core.drift import DriftCheck, DriftReport, Thresholds, to_html, to_markdown
+from churnops.core.fitting import typed_features
+from churnops.core.profile import SCORE
+from churnops.registry import profiles, tracking
+from churnops.registry.loading import feature_spec
+from churnops.storage import uris
+
+
+def run(
+    model_metadata: dict,
+    input_uris: list[str],
+    prediction_paths: list[str],
+    *,
+    thresholds: dict[str, Any],
+    experiment_name: str,
+    html_path: str,
+    markdown_path: str,
+    chunk_rows: int = defaults.CHUNK_ROWS,
+) -> dict[str, Any]:
+    """The step: `model_metadata` is what resolve_model wrote. Returns the verdict, features, report URIs."""
+    limits = Thresholds.from_dict(thresholds)  # a bad threshold fails before anything is read
+    tracking_uri = model_metadata["mlflow_tracking_uri"]
+    tracking.connect(tracking_uri)
+    client = mlflow.MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+    label = f"{model_metadata['model_name']} v{model_metadata['model_version']}"
+    profile = profiles.load_run_profile(client, model_metadata["run_id"], label)
+    report = check(profile, limits, feature_spec(model_metadata["model_uri"]), input_uris, prediction_paths,
+                   chunk_rows, {"model_name": model_metadata["model_name"], "model_version": model_metadata["model_version"]})
+    Path(html_path).parent.mkdir(parents=True, exist_ok=True)
+    Path(html_path).write_text(to_html(report), encoding="utf-8")
+    Path(markdown_path).parent.mkdir(parents=True, exist_ok=True)
+    Path(markdown_path).write_text(to_markdown(report), encoding="utf-8")
+    experiment_id = tracking.ensure_experiment(tracking_uri, experiment_name)
+    logged = profiles.log_drift_run(client, experiment_id, report, input_uri=",".join(input_uris),
+                                    reference_run_id=model_metadata["run_id"])
+    return {
+        "verdict": report.verdict,
+        "drifted_features": report.drifted,
+        "warned_features": report.warned,
+        "reasons": report.reasons,
+        "rows": report.rows,
+        "model_name": model_metadata["model_name"],
+        "model_version": model_metadata["model_version"],
+        "mlflow_tracking_uri": tracking_uri,
+        "metrics": report.metrics(),
+        "html_path": html_path,
+        **logged,
+    }
+
+
+def check(profile: dict, limits: Thresholds, spec, input_uris: list[str], prediction_paths: list[str],
+          chunk_rows: int, model: dict[str, Any]) -> DriftReport:
+    drift = DriftCheck(profile, limits)
+    columns = list(profile["features"])
+    for input_uri in input_uris:
+        with uris.open_input(input_uri, "--input") as stream:
+            for chunk in pd.read_csv(stream, dtype=str, keep_default_na=False, na_values=[""], usecols=columns,
+                                     chunksize=chunk_rows):
+                drift.add_features(typed_features(chunk, spec))
+    for path in prediction_paths:
+        with uris.open_input(path, "--output") as stream:
+            for chunk in pd.read_csv(stream, usecols=[SCORE], chunksize=chunk_rows):
+                drift.add_scores(chunk[SCORE].to_numpy(dtype="float64"))
+    return drift.report(model)

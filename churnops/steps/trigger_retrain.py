@@ -1,0 +1,131 @@
+"""Step `trigger_retrain`: on a drifted batch, start a retraining run through the KFP API, storm-guarded.
+
+The retraining run is what the named recurring run (the scheduled retrain the sync keeps in
+step with git) runs: its pipeline version, parameters, experiment and service account. It is
+created as a one-off run, its description naming the trigger and the drift report. At most
+one is started per window (churnops.core.storm_guard: the claim and why it is race-free). The
+decision, trigger or not and why, is returned and tagged on the drift check's MLflow run.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any, Callable
+
+import kfp_server_api
+import mlflow
+
+# kfp.Client by its module: in a step process (_KFP_RUNTIME=true) kfp/__init__ does not import it.
+from kfp.client import Client
+
+from churnops.core import storm_guard
+from churnops.errors import ChurnopsError
+from churnops.registry import profiles, tracking
+
+DESCRIPTION_LIMIT = 255  # KFP on MySQL: descriptions are VARCHAR(255)
+PAGE_SIZE = 100
+
+
+def run(
+    drift: dict[str, Any],
+    *,
+    enabled: bool,
+    kfp_host: str,
+    namespace: str,
+    recurring_run: str,
+    window_seconds: int,
+    client: Any = None,
+    now: Callable[[], float] = time.time,
+) -> dict[str, Any]:
+    """Decide, and trigger when the rules allow. `drift` is what check_drift returned."""
+    decision = _decide(drift, enabled, kfp_host, namespace, recurring_run, window_seconds, client, now)
+    if drift.get("drift_run_id") and drift.get("mlflow_tracking_uri"):
+        tracking.connect(drift["mlflow_tracking_uri"])
+        profiles.record_retrain_decision(mlflow.MlflowClient(tracking_uri=drift["mlflow_tracking_uri"]),
+                                         drift["drift_run_id"], decision)
+    return decision
+
+
+def _decide(drift, enabled, kfp_host, namespace, recurring_run, window_seconds, client, now) -> dict[str, Any]:
+    verdict = drift["verdict"]
+    first = storm_guard.decide(verdict, enabled, [], now(), window_seconds)
+    if first.action == storm_guard.SKIP:  # not drifted, or off: KFP is never contacted
+        return {**first.to_dict(), "run_id": None, "claim": None}
+    if not recurring_run:
+        raise ChurnopsError("retrain_on_drift is on but retrain_recurring_run is empty: name the recurring run "
+                            "whose pipeline version and parameters a triggered retrain should use.")
+    client = client or Client(host=kfp_host or None, namespace=namespace or "kubeflow")
+    target = _recurring_run(client, recurring_run, namespace)
+    claims = storm_guard.parse_claims(recurring_run, _experiments(client, storm_guard.claim_prefix(recurring_run), namespace))
+    decision = storm_guard.decide(verdict, enabled, claims, now(), window_seconds)
+    if decision.action == storm_guard.SKIP:
+        return {**decision.to_dict(), "run_id": None, "claim": claims[-1].name if claims else None}
+    name = storm_guard.claim_name(recurring_run, decision.sequence)
+    try:
+        claim = client._experiment_api.experiment_service_create_experiment(  # noqa: SLF001
+            # kfp.Client.create_experiment returns an existing experiment of that name, which
+            # would let both racers through: the API's create answers 409 to the second.
+            experiment=kfp_server_api.V2beta1Experiment(
+                display_name=name, namespace=namespace or None,
+                description=f"churnops storm-guard claim: drift-triggered retrain of {recurring_run}"[:DESCRIPTION_LIMIT]))
+    except kfp_server_api.ApiException as exc:
+        if exc.status == 409:
+            return {"action": storm_guard.SKIP, "reason": f"storm guard: another scoring run took {name} first",
+                    "sequence": decision.sequence, "run_id": None, "claim": name}
+        raise ChurnopsError(f"Could not claim the retrain trigger {name} in KFP ({_describe(exc)}).") from None
+    display = f"{recurring_run}-drift-{decision.sequence:06d}"
+    try:
+        created = client._run_api.run_service_create_run(run=kfp_server_api.V2beta1Run(  # noqa: SLF001
+            display_name=display, description=describe_trigger(drift, name),
+            experiment_id=target.experiment_id, pipeline_version_reference=target.pipeline_version_reference,
+            runtime_config=target.runtime_config, service_account=target.service_account or None))
+    except kfp_server_api.ApiException as exc:
+        try:  # give the window back: nothing was triggered
+            client._experiment_api.experiment_service_delete_experiment(experiment_id=claim.experiment_id)  # noqa: SLF001
+        except kfp_server_api.ApiException:
+            pass
+        raise ChurnopsError(f"Drift triggered a retrain, but KFP refused the run ({_describe(exc)}).") from None
+    return {"action": storm_guard.TRIGGER, "reason": f"{decision.reason}: started {display}",
+            "sequence": decision.sequence, "run_id": created.run_id, "claim": name}
+
+
+def describe_trigger(drift: dict[str, Any], claim: str) -> str:
+    """The triggered run's description: trigger, report URI, model, features (cut to KFP's 255)."""
+    text = (f"trigger=drift; report={drift.get('report_uri', '')}; claim={claim}; "
+            f"model={drift.get('model_name', '')} v{drift.get('model_version', '')}; "
+            f"drifted={','.join(drift.get('drifted_features', []))}")
+    return text[:DESCRIPTION_LIMIT]
+
+
+def _recurring_run(client, name: str, namespace: str):
+    found = client.list_recurring_runs(
+        page_size=PAGE_SIZE, namespace=namespace or None,
+        filter=json.dumps({"predicates": [{"key": "display_name", "operation": "EQUALS", "string_value": name}]}))
+    runs = found.recurring_runs or []
+    if not runs:
+        raise ChurnopsError(f"No recurring run named {name!r} in KFP: a triggered retrain runs what it runs. "
+                            "Sync the schedules (`churnops sync`) or fix retrain_recurring_run.")
+    return runs[0]
+
+
+def _experiments(client, prefix: str, namespace: str) -> list[tuple[str, float]]:
+    out, token = [], ""
+    predicate = {"key": "name", "operation": "IS_SUBSTRING", "string_value": prefix}
+    while True:
+        page = client.list_experiments(page_token=token, page_size=PAGE_SIZE, namespace=namespace or None,
+                                       filter=json.dumps({"predicates": [predicate]}))
+        for experiment in page.experiments or []:
+            # KFP stores CreatedAtInSec: whole seconds (the double adds a sub-second tick for sort order).
+            out.append((experiment.display_name, float(int(experiment.created_at.timestamp()))))
+        token = page.next_page_token or ""
+        if not token:
+            return out
+
+
+def _describe(exc: kfp_server_api.ApiException) -> str:
+    try:
+        body = json.loads(exc.body or "{}")
+        return f"HTTP {exc.status}: {body.get('message') or body.get('error') or exc.body}"
+    except (ValueError, AttributeError):
+        return f"HTTP {exc.status}: {exc.reason}"

@@ -1,0 +1,42 @@
+"""Step `write_manifest`: after every shard published its part, `<output_uri>/manifest.json` lists the parts and row counts.
+
+Written last and atomically: a reader that finds the manifest finds every part it names, whole.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from churnops.errors import DatasetError
+from churnops.storage import outputs
+
+MANIFEST = "manifest.json"
+SCHEMA = "churnops.predictions-manifest"
+SCHEMA_VERSION = 1
+
+
+def run(parts: list[dict[str, Any]], shards: list[dict[str, Any]], output_uri: str, model: dict[str, Any]) -> dict[str, Any]:
+    """`parts`: what publish_predictions returned per shard (any order); `shards`: plan_shards' list."""
+    published = {outputs.normalise(part["output_uri"]): part for part in parts}
+    missing = [shard["part_uri"] for shard in shards if outputs.normalise(shard["part_uri"]) not in published]
+    if missing or len(parts) != len(shards):
+        raise DatasetError(f"{len(parts)} parts published for {len(shards)} shards (missing: {missing[:5]}); "
+                           "no manifest written.")
+    ordered = [{**published[outputs.normalise(shard["part_uri"])], "index": shard["index"],
+                "input_uri": shard["input_uri"]} for shard in sorted(shards, key=lambda shard: int(shard["index"]))]
+    manifest = {
+        "schema": SCHEMA, "schema_version": SCHEMA_VERSION,
+        "model_name": model.get("model_name"), "model_version": model.get("model_version"),
+        "rows": sum(int(part["rows"]) for part in ordered), "rejected": sum(int(part["rejected"]) for part in ordered),
+        "parts": [{"index": int(part["index"]), "input_uri": part["input_uri"], "uri": part["output_uri"],
+                   "rows": int(part["rows"]), "rejected": int(part["rejected"]),
+                   "rejections_uri": part.get("rejections_uri") or None} for part in ordered],
+    }
+    with tempfile.TemporaryDirectory() as folder:
+        local = Path(folder) / MANIFEST
+        local.write_text(json.dumps(manifest, indent=1, sort_keys=True), encoding="utf-8")
+        uri = outputs.publish(str(local), outputs.join(output_uri, MANIFEST))
+    return {**{k: v for k, v in manifest.items() if k != "parts"}, "parts": len(ordered), "manifest_uri": uri}

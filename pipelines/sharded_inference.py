@@ -1,0 +1,63 @@
+"""Sharded inference: many input files scored in parallel (a dsl.ParallelFor), one part each, plus a manifest."""
+
+from kfp import dsl
+
+from churnops import defaults
+from components import batch_predict, plan_shards, publish_predictions, resolve_model, write_manifest
+
+PIPELINE_NAME = "churn-inference-sharded"
+# How many shards are scored at once (pods on a cluster). KFP needs it at compile time.
+# kfp.local runs at most 2 ParallelFor tasks at once whatever this says.
+SHARD_PARALLELISM = 8
+
+
+@dsl.pipeline(name=PIPELINE_NAME, description="Score many files with a pinned version of the churn classifier, in parallel.")
+def sharded_inference_pipeline(
+    model_uri: str = defaults.CHAMPION_URI,
+    input_uri: str = defaults.CLUSTER_SHARDED_INPUT_URI,
+    output_uri: str = defaults.CLUSTER_SHARDED_OUTPUT_URI,
+    mlflow_tracking_uri: str = defaults.CLUSTER_TRACKING_URI,
+    chunk_rows: int = defaults.CHUNK_ROWS,
+    max_rejected_fraction: float = defaults.MAX_REJECTED_FRACTION,
+) -> dict:
+    """Steps:
+
+    1. resolve_model: `model_uri` -> one concrete version (every shard scores with it).
+    2. plan_shards: the files `input_uri` names (a glob like gs://b/in/part-*.csv, or a folder or
+       prefix ending in /; local, s3:// or gs://), sorted, each with its part under `output_uri`.
+    3. Per shard, a dsl.ParallelFor (SHARD_PARALLELISM at once): batch_predict streams the file
+       `chunk_rows` at a time; publish_predictions writes `<output_uri>/part-NNNNN.csv` whole
+       or not at all (rejected rows beside it).
+    4. write_manifest: `<output_uri>/manifest.json`, every part with its row counts, written
+       last: its presence means every part is complete.
+
+    Returns the totals (rows, rejected, parts) and the manifest's URI.
+    """
+    resolved = resolve_model(
+        model_uri=model_uri,
+        mlflow_tracking_uri=mlflow_tracking_uri,
+    ).set_display_name("Resolve model version")
+
+    plan = plan_shards(input_uri=input_uri, output_uri=output_uri).set_display_name("Plan shards")
+
+    with dsl.ParallelFor(plan.output, parallelism=SHARD_PARALLELISM, name="shards") as shard:
+        scored = batch_predict(
+            model=resolved.outputs["model"],
+            input_uri=shard.input_uri,
+            chunk_rows=chunk_rows,
+            max_rejected_fraction=max_rejected_fraction,
+        ).set_display_name("Score shard")
+        part = publish_predictions(
+            predictions=scored.outputs["predictions"],
+            rejections=scored.outputs["rejections"],
+            output_uri=shard.part_uri,
+        ).set_display_name("Publish part")
+
+    manifest = write_manifest(
+        parts=dsl.Collected(part.output),
+        shards=plan.output,
+        output_uri=output_uri,
+        model=resolved.outputs["model"],
+    ).set_display_name("Write manifest")
+
+    return manifest.output

@@ -1,0 +1,96 @@
+"""The loop, run by KFP's local runner: score -> publish to output_uri -> drift check -> retrain trigger.
+
+The trigger talks over HTTP to the KFP double (tests/support/kfp_server.py) started by the test;
+its clock is set to the real time, since the step processes read the real clock.
+"""
+
+from __future__ import annotations
+
+import time
+
+import mlflow
+import pandas as pd
+import pytest
+from support import retrain_target
+from support.kfp_server import FakeKfpServer
+from support.retrain_target import TARGET
+
+from churnops import names
+from churnops.app import runs
+from churnops.app.cli import main
+from churnops.app.local_runner import run_locally
+from pipelines.inference import inference_pipeline
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def batches(synthetic_csv, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("scoring-batches")
+    rows = pd.read_csv(synthetic_csv, dtype=str, keep_default_na=False).sample(1000, random_state=11).drop(columns=["Churn"])
+    rows.to_csv(folder / "ok.csv", index=False)
+    moved = rows.copy()
+    moved["tenure"] = (moved["tenure"].astype(float) * 0.5 + 20).round().astype(int).astype(str)
+    moved["MonthlyCharges"] = (moved["MonthlyCharges"].astype(float) * 1.3).round(2).astype(str)
+    moved.loc[moved.index[:50], "Contract"] = "Four year"
+    moved.to_csv(folder / "drifted.csv", index=False)
+    return folder
+
+
+@pytest.fixture
+def kfp_server(tmp_path):
+    with FakeKfpServer() as server:
+        server.now = int(time.time())
+        server.experiment_id = retrain_target.seed(server, retrain_target.compile_training(tmp_path / "training.yaml"))
+        yield server
+
+
+def predict(trained_run, batch, output, **drift):
+    options = runs.DriftOptions(**drift)
+    return runs.predict("models:/churn-classifier@champion", str(batch), str(output),
+                        tracking_uri=trained_run["tracking_uri"], home=trained_run["home"], drift=options)
+
+
+def test_a_drifted_batch_is_reported_and_triggers_one_retrain_within_the_window(trained_run, batches, kfp_server, tmp_path):
+    first = predict(trained_run, batches / "drifted.csv", tmp_path / "a.csv", kfp_host=kfp_server.url,
+                    retrain_recurring_run=TARGET, retrain_window_seconds=3600)
+    drift = first["drift"]
+    assert drift["verdict"] == "drifted" and sorted(drift["drifted_features"]) == ["Contract", "MonthlyCharges", "tenure"]
+    assert ">drifted</span>" in open(drift["report_path"], encoding="utf-8").read()
+    assert drift["retrain_decision"] == "trigger"
+    [started] = kfp_server.state.runs.values()
+    assert started["run_id"] == drift["retrain_run_id"] and started["experiment_id"] == kfp_server.experiment_id
+    assert f"report={drift['report_uri']}" in started["description"]
+
+    second = predict(trained_run, batches / "drifted.csv", tmp_path / "b.csv", kfp_host=kfp_server.url,
+                     retrain_recurring_run=TARGET, retrain_window_seconds=3600)
+    assert second["drift"]["verdict"] == "drifted" and second["drift"]["retrain_decision"] == "skip"
+    assert second["drift"]["retrain_reason"].startswith("storm guard:")
+    assert len(kfp_server.state.runs) == 1
+
+    client = mlflow.MlflowClient(tracking_uri=trained_run["tracking_uri"])
+    tags = client.get_run(second["drift"]["drift_run_id"]).data.tags
+    assert tags[names.RUN_TAG_MODEL_VERSION] == first["model_version"]
+    assert tags[names.RUN_TAG_RETRAIN_DECISION] == "skip"
+
+
+def test_check_drift_on_the_command_line_prints_the_verdict_and_report_and_never_calls_kfp(trained_run, batches, tmp_path,
+                                                                                           capsys, monkeypatch):
+    monkeypatch.setenv("CHURNOPS_HOME", str(trained_run["home"]))
+    code = main(["predict", "--input", str(batches / "ok.csv"), "--output", str(tmp_path / "ok.csv"), "--check-drift",
+                 "--tracking-uri", trained_run["tracking_uri"]])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert f"  drift: ok; report: {tmp_path / 'ok.drift.html'}" in out
+    assert "retrain: skip (verdict is ok" in out and (tmp_path / "ok.drift.html").exists()
+
+
+def test_the_pipeline_publishes_to_output_uri_the_rows_it_scored(trained_run, batches, tmp_path):
+    target = tmp_path / "bucket" / "predictions" / "2026-01-05.csv"
+    summary = run_locally(inference_pipeline, {
+        "model_uri": "models:/churn-classifier@champion", "input_uri": str(batches / "ok.csv"),
+        "mlflow_tracking_uri": trained_run["tracking_uri"], "output_uri": str(target), "drift_check": False,
+    }, trained_run["home"])
+    published = pd.read_csv(target, dtype=str)
+    assert published.equals(pd.read_csv(summary["predictions_path"], dtype=str)) and len(published) == 1000
+    assert sorted(p.name for p in target.parent.iterdir()) == ["2026-01-05.csv"]  # no temporary left
