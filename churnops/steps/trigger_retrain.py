@@ -16,9 +16,6 @@ from typing import Any, Callable
 import kfp_server_api
 import mlflow
 
-# kfp.Client by its module: in a step process (_KFP_RUNTIME=true) kfp/__init__ does not import it.
-from kfp.client import Client
-
 from churnops.core import storm_guard
 from churnops.errors import ChurnopsError
 from churnops.registry import profiles, tracking
@@ -55,7 +52,12 @@ def _decide(drift, enabled, kfp_host, namespace, recurring_run, window_seconds, 
     if not recurring_run:
         raise ChurnopsError("retrain_on_drift is on but retrain_recurring_run is empty: name the recurring run "
                             "whose pipeline version and parameters a triggered retrain should use.")
-    client = client or Client(host=kfp_host or None, namespace=namespace or "kubeflow")
+    if client is None:
+        # Imported here, by its module: in a step process (_KFP_RUNTIME=true) kfp/__init__ does not
+        # import kfp.client, and importing it while the executor loads this module is circular.
+        from kfp.client import Client
+
+        client = Client(host=kfp_host or None, namespace=namespace or "kubeflow")
     target = _recurring_run(client, recurring_run, namespace)
     claims = storm_guard.parse_claims(recurring_run, _experiments(client, storm_guard.claim_prefix(recurring_run), namespace))
     decision = storm_guard.decide(verdict, enabled, claims, now(), window_seconds)

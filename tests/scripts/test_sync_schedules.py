@@ -26,7 +26,7 @@ def test_prod_retrains_weekly_and_scores_daily_retraining_on_drift():
     weekly, scoring = runs["churn-weekly-retrain"], runs["churn-daily-scoring"]
     assert weekly.cron.split()[3:] == ["*", "*", "MON"] and weekly.enabled
     assert scoring.pipeline == "churn-inference" and scoring.cron.split()[3:] == ["*", "*", "*"]
-    assert scoring.parameters["output_uri"].startswith("s3://") and scoring.parameters["retrain_on_drift"] is True
+    assert scoring.parameters["output_uri"].startswith("gs://") and scoring.parameters["retrain_on_drift"] is True
     assert scoring.parameters["retrain_recurring_run"] == weekly.name  # the trigger runs what the schedule runs
 
 
