@@ -12,6 +12,7 @@ import mlflow
 import pandas as pd
 import pytest
 from support import retrain_target
+from support.drift_batches import write_batches
 from support.kfp_server import FakeKfpServer
 from support.retrain_target import TARGET
 
@@ -26,15 +27,7 @@ pytestmark = pytest.mark.e2e
 
 @pytest.fixture(scope="module")
 def batches(synthetic_csv, tmp_path_factory):
-    folder = tmp_path_factory.mktemp("scoring-batches")
-    rows = pd.read_csv(synthetic_csv, dtype=str, keep_default_na=False).sample(1000, random_state=11).drop(columns=["Churn"])
-    rows.to_csv(folder / "ok.csv", index=False)
-    moved = rows.copy()
-    moved["tenure"] = (moved["tenure"].astype(float) * 0.5 + 20).round().astype(int).astype(str)
-    moved["MonthlyCharges"] = (moved["MonthlyCharges"].astype(float) * 1.3).round(2).astype(str)
-    moved.loc[moved.index[:50], "Contract"] = "Four year"
-    moved.to_csv(folder / "drifted.csv", index=False)
-    return folder
+    return write_batches(synthetic_csv, tmp_path_factory.mktemp("scoring-batches"), seed=11)
 
 
 @pytest.fixture

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 import mlflow
-import pandas as pd
 import pytest
+from support.drift_batches import write_batches
 
 from churnops import defaults, names
 from churnops.errors import RegistryError
@@ -25,15 +25,7 @@ def client(trained_run):
 @pytest.fixture(scope="module")
 def batches(synthetic_csv, tmp_path_factory):
     """1000 rows drawn from the training data, and the same rows shifted (tenure, MonthlyCharges, a new Contract)."""
-    folder = tmp_path_factory.mktemp("batches")
-    rows = pd.read_csv(synthetic_csv, dtype=str, keep_default_na=False).sample(1000, random_state=7).drop(columns=["Churn"])
-    rows.to_csv(folder / "ok.csv", index=False)
-    moved = rows.copy()
-    moved["tenure"] = (moved["tenure"].astype(float) * 0.5 + 20).round().astype(int).astype(str)
-    moved["MonthlyCharges"] = (moved["MonthlyCharges"].astype(float) * 1.3).round(2).astype(str)
-    moved.loc[moved.index[:50], "Contract"] = "Four year"
-    moved.to_csv(folder / "drifted.csv", index=False)
-    return folder
+    return write_batches(synthetic_csv, tmp_path_factory.mktemp("batches"), seed=7)
 
 
 def test_every_registered_version_has_its_profile_readable_from_models_uri(trained_run, client):
