@@ -52,12 +52,7 @@ def _decide(drift, enabled, kfp_host, namespace, recurring_run, window_seconds, 
     if not recurring_run:
         raise ChurnopsError("retrain_on_drift is on but retrain_recurring_run is empty: name the recurring run "
                             "whose pipeline version and parameters a triggered retrain should use.")
-    if client is None:
-        # Imported here, by its module: in a step process (_KFP_RUNTIME=true) kfp/__init__ does not
-        # import kfp.client, and importing it while the executor loads this module is circular.
-        from kfp.client import Client
-
-        client = Client(host=kfp_host or None, namespace=namespace or "kubeflow")
+    client = client or ApiClient(kfp_host)
     target = _recurring_run(client, recurring_run, namespace)
     claims = storm_guard.parse_claims(recurring_run, _experiments(client, storm_guard.claim_prefix(recurring_run), namespace))
     decision = storm_guard.decide(verdict, enabled, claims, now(), window_seconds)
@@ -90,6 +85,41 @@ def _decide(drift, enabled, kfp_host, namespace, recurring_run, window_seconds, 
         raise ChurnopsError(f"Drift triggered a retrain, but KFP refused the run ({_describe(exc)}).") from None
     return {"action": storm_guard.TRIGGER, "reason": f"{decision.reason}: started {display}",
             "sequence": decision.sequence, "run_id": created.run_id, "claim": name}
+
+
+class ApiClient:
+    """The KFP API calls this step makes, on kfp_server_api (what kfp.Client wraps).
+
+    Not kfp.Client: in a step process (_KFP_RUNTIME=true) importing kfp.client is circular
+    (kfp.dsl.pipeline_context is half-initialised; measured with kfp 2.17.3). The bearer token
+    is the one kfp.Client would use in a pod: $KF_PIPELINES_SA_TOKEN_PATH, else KFP's projected
+    token path, when present (multi-user KFP); none otherwise.
+    """
+
+    TOKEN_PATH = "/var/run/secrets/kubeflow/pipelines/token"
+
+    def __init__(self, host: str) -> None:
+        import os
+
+        configuration = kfp_server_api.Configuration(host=host.rstrip("/"))
+        api = kfp_server_api.ApiClient(configuration)
+        token_path = os.environ.get("KF_PIPELINES_SA_TOKEN_PATH", self.TOKEN_PATH)
+        if os.path.exists(token_path):
+            with open(token_path, encoding="utf-8") as handle:
+                api.set_default_header("Authorization", f"Bearer {handle.read().strip()}")
+        self._experiment_api = kfp_server_api.ExperimentServiceApi(api)
+        self._run_api = kfp_server_api.RunServiceApi(api)
+        self._recurring_run_api = kfp_server_api.RecurringRunServiceApi(api)
+
+    def list_recurring_runs(self, **query):
+        return self._recurring_run_api.recurring_run_service_list_recurring_runs(**_present(query))
+
+    def list_experiments(self, **query):
+        return self._experiment_api.experiment_service_list_experiments(**_present(query))
+
+
+def _present(query: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in query.items() if value not in (None, "")}
 
 
 def describe_trigger(drift: dict[str, Any], claim: str) -> str:
