@@ -15,7 +15,7 @@ import mlflow
 from churnops.core.fitting import typed_features
 from churnops.core.profile import build_profile
 from churnops.registry import profiles, tracking
-from churnops.registry.loading import feature_spec
+from churnops.registry.loading import feature_spec, load_pipeline
 from churnops.storage.datasets import read_features
 
 
@@ -24,7 +24,7 @@ def run(x_train_path: str, x_test_path: str, model_uri: str, run_id: str, tracki
     """Build the profile, log it to `run_id` (and write it to `profile_path` when given)."""
     tracking.connect(tracking_uri)
     spec = feature_spec(model_uri)
-    model = mlflow.sklearn.load_model(model_uri)
+    model = load_pipeline(model_uri)  # pyfunc versions and older sklearn-flavour ones alike
     train = typed_features(read_features(x_train_path), spec)
     holdout_scores = model.predict_proba(typed_features(read_features(x_test_path), spec))[:, 1]
     profile = build_profile(train, spec.numeric, spec.categorical, holdout_scores, model_name=model_name, run_id=run_id)
