@@ -68,8 +68,10 @@ def test_search_chain_refits_the_best_candidate_into_the_parent_run(tmp_path, sp
     assert json.loads(parent.data.tags["churnops.selected_candidate"])["hyperparameters"] == chosen["hyperparameters"]
     logged = mlflow.models.get_model_info(model.metadata["model_uri"])
     assert logged.run_id == parent_id
-    assert "account_id" not in logged.signature.inputs.input_names()
-    assert "Unnamed: 0" not in logged.signature.inputs.input_names()
+    # Identifiers are no features: the pyfunc accepts them (raw rows as users have them) but does not need them.
+    required = {spec.name for spec in logged.signature.inputs.inputs if spec.required}
+    assert "account_id" not in required and "Unnamed: 0" not in required
+    assert {"monthly_spend", "support_calls", "plan"} <= required
 
 
 def test_single_model_mode_passes_the_named_model_on():
