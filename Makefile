@@ -30,7 +30,7 @@ run: setup ## Main job: train + validation gate (promote) + batch inference with
 	$(BIN)/churnops predict --model-uri models:/churn-classifier@champion --input data/churn_synthetic.csv --output build/predictions.csv
 
 test: setup serve-setup lint validate ## Run the whole test suite (unit, component, end-to-end) after `make lint` and `make validate`
-	$(BIN)/pytest
+	$(BIN)/pytest --durations=30
 
 test-fast: setup ## Quick loop: unit and component tests only (no kubectl/helm, no services, no pipeline runs)
 	$(BIN)/pytest -m "not e2e and not integration and not k8s and not telco and not serving" --ignore=tests/e2e --ignore=tests/integration --ignore=tests/k8s

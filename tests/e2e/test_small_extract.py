@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pandas as pd
 import pytest
 
@@ -20,4 +22,5 @@ def test_a_telco_champion_stays_champion_against_a_12_row_extract(telco_csv, tmp
     assert small["promoted"] is False
     assert small["aliases"]["champion"] == first["model_version"]
     assert small["tags"]["validation_reason"].startswith("the holdout is too small to decide")
-    assert small["tags"]["validation_test_rows"] == "3"
+    evidence = json.loads(small["tags"]["validation_evidence"])
+    assert evidence["test_rows"] == 3 and evidence["min_test_rows"] > 3

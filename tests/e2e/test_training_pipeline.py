@@ -48,8 +48,11 @@ def test_registered_model_loads_by_uri_and_scores_raw_rows(trained_run, syntheti
     mlflow.set_tracking_uri(trained_run["tracking_uri"])
     model = mlflow.pyfunc.load_model(trained_run["model_uri"])
     raw = pd.read_csv(synthetic_csv, nrows=20).drop(columns=["Churn"])
-    schema_columns = model.metadata.get_input_schema().input_names()
-    assert "customerID" not in schema_columns and "TotalCharges" in schema_columns
+    schema = model.metadata.get_input_schema()
+    schema_columns = schema.input_names()
+    # identifiers may come with raw rows (optional inputs), never as required features
+    assert "customerID" in schema.optional_input_names() and "customerID" not in schema.required_input_names()
+    assert "TotalCharges" in schema.required_input_names()
     predictions = model.predict(raw[schema_columns].astype({"TotalCharges": "float64", "tenure": "float64",
                                                             "SeniorCitizen": "float64", "MonthlyCharges": "float64"}))
     assert len(predictions) == 20 and set(pd.Series(predictions).unique()) <= {0, 1}

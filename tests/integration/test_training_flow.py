@@ -78,7 +78,8 @@ def test_model_files_are_in_the_bucket_and_load_through_the_registry(trained, to
     keys = topology.keys(server.artifact_root)
     model_keys = [key for key in keys if model_id in key]
     assert any(key.endswith("/MLmodel") for key in model_keys), f"no MLmodel for {model_id} in {keys[:20]}"
-    assert any(key.endswith("/model.pkl") for key in model_keys)
+    assert any(key.endswith("/python_model.pkl") for key in model_keys)  # a pyfunc ChurnModel (issue 16)
+    assert any("/code/churnops/registry/serving.py" in key for key in model_keys)  # its code ships with it
     assert any(key.endswith("evaluation/roc_curve.png") and summary["run_id"] in key for key in keys)
     if server.config.proxied:
         assert experiment.artifact_location.startswith("mlflow-artifacts:/")

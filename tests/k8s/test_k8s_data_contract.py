@@ -44,8 +44,12 @@ def test_main_fails_the_data_contract(tmp_path):
 def test_gs_without_workload_identity_is_reported(prod):
     objects = copy.deepcopy(prod)
     find(objects, "ServiceAccount", "churnops-pipeline-runner", "kubeflow")["metadata"]["annotations"].clear()
-    (error,) = validate.check_data_contract("prod", objects)
-    assert "no iam.gke.io/gcp-service-account annotation" in error
+    errors = validate.check_data_contract("prod", objects)
+    # one per gs:// URI a recurring run uses: the retraining dataset, the scoring input and output (issue 17)
+    assert sorted(error.split(": ", 1)[1].split(" ", 1)[0] for error in errors) == [
+        "gs://churnops-data/churn/latest.csv", "gs://churnops-data/churn/predictions/[[ScheduledTime]].csv",
+        "gs://churnops-data/churn/to-score/latest.csv"], errors
+    assert all("no iam.gke.io/gcp-service-account annotation" in error for error in errors)
 
 
 def test_dev_steps_get_the_least_privilege_minio_user(dev):

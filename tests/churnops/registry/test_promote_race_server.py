@@ -1,16 +1,15 @@
 """Issue 16, Why 4 on the PostgreSQL-backed tracking server: of two concurrent promotes exactly one wins.
 
 One real `mlflow server` (built by churnops.app.mlflow_server, as `churnops mlflow serve` builds
-it) on a fresh PostgreSQL database at 127.0.0.1:5432 (trust auth), dropped afterwards. Each try
-forks two real CLI invocations (`churnops.app.cli.main`, forked after the imports) that a barrier
-releases together, each promoting another version over `--if-champion 1`, through HTTP. The lock
-is the alias lease (churnops.registry.locks.lease): without it both report success.
+it) on a fresh PostgreSQL database at 127.0.0.1:5432 (trust auth), dropped afterwards. The race is
+tests/support/races.py (two forked CLI invocations per try, through HTTP). The lock is the alias
+lease (churnops.registry.locks.lease): without it both report success.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
-import multiprocessing
 import os
 import socket
 import subprocess
@@ -22,16 +21,15 @@ import uuid
 import mlflow
 import pytest
 from sklearn.dummy import DummyClassifier
+from support import races
 
 from churnops.app import mlflow_server
-from churnops.app.cli import main
 from churnops.registry import locks
 
 pytestmark = pytest.mark.integration
 
 POSTGRES = os.environ.get("CHURNOPS_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432")
-NAME = "churn-classifier"
-TRIES = 100
+NAME = races.NAME
 READY_TIMEOUT = 150.0  # an mlflow server answers /health after 13-45 s on this shared machine
 
 
@@ -94,48 +92,13 @@ def store(server):
     mlflow.set_registry_uri(previous)
 
 
-def contender(uri: str, version: str, barrier, results) -> None:
-    barrier.wait()
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 1)
-    os.dup2(devnull, 2)
-    code = main(["models", "promote", "--tracking-uri", uri, "--version", version, "--if-champion", "1",
-                 "--json", "--reason", "race"])
-    results.put((version, code))
-
-
-def _reset(client) -> None:
-    client.set_registered_model_alias(NAME, "champion", "1")
-    if "previous-champion" in client.get_registered_model(NAME).aliases:
-        client.delete_registered_model_alias(NAME, "previous-champion")
-
-
 def test_of_two_concurrent_promotes_on_the_server_exactly_one_wins(store, capsys):
     uri, client = store
-    context = multiprocessing.get_context("fork")
-    winners = refusals = both = 0
-    started = time.monotonic()
-    for _ in range(TRIES):
-        _reset(client)
-        barrier, results = context.Barrier(2), context.Queue()
-        workers = [context.Process(target=contender, args=(uri, version, barrier, results)) for version in ("2", "3")]
-        for worker in workers:
-            worker.start()
-        for worker in workers:
-            worker.join(120)
-        outcome = dict(results.get(timeout=5) for _ in workers)
-        won = [version for version, code in outcome.items() if code == 0]
-        both += len(won) == 2
-        assert len(won) == 1, outcome
-        assert str(client.get_registered_model(NAME).aliases["champion"]) == won[0]
-        winners += 1
-        refusals += sum(1 for code in outcome.values() if code != 0)
-    duration = time.monotonic() - started
+    tally = races.race(uri, client)
     capsys.readouterr()
     with capsys.disabled():
-        print(json.dumps({"store": "postgresql mlflow server", "tries": TRIES, "winners": winners,
-                          "refusals": refusals, "both_won": both, "seconds": round(duration, 1)}))
-    assert (winners, refusals, both) == (TRIES, TRIES, 0)
+        print(json.dumps({"store": "postgresql mlflow server", **dataclasses.asdict(tally)}))
+    assert (tally.winners, tally.refusals, tally.both_won) == (tally.tries, tally.tries, 0)
     with pytest.raises(mlflow.exceptions.MlflowException):  # every lease released
         client.get_registered_model(locks.lease_name(NAME))
 
