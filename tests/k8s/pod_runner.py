@@ -127,16 +127,28 @@ def resolve(pod_spec: dict, container: dict, objects: list[dict], namespace: str
 
 
 def server_venv(tools: Path = ROOT / ".tools", requirements: Path = REQUIREMENTS) -> Path:
-    """A venv made from exactly the image's requirements.txt, cached by the file's hash."""
+    """A venv made from exactly the image's requirements.txt, cached by the file's hash.
+
+    The image runs `pip install -r requirements.txt`; here uv (a dev dependency, pinned) installs
+    the same file with the same resolution rule (the newest versions the pins allow), because pip
+    took ~6 minutes on a cold CI machine and uv well under one. CHURNOPS_SERVER_VENV_INSTALLER=pip
+    uses pip, as the Dockerfile does.
+    """
     digest = hashlib.sha256(requirements.read_bytes()).hexdigest()[:16]
     venv = tools / f"mlflow-server-venv-{digest}"
     if (venv / ".complete").exists():
         return venv
     shutil.rmtree(venv, ignore_errors=True)  # a build that did not finish
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    result = subprocess.run([str(venv / "bin" / "pip"), "install", "--quiet", "-r", str(requirements)],
-                            capture_output=True, text=True, timeout=1200)
-    if result.returncode != 0:
-        raise RuntimeError(f"pip install -r {requirements} failed:\n{result.stderr[-4000:]}")
+    uv = shutil.which("uv", path=str(Path(sys.executable).parent))
+    if uv and os.environ.get("CHURNOPS_SERVER_VENV_INSTALLER", "uv") == "uv":
+        steps = [[uv, "venv", "--quiet", "--python", sys.executable, str(venv)],
+                 [uv, "pip", "install", "--quiet", "--python", str(venv / "bin" / "python"), "-r", str(requirements)]]
+    else:
+        steps = [[sys.executable, "-m", "venv", str(venv)],
+                 [str(venv / "bin" / "pip"), "install", "--quiet", "-r", str(requirements)]]
+    for argv in steps:
+        result = subprocess.run(argv, capture_output=True, text=True, timeout=1200)
+        if result.returncode != 0:
+            raise RuntimeError(f"{' '.join(argv)} failed:\n{result.stderr[-4000:]}")
     (venv / ".complete").write_text(digest)
     return venv
