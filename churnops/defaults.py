@@ -42,6 +42,10 @@ PROMOTION_MIN_TEST_ROWS = 200
 PROMOTION_MIN_CLASS_ROWS = 30
 
 # Batch inference
+# How local runs execute each KFP step (churnops.app.warm_executor): "warm" forks each step from
+# a pre-imported forkserver; "subprocess" is kfp.local's plain SubprocessRunner (a fresh interpreter
+# per step). CHURNOPS_LOCAL_EXECUTOR overrides it.
+LOCAL_EXECUTOR = "warm"
 CHUNK_ROWS = 50_000
 MAX_REJECTED_FRACTION = 0.01
 

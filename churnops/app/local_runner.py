@@ -22,6 +22,7 @@ from typing import Any, Callable, TextIO
 from kfp import local
 
 from churnops import names
+from churnops.app import warm_executor
 from churnops.errors import ChurnopsError
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -98,8 +99,15 @@ def run_locally(
     *,
     verbose: bool = False,
     progress: TextIO | None = None,
+    executor: str | None = None,
 ) -> Any:
-    """Run `pipeline(**arguments)` in subprocesses of this interpreter; return its output."""
+    """Run `pipeline(**arguments)` in subprocesses of this interpreter; return its output.
+
+    `executor`: "warm" (each step forked from a pre-imported forkserver, churnops.app.warm_executor)
+    or "subprocess" (kfp.local's plain SubprocessRunner); default $CHURNOPS_LOCAL_EXECUTOR, else
+    defaults.LOCAL_EXECUTOR.
+    """
+    executing = warm_executor.warm() if warm_executor.executor_name(executor) == "warm" else contextlib.nullcontext()
     progress = progress or sys.stderr
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
     log_path = home / "logs" / f"{pipeline.name}-{stamp}.log"
@@ -118,7 +126,7 @@ def run_locally(
     with open(log_path, "w", encoding="utf-8") as log_file:
         stream = ProgressLog(log_file, progress, verbose)
         try:
-            with contextlib.redirect_stdout(stream), warnings.catch_warnings():
+            with executing, contextlib.redirect_stdout(stream), warnings.catch_warnings():
                 # Expected in local mode and said once in the README: display names are a UI
                 # feature, and the steps deliberately run in this interpreter, not the image.
                 warnings.filterwarnings("ignore", message=".*have no effect in the current local runner.*")

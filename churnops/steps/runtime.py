@@ -19,6 +19,18 @@ import sys
 EXECUTOR_MODULE = "kfp.dsl.executor_main"
 
 
+_forked_step = False  # set by churnops.app.warm_executor in each step process it forks
+
+
+def mark_forked_step() -> None:
+    """This process is a step forked by the warm executor, which ends it itself: after the exit
+    handlers, with the step's status. MLflow was imported before the fork there, so its exit
+    handler is older than any the step registers, and ours (last in, first out) would os._exit
+    before it ran."""
+    global _forked_step
+    _forked_step = True
+
+
 def in_kfp_step() -> bool:
     """True in a KFP step process (locally and in a cluster pod), False in tests or the CLI."""
     spec = getattr(sys.modules.get("__main__"), "__spec__", None)
@@ -55,7 +67,7 @@ def skip_teardown_at_exit() -> None:
     Call it first in the component body, before MLflow is imported: exit handlers run last
     registered first, so MLflow's own (ending an active run) still run before this one.
     """
-    if not in_kfp_step():
+    if not in_kfp_step() or _forked_step:
         return
     status = [0]
     previous_hook, previous_exit = sys.excepthook, sys.exit
