@@ -2,4 +2,5 @@
 
 from churnops.app.cli import run
 
-run()
+if __name__ == "__main__":  # not when multiprocessing re-imports the main module in a child
+    run()

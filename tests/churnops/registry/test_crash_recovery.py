@@ -15,18 +15,17 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 from concurrent.futures import ThreadPoolExecutor
 
 import mlflow
 import pytest
+from support import crash_run
 from support.paths import REPO
 
 from churnops import defaults, names
 from churnops.registry.tracking import embedded_tracking_uri
 from churnops.steps import evaluate_model, load_and_preprocess_data, promote_model, register_model, train_model
 
-SCRIPT = REPO / "tests" / "support" / "crash_run.py"
 NAME = "churn-classifier"
 REGISTER = ["register:before-create", "register:after-create", "register:after-candidate-alias"]
 JOURNAL_START = ["promote:before-intent", "promote:after-intent"]
@@ -74,8 +73,7 @@ def run_steps(plan: dict, home, crash_at: str | None = None) -> subprocess.Compl
     env = {key: value for key, value in os.environ.items() if key != names.ENV_CRASH_AT}
     if crash_at:
         env[names.ENV_CRASH_AT] = crash_at
-    return subprocess.run([sys.executable, str(SCRIPT), str(path)], capture_output=True, text=True, env=env,
-                          cwd=REPO, timeout=120)
+    return crash_run.forked(str(path), env)
 
 
 def state(home, run_id: str) -> dict:
