@@ -62,12 +62,18 @@ def _decide(drift, enabled, kfp_host, namespace, recurring_run, window_seconds, 
         raise ChurnopsError("retrain_on_drift is on but retrain_recurring_run is empty: name the recurring run "
                             "whose pipeline version and parameters a triggered retrain should use.")
     client = client or ApiClient(kfp_host)
-    target = _recurring_run(client, recurring_run, namespace)
-    claims = storm_guard.parse_claims(recurring_run, _experiments(client, storm_guard.claim_prefix(recurring_run), namespace))
-    latest, moment = (claims[-1] if claims else None), now()
-    # Only a claim past the grace and still inside the window can be abandoned; only then are runs listed.
-    abandoned = (storm_guard.is_stale(latest, moment, window_seconds, grace_seconds)
-                 and not _run_exists(client, target, storm_guard.run_name(recurring_run, latest.sequence), namespace))
+    try:
+        target = _recurring_run(client, recurring_run, namespace)
+        claims = storm_guard.parse_claims(recurring_run,
+                                          _experiments(client, storm_guard.claim_prefix(recurring_run), namespace))
+        latest, moment = (claims[-1] if claims else None), now()
+        # Only a claim past the grace and still inside the window can be abandoned; only then are runs listed.
+        abandoned = (storm_guard.is_stale(latest, moment, window_seconds, grace_seconds)
+                     and not _run_exists(client, target, storm_guard.run_name(recurring_run, latest.sequence), namespace))
+    except kfp_server_api.ApiException as exc:
+        raise ChurnopsError(f"Could not read the retrain target and the storm guard's claims from KFP "
+                            f"({_describe(exc)}). On multi-user KFP the pipeline runner needs the Role of "
+                            "k8s/components/kfp-multi-user and kfp_namespace set to the profile namespace.") from None
     decision = storm_guard.decide(verdict, enabled, claims, moment, window_seconds, abandoned, grace_seconds)
     if decision.action == storm_guard.SKIP:
         return {**decision.to_dict(), "run_id": None, "claim": claims[-1].name if claims else None}
