@@ -77,6 +77,12 @@ DRIFT_THRESHOLDS: dict[str, float] = {
 }
 # Drift-triggered retraining: at most one triggered retrain per window (the storm guard).
 RETRAIN_WINDOW_SECONDS = 7 * 24 * 3600
+# A claim older than this whose retraining run was never created is abandoned (its scoring pod died
+# between the claim and the create) and a later drifted batch takes over (churnops.core.storm_guard).
+# The owner's run create is cut off well before it (a request timeout), so the owner and a taker
+# cannot both start a run.
+RETRAIN_CLAIM_GRACE_SECONDS = 15 * 60
+RETRAIN_RUN_CREATE_TIMEOUT_SECONDS = 60
 CLUSTER_KFP_HOST = "http://ml-pipeline.kubeflow.svc.cluster.local:8888"
 # Sharded scoring on the cluster (pipelines/sharded_inference.py): a prefix of files -> parts + manifest.
 CLUSTER_SHARDED_INPUT_URI = "gs://churnops-data/churn/to-score/shards/"

@@ -3,7 +3,15 @@
 from kfp import dsl
 
 from churnops import defaults
-from components import batch_predict, plan_shards, publish_predictions, resolve_model, write_manifest
+from components import (
+    batch_predict,
+    check_sharded_drift,
+    plan_shards,
+    publish_predictions,
+    resolve_model,
+    trigger_retrain,
+    write_manifest,
+)
 
 PIPELINE_NAME = "churn-inference-sharded"
 # How many shards are scored at once (pods on a cluster). KFP needs it at compile time.
@@ -19,6 +27,14 @@ def sharded_inference_pipeline(
     mlflow_tracking_uri: str = defaults.CLUSTER_TRACKING_URI,
     chunk_rows: int = defaults.CHUNK_ROWS,
     max_rejected_fraction: float = defaults.MAX_REJECTED_FRACTION,
+    mlflow_experiment_name: str = defaults.EXPERIMENT,
+    drift_check: bool = True,
+    drift_thresholds: dict = defaults.DRIFT_THRESHOLDS,  # noqa: B006 (KFP reads the default from the signature)
+    retrain_on_drift: bool = False,
+    retrain_recurring_run: str = "",
+    retrain_window_seconds: int = defaults.RETRAIN_WINDOW_SECONDS,
+    kfp_host: str = defaults.CLUSTER_KFP_HOST,
+    kfp_namespace: str = "",
 ) -> dict:
     """Steps:
 
@@ -30,6 +46,10 @@ def sharded_inference_pipeline(
        or not at all (rejected rows beside it).
     4. write_manifest: `<output_uri>/manifest.json`, every part with its row counts, written
        last: its presence means every part is complete.
+    5. check_sharded_drift (when `drift_check`): the whole input (every shard) and every part's
+       scores, as the manifest lists them, against the version's reference profile, in one check
+       (one verdict, one MLflow run; why not per shard: churnops.steps.check_drift.run_sharded).
+    6. trigger_retrain: as in churn-inference (on drifted and `retrain_on_drift`, storm-guarded).
 
     Returns the totals (rows, rejected, parts) and the manifest's URI.
     """
@@ -59,5 +79,22 @@ def sharded_inference_pipeline(
         output_uri=output_uri,
         model=resolved.outputs["model"],
     ).set_display_name("Write manifest")
+
+    with dsl.If(drift_check == True, name="drift"):  # noqa: E712 (a KFP condition, not a Python comparison)
+        drift = check_sharded_drift(
+            model=resolved.outputs["model"],
+            manifest=manifest.output,
+            drift_thresholds=drift_thresholds,
+            mlflow_experiment_name=mlflow_experiment_name,
+            chunk_rows=chunk_rows,
+        ).set_display_name("Check drift (all shards)")
+        trigger_retrain(
+            drift=drift.outputs["Output"],
+            retrain_on_drift=retrain_on_drift,
+            kfp_host=kfp_host,
+            kfp_namespace=kfp_namespace,
+            retrain_recurring_run=retrain_recurring_run,
+            retrain_window_seconds=retrain_window_seconds,
+        ).set_display_name("Retrain on drift")
 
     return manifest.output

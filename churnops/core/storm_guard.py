@@ -9,6 +9,13 @@ then creating one (a check-then-act on the runs themselves, or on an MLflow tag)
 primitive: two runs started together would both see "nothing in the window" and both trigger.
 
 The window is measured from the latest claim's creation time as the KFP API server recorded it.
+
+Self-healing: a claim whose scoring run died between the claim and the run create (a killed pod)
+would keep the window closed with nothing retraining. A claim names the run it starts
+(`run_name`); a later drifted batch that finds the latest claim older than the grace with no run
+of that name treats it as *abandoned* and takes claim N+1, through the same compare-and-set, so of
+several takers exactly one wins. The claim's owner creates its run within the grace or not at all
+(its create has a request timeout shorter than the grace: RETRAIN_RUN_CREATE_TIMEOUT_SECONDS).
 """
 
 from __future__ import annotations
@@ -50,6 +57,11 @@ def claim_name(target: str, sequence: int) -> str:
     return name
 
 
+def run_name(target: str, sequence: int) -> str:
+    """The display name of the retraining run claim `sequence` starts (what a taker looks for)."""
+    return f"{target}-drift-{sequence:06d}"
+
+
 def parse_claims(target: str, experiments: list[tuple[str, float]]) -> list[Claim]:
     """The claims of `target` among (experiment name, created epoch) pairs, oldest sequence first."""
     pattern = re.compile(re.escape(claim_prefix(target)) + r"(\d{6,})$")
@@ -58,13 +70,24 @@ def parse_claims(target: str, experiments: list[tuple[str, float]]) -> list[Clai
     return sorted(claims, key=lambda claim: claim.sequence)
 
 
-def decide(verdict: str, enabled: bool, claims: list[Claim], now: float, window_seconds: int) -> Decision:
-    """Trigger only on `drifted`, when enabled, and when no claim is younger than the window."""
+def is_stale(claim: Claim | None, now: float, window_seconds: int, grace_seconds: int) -> bool:
+    """Whether `claim` closes the window but is old enough that, if it started no run, it is abandoned."""
+    return claim is not None and grace_seconds <= now - claim.created_epoch < window_seconds
+
+
+def decide(verdict: str, enabled: bool, claims: list[Claim], now: float, window_seconds: int,
+           abandoned: bool = False, grace_seconds: int = 0) -> Decision:
+    """Trigger only on `drifted`, when enabled, and when no claim is younger than the window, or the
+    latest one is `abandoned` (older than the grace and its run never created: the caller checked)."""
     if verdict != "drifted":
         return Decision(SKIP, f"verdict is {verdict}: only a drifted batch triggers retraining")
     if not enabled:
         return Decision(SKIP, "drifted, but retrain_on_drift is off: nothing triggered")
     latest = claims[-1] if claims else None
+    if abandoned and latest is not None:
+        age = int(now - latest.created_epoch)
+        return Decision(TRIGGER, f"drifted; {latest.name} was claimed {age} s ago and never started its run "
+                                 f"(grace {grace_seconds} s): taking over", latest.sequence + 1)
     if latest is not None and now - latest.created_epoch < window_seconds:
         left = int(window_seconds - (now - latest.created_epoch))
         return Decision(SKIP, f"storm guard: {latest.name} triggered a retrain {int(now - latest.created_epoch)} s ago, "

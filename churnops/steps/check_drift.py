@@ -8,6 +8,7 @@ the numbers as metrics.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from churnops import defaults
 from churnops.core.drift import DriftCheck, DriftReport, Thresholds, to_html, to_markdown
 from churnops.core.fitting import typed_features
 from churnops.core.profile import SCORE
+from churnops.errors import ChurnopsError
 from churnops.registry import profiles, tracking
 from churnops.registry.loading import feature_spec
 from churnops.storage import uris
@@ -63,6 +65,23 @@ def run(
         "html_path": html_path,
         **logged,
     }
+
+
+def run_sharded(model_metadata: dict, manifest_uri: str, **options: Any) -> dict[str, Any]:
+    """The drift check of a sharded scoring run, on the whole input: every shard's input file and its
+    published part, as `<output_uri>/manifest.json` lists them (written after every part is complete).
+
+    One check over all shards rather than one per shard merged: the verdict, the MLflow run and the
+    retrain decision are about the batch; a shard is a fraction of it (PSI on a few hundred rows is
+    noise, min_rows caps it at warn), and eight per-shard tests would each get the chance to raise
+    a false `drifted`. It streams like the single check, in one pod, after the parts are written."""
+    with uris.open_input(manifest_uri, "--manifest") as stream:
+        manifest = json.load(stream)
+    parts = sorted(manifest.get("parts") or [], key=lambda part: int(part["index"]))
+    if not parts:
+        raise ChurnopsError(f"The manifest {manifest_uri} lists no parts: nothing was scored, so there is nothing to "
+                            "check for drift. Check the sharded run's input_uri.")
+    return run(model_metadata, [part["input_uri"] for part in parts], [part["uri"] for part in parts], **options)
 
 
 def check(profile: dict, limits: Thresholds, spec, input_uris: list[str], prediction_paths: list[str],

@@ -11,14 +11,17 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import datetime, timezone
 from typing import Any, Callable
 
 import kfp_server_api
 import mlflow
+import urllib3
 
+from churnops import defaults
 from churnops.core import storm_guard
 from churnops.errors import ChurnopsError
-from churnops.registry import profiles, tracking
+from churnops.registry import journal, profiles, tracking
 
 DESCRIPTION_LIMIT = 255  # KFP on MySQL: descriptions are VARCHAR(255)
 PAGE_SIZE = 100
@@ -34,9 +37,14 @@ def run(
     window_seconds: int,
     client: Any = None,
     now: Callable[[], float] = time.time,
+    grace_seconds: int = defaults.RETRAIN_CLAIM_GRACE_SECONDS,
 ) -> dict[str, Any]:
     """Decide, and trigger when the rules allow. `drift` is what check_drift returned."""
-    decision = _decide(drift, enabled, kfp_host, namespace, recurring_run, window_seconds, client, now)
+    if grace_seconds <= defaults.RETRAIN_RUN_CREATE_TIMEOUT_SECONDS:
+        raise ChurnopsError(f"The claim grace ({grace_seconds} s) must be longer than the run create's timeout "
+                            f"({defaults.RETRAIN_RUN_CREATE_TIMEOUT_SECONDS} s), or a live owner and a taker could "
+                            "both start a retrain: raise the grace.")
+    decision = _decide(drift, enabled, kfp_host, namespace, recurring_run, window_seconds, client, now, grace_seconds)
     if drift.get("drift_run_id") and drift.get("mlflow_tracking_uri"):
         tracking.connect(drift["mlflow_tracking_uri"])
         profiles.record_retrain_decision(mlflow.MlflowClient(tracking_uri=drift["mlflow_tracking_uri"]),
@@ -44,7 +52,8 @@ def run(
     return decision
 
 
-def _decide(drift, enabled, kfp_host, namespace, recurring_run, window_seconds, client, now) -> dict[str, Any]:
+def _decide(drift, enabled, kfp_host, namespace, recurring_run, window_seconds, client, now,
+            grace_seconds) -> dict[str, Any]:
     verdict = drift["verdict"]
     first = storm_guard.decide(verdict, enabled, [], now(), window_seconds)
     if first.action == storm_guard.SKIP:  # not drifted, or off: KFP is never contacted
@@ -53,36 +62,53 @@ def _decide(drift, enabled, kfp_host, namespace, recurring_run, window_seconds, 
         raise ChurnopsError("retrain_on_drift is on but retrain_recurring_run is empty: name the recurring run "
                             "whose pipeline version and parameters a triggered retrain should use.")
     client = client or ApiClient(kfp_host)
-    target = _recurring_run(client, recurring_run, namespace)
-    claims = storm_guard.parse_claims(recurring_run, _experiments(client, storm_guard.claim_prefix(recurring_run), namespace))
-    decision = storm_guard.decide(verdict, enabled, claims, now(), window_seconds)
+    try:
+        target = _recurring_run(client, recurring_run, namespace)
+        claims = storm_guard.parse_claims(recurring_run,
+                                          _experiments(client, storm_guard.claim_prefix(recurring_run), namespace))
+        latest, moment = (claims[-1] if claims else None), now()
+        # Only a claim past the grace and still inside the window can be abandoned; only then are runs listed.
+        abandoned = (storm_guard.is_stale(latest, moment, window_seconds, grace_seconds)
+                     and not _run_exists(client, target, storm_guard.run_name(recurring_run, latest.sequence), namespace))
+    except kfp_server_api.ApiException as exc:
+        raise ChurnopsError(f"Could not read the retrain target and the storm guard's claims from KFP "
+                            f"({_describe(exc)}). On multi-user KFP the pipeline runner needs the Role of "
+                            "k8s/components/kfp-multi-user and kfp_namespace set to the profile namespace.") from None
+    decision = storm_guard.decide(verdict, enabled, claims, moment, window_seconds, abandoned, grace_seconds)
     if decision.action == storm_guard.SKIP:
         return {**decision.to_dict(), "run_id": None, "claim": claims[-1].name if claims else None}
     name = storm_guard.claim_name(recurring_run, decision.sequence)
+    display = storm_guard.run_name(recurring_run, decision.sequence)
     try:
         claim = client._experiment_api.experiment_service_create_experiment(  # noqa: SLF001
             # kfp.Client.create_experiment returns an existing experiment of that name, which
             # would let both racers through: the API's create answers 409 to the second.
             experiment=kfp_server_api.V2beta1Experiment(
                 display_name=name, namespace=namespace or None,
-                description=f"churnops storm-guard claim: drift-triggered retrain of {recurring_run}"[:DESCRIPTION_LIMIT]))
+                description=describe_claim(recurring_run, display, moment, latest if abandoned else None)))
     except kfp_server_api.ApiException as exc:
         if exc.status == 409:
             return {"action": storm_guard.SKIP, "reason": f"storm guard: another scoring run took {name} first",
                     "sequence": decision.sequence, "run_id": None, "claim": name}
         raise ChurnopsError(f"Could not claim the retrain trigger {name} in KFP ({_describe(exc)}).") from None
-    display = f"{recurring_run}-drift-{decision.sequence:06d}"
+    journal.boundary("trigger:after-claim")  # a no-op unless a test kills the process here
     try:
         created = client._run_api.run_service_create_run(run=kfp_server_api.V2beta1Run(  # noqa: SLF001
             display_name=display, description=describe_trigger(drift, name),
             experiment_id=target.experiment_id, pipeline_version_reference=target.pipeline_version_reference,
-            runtime_config=target.runtime_config, service_account=target.service_account or None))
+            runtime_config=target.runtime_config, service_account=target.service_account or None),
+            # Bounded so a taker (after the grace, which is longer) never races a live owner.
+            _request_timeout=defaults.RETRAIN_RUN_CREATE_TIMEOUT_SECONDS)
     except kfp_server_api.ApiException as exc:
         try:  # give the window back: nothing was triggered
             client._experiment_api.experiment_service_delete_experiment(experiment_id=claim.experiment_id)  # noqa: SLF001
         except kfp_server_api.ApiException:
             pass
         raise ChurnopsError(f"Drift triggered a retrain, but KFP refused the run ({_describe(exc)}).") from None
+    except urllib3.exceptions.HTTPError as exc:  # a timeout or a lost connection: the run may exist
+        raise ChurnopsError(f"Drift triggered a retrain, but the run create did not answer ({exc}); claim {name} "
+                            f"stays, and is taken over after {defaults.RETRAIN_CLAIM_GRACE_SECONDS} s if no run "
+                            f"{display} exists.") from None
     return {"action": storm_guard.TRIGGER, "reason": f"{decision.reason}: started {display}",
             "sequence": decision.sequence, "run_id": created.run_id, "claim": name}
 
@@ -117,6 +143,9 @@ class ApiClient:
     def list_experiments(self, **query):
         return self._experiment_api.experiment_service_list_experiments(**_present(query))
 
+    def list_runs(self, **query):
+        return self._run_api.run_service_list_runs(**_present(query))
+
 
 def _present(query: dict[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in query.items() if value not in (None, "")}
@@ -128,6 +157,24 @@ def describe_trigger(drift: dict[str, Any], claim: str) -> str:
             f"model={drift.get('model_name', '')} v{drift.get('model_version', '')}; "
             f"drifted={','.join(drift.get('drifted_features', []))}")
     return text[:DESCRIPTION_LIMIT]
+
+
+def describe_claim(target: str, run: str, claimed_epoch: float, replaces: storm_guard.Claim | None) -> str:
+    """A claim's description: when it was claimed and the run it starts (found by name, since KFP
+    experiments cannot be updated after create: api/v2beta1/experiment.proto has no Update)."""
+    claimed = datetime.fromtimestamp(claimed_epoch, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    text = f"churnops storm-guard claim: drift-triggered retrain of {target}; claimed_at={claimed}; run={run}"
+    if replaces is not None:
+        text += f"; replaces={replaces.name} (abandoned: no run)"
+    return text[:DESCRIPTION_LIMIT]
+
+
+def _run_exists(client, target, display: str, namespace: str) -> bool:
+    """Whether the run a claim names exists, in the target's experiment (where the owner creates it)."""
+    found = client.list_runs(
+        page_size=1, namespace=namespace or None, experiment_id=target.experiment_id,
+        filter=json.dumps({"predicates": [{"key": "display_name", "operation": "EQUALS", "string_value": display}]}))
+    return bool(found.runs)
 
 
 def _recurring_run(client, name: str, namespace: str):

@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import json
+import time
 
 import numpy as np
 import pandas as pd
 import pytest
+from support import retrain_target
+from support.drift_batches import write_batches
+from support.kfp_server import FakeKfpServer
+from support.retrain_target import TARGET
 
+from churnops import names
 from churnops.app.local_runner import run_locally
 from churnops.registry.loading import resolve
 from churnops.steps.batch_predict import predict_file
@@ -50,3 +56,48 @@ def test_eight_shards_score_the_same_rows_and_probabilities_as_one_process(train
     predict_file(resolve("models:/churn-classifier/1", client), str(shards / "all.csv.whole"), str(single),
                  str(tmp_path / "rejected.csv"), tracking_uri=trained_run["tracking_uri"])
     pd.testing.assert_frame_equal(pd.concat(parts, ignore_index=True), pd.read_csv(single, dtype=str))
+    # The drift step ran on the whole input (the training rows themselves): all 5000 rows, not drifted.
+    [drift] = drift_runs(client, str(shards / "shard-0.csv"))
+    assert drift.data.tags[names.RUN_TAG_DRIFT_VERDICT] != "drifted" and drift.data.tags[names.RUN_TAG_DRIFT_FEATURES] == ""
+    assert drift.data.tags[names.RUN_TAG_INPUT].count("shard-") == SHARDS
+
+
+def drift_runs(client, first_input: str) -> list:
+    """The drift-check runs (any experiment) whose input list starts with `first_input`."""
+    experiments = [e.experiment_id for e in client.search_experiments()]
+    found = client.search_runs(experiments, filter_string=f"tags.`{names.RUN_TAG_STEP}` = '{names.STEP_CHECK_DRIFT}'")
+    return [run for run in found if run.data.tags.get(names.RUN_TAG_INPUT, "").startswith(first_input)]
+
+
+@pytest.fixture
+def kfp_server(tmp_path):
+    with FakeKfpServer() as server:
+        server.now = int(time.time())  # the step processes read the real clock
+        server.experiment_id = retrain_target.seed(server, retrain_target.compile_training(tmp_path / "training.yaml"))
+        yield server
+
+
+def test_a_drifted_batch_in_eight_shards_is_drifted_as_a_whole_and_triggers_one_retrain(trained_run, synthetic_csv,
+                                                                                        kfp_server, tmp_path):
+    import mlflow
+
+    batches = write_batches(synthetic_csv, tmp_path, seed=11)
+    rows = pd.read_csv(batches / "drifted.csv", dtype=str, keep_default_na=False)
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for index, block in enumerate(np.array_split(np.arange(len(rows)), SHARDS)):
+        rows.iloc[block].to_csv(folder / f"shard-{index}.csv", index=False)  # 125 rows each: under min_rows alone
+    out = tmp_path / "predictions"
+    run_locally(sharded_inference_pipeline, {
+        "model_uri": "models:/churn-classifier/1", "input_uri": str(folder / "shard-*.csv"), "output_uri": str(out),
+        "mlflow_tracking_uri": trained_run["tracking_uri"], "chunk_rows": 300, "retrain_on_drift": True,
+        "retrain_recurring_run": TARGET, "retrain_window_seconds": 3600, "kfp_host": kfp_server.url,
+    }, trained_run["home"])
+    client = mlflow.MlflowClient(tracking_uri=trained_run["tracking_uri"], registry_uri=trained_run["tracking_uri"])
+    [drift] = drift_runs(client, str(folder / "shard-0.csv"))
+    tags = drift.data.tags
+    assert tags[names.RUN_TAG_DRIFT_VERDICT] == "drifted"
+    assert sorted(tags[names.RUN_TAG_DRIFT_FEATURES].split(",")) == ["Contract", "MonthlyCharges", "tenure"]
+    assert tags[names.RUN_TAG_RETRAIN_DECISION] == "trigger"
+    [started] = kfp_server.state.runs.values()  # one retrain for the batch, not one per shard
+    assert started["run_id"] == tags[names.RUN_TAG_RETRAIN_RUN] and started["experiment_id"] == kfp_server.experiment_id

@@ -170,3 +170,34 @@ def test_a_removed_policy_is_noticed(nets, tmp_path):
     trimmed = [o for o in objects if not (o["kind"] == "NetworkPolicy" and o["metadata"]["name"] == "allow-prometheus-scrape")]
     pairs = connectivity(cluster("prod", trimmed), tmp_path)
     assert not reaches(pairs, PROMETHEUS, MLFLOW, 5000)
+
+
+# The KFP API port: kubeflow/pipelines manifests/kustomize/base/pipeline/ml-pipeline-apiserver-service.yaml,
+# Service ml-pipeline (selector app: ml-pipeline), port `http` 8888 -> targetPort 8888 (`grpc` is 8887).
+# Read at tag 2.17.0 (4a3592cb) and at the fetched snapshot's head (7b70c7b, 2026-08-21): identical,
+# the file last changed in 7875b68 (#6572), so the pinned 2.17.2 serves the same port.
+KFP_API = ("kubeflow/ml-pipeline[Pod]", 8888)
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_the_retrain_trigger_reaches_the_kfp_api(nets, env):
+    # trigger_retrain (a step pod, as churnops-pipeline-runner) calls ml-pipeline:8888 (defaults.CLUSTER_KFP_HOST).
+    objects, pairs = nets[env]
+    assert reaches(pairs, STEP, *KFP_API), "step pods -> KFP API"
+    # Open because nothing of ours isolates pods in kubeflow: our policies select mlflow (and
+    # churnops-serving) pods only. An egress "allow" for the step pods would isolate them, cutting
+    # what KFP's launcher and the steps need and we do not list (object stores, GCS, the API server).
+    assert [o["metadata"]["name"] for o in objects if o["kind"] == "NetworkPolicy"
+            and o["metadata"].get("namespace") == "kubeflow"] == []
+
+
+def test_egress_isolation_of_the_kubeflow_namespace_would_be_noticed(nets, tmp_path):
+    # The check above can fail: a default-deny egress in kubeflow (the kind of policy that would
+    # cut the trigger off) leaves no path step -> ml-pipeline:8888, while MLflow's policies are unchanged.
+    objects, _ = nets["prod"]
+    deny = {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+            "metadata": {"name": "default-deny-egress", "namespace": "kubeflow"},
+            "spec": {"podSelector": {}, "policyTypes": ["Egress"]}}
+    pairs = connectivity(cluster("prod", objects + [deny]), tmp_path)
+    assert not reaches(pairs, STEP, *KFP_API)
+    assert reaches(pairs, INGRESS, MLFLOW, 5000)

@@ -68,7 +68,7 @@ PROPAGATION_POLICIES = ("FOREGROUND", "BACKGROUND", "ORPHAN")
 # Bearer <token>, reviewed with audience common/const.go DefaultTokenReviewAudience, every audience
 # must be present: ensureAudience); auth/auth.go: IdentityHeaderMissingError; resource/
 # resource_manager.go: IsAuthorized (SubjectAccessReview on group common/const.go RbacPipelinesGroup,
-# resources experiments/pipelines/jobs, verbs get/list/create/delete/enable/disable/archive/unarchive;
+# resources experiments/pipelines/jobs/runs, verbs get/list/create/delete/enable/disable/archive/unarchive;
 # Unauthenticated -> 401, PermissionDenied -> 403 as common errors map them).
 TOKEN_AUDIENCE = "pipelines.kubeflow.org"
 RBAC_GROUP = "pipelines.kubeflow.org"
@@ -355,6 +355,15 @@ class FakeKfpServer:
         if resource == "jobs" and method == "POST" and not action and isinstance(body, dict):
             experiment = self.state.experiments.get(body.get("experiment_id") or "")
             namespace = experiment["namespace"] if experiment else namespace
+        if resource == "runs":
+            # server/run_server.go: createRun takes the namespace from the run's experiment
+            # (GetValidExperimentNamespacePair), listRuns from the experiment_id query
+            # (GetNamespaceFromExperimentId); canAccessRun of a run id uses the run's namespace.
+            experiment_id = query.get("experiment_id") or (body.get("experiment_id") if isinstance(body, dict) else "")
+            if item_id in self.state.runs:
+                namespace = self.state.runs[item_id]["namespace"]
+            elif experiment_id in self.state.experiments:
+                namespace = self.state.experiments[experiment_id]["namespace"]
         return resource, verb, namespace
 
     # -- the simulated ScheduledWorkflow controller -----------------------------------------------

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from churnops.core.storm_guard import SKIP, TRIGGER, claim_name, decide, parse_claims
+from churnops.core.storm_guard import SKIP, TRIGGER, claim_name, decide, is_stale, parse_claims
 
 DAY = 86400
 
@@ -30,3 +30,14 @@ def test_decide(verdict, enabled, claimed_ago, action, sequence):
     claims = parse_claims("w", [("w-drift-retrain-000001", now - claimed_ago)]) if claimed_ago is not None else []
     decision = decide(verdict, enabled, claims, now, DAY)
     assert (decision.action, decision.sequence) == (action, sequence)
+
+
+def test_an_abandoned_claim_inside_the_window_lets_the_next_sequence_through():
+    now = 10 * DAY
+    claims = parse_claims("w", [("w-drift-retrain-000004", now - 3600)])
+    assert is_stale(claims[-1], now, DAY, 900) and not is_stale(claims[-1], now, DAY, 3601)
+    assert not is_stale(claims[-1], now + DAY, DAY, 900)  # past the window: an ordinary trigger, no check needed
+    assert decide("drifted", True, claims, now, DAY).action == SKIP
+    taken = decide("drifted", True, claims, now, DAY, abandoned=True, grace_seconds=900)
+    assert (taken.action, taken.sequence) == (TRIGGER, 5) and "taking over" in taken.reason
+    assert decide("ok", True, claims, now, DAY, abandoned=True).action == SKIP  # never without drift

@@ -9,7 +9,7 @@ import pytest
 from support.drift_batches import write_batches
 
 from churnops import defaults, names
-from churnops.errors import RegistryError
+from churnops.errors import ChurnopsError, RegistryError
 from churnops.registry import profiles
 from churnops.registry.loading import resolve
 from churnops.steps import check_drift
@@ -68,3 +68,11 @@ def test_the_check_logs_a_run_tagged_with_the_version_holding_the_report(trained
     stored = json.loads(open(client.download_artifacts(run.info.run_id, names.ARTIFACT_DRIFT_JSON, str(tmp_path))).read())
     assert stored["verdict"] == verdict and stored["score"]["name"] == "churn_probability"
     assert (tmp_path / "r.md").read_text().startswith(f"# Drift: **{verdict}**")
+
+
+def test_a_sharded_check_of_a_manifest_without_parts_says_what_to_check(tmp_path):
+    manifest = tmp_path / "manifest.json"
+    manifest.write_text('{"parts": [], "rows": 0}')
+    with pytest.raises(ChurnopsError, match=r"manifest.json lists no parts.*input_uri"):
+        check_drift.run_sharded({}, str(manifest), thresholds={}, experiment_name="x", html_path=str(tmp_path / "r.html"),
+                         markdown_path=str(tmp_path / "r.md"))
