@@ -1,0 +1,45 @@
+"""churnops.core.scoring: split_typed gives exactly what split_rejects + typed_features gave, parsing once."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from pandas.testing import assert_frame_equal
+
+from churnops.core.features import FeatureSpec
+from churnops.core.fitting import typed_features
+from churnops.core.scoring import split_rejects, split_typed
+
+SPEC = FeatureSpec(numeric=["tenure", "TotalCharges"], categorical=["Contract"], id_columns=["customerID"])
+
+
+def messy_chunk(rows: int, seed: int) -> pd.DataFrame:
+    """Raw text as batch_predict reads it (dtype=str, blank cells NaN): numbers, blanks, spaces, garbage."""
+    rng = np.random.default_rng(seed)
+    numbers = rng.normal(50, 30, rows).round(3).astype(str)
+    pool = np.array([*numbers[:20], "", " ", " 12 ", "1e3", "-0", "inf", "n/a", "12,5", "nan", "0x1"], dtype=object)
+    frame = pd.DataFrame({
+        "customerID": [f"C{i}" for i in range(rows)],
+        "tenure": rng.choice(pool, rows),
+        "TotalCharges": np.where(rng.random(rows) < 0.7, numbers, rng.choice(pool, rows)),
+        "Contract": rng.choice(np.array(["Month-to-month", "One year", "", "Two year"], dtype=object), rows),
+    })
+    frame.index = frame.index + 1000  # a later chunk
+    return frame.replace({"": np.nan})
+
+
+def test_split_typed_equals_split_rejects_then_typed_features():
+    for seed in range(5):
+        chunk = messy_chunk(2000, seed)
+        good, rejected = split_rejects(chunk, SPEC, 1001)
+        good2, rejected2, typed = split_typed(chunk, SPEC, 1001)
+        assert 0 < len(rejected) < len(chunk)  # the chunk really has both kinds of rows
+        assert_frame_equal(good2, good)
+        assert_frame_equal(rejected2, rejected)
+        assert_frame_equal(typed, typed_features(good, SPEC))
+
+
+def test_a_chunk_of_only_rejected_rows_types_to_an_empty_frame():
+    chunk = pd.DataFrame({"customerID": ["a"], "tenure": ["x"], "TotalCharges": ["1"], "Contract": ["One year"]})
+    good, rejected, typed = split_typed(chunk, SPEC, 1)
+    assert good.empty and len(rejected) == 1 and typed.empty and list(typed.columns) == SPEC.features
