@@ -52,15 +52,20 @@ def decision_tags(decision: promotion.Decision, actor: str) -> dict[str, str]:
 
 
 def version_description(decision: promotion.Decision, version: str, dataset: str) -> str:
-    """What the version page says first: the data, what it was compared with, the verdict and why."""
+    """What the version page says first: the status and verdict, why, then the data and what it was compared with.
+
+    The status leads because the MLflow 3.17 version page shows the description above its tag
+    table, where `validation_status` sorts after `audit.history` and sits below the fold
+    (scripts/ui_screenshots.py checks what a 1440x1000 window shows)."""
     metric = decision.primary_metric
     score = decision.candidate_metrics.get(metric)
     against = (f"compared with champion v{decision.champion_version} on the same {decision.evidence.get('test_rows', '')} "
                f"holdout rows" if decision.champion_version else "no champion to compare with")
     verdict = {promotion.ACTION_PROMOTE: "PROMOTED to champion", promotion.ACTION_CHALLENGER: "kept as challenger",
                promotion.ACTION_CONFLICT: "not moved (the champion changed meanwhile)"}.get(decision.action, decision.action)
-    return (f"v{version} trained on {dataset or 'unknown data'}; holdout {metric} "
-            f"{'-' if score is None else f'{score:.4f}'}; {against}. {verdict}: {decision.reason}")
+    return (f"{decision.status.upper()} - {verdict}: {decision.reason.rstrip('.')}. "
+            f"v{version} trained on {dataset or 'unknown data'}; holdout {metric} "
+            f"{'-' if score is None else f'{score:.4f}'}; {against}.")
 
 
 def run_tags(decision: promotion.Decision) -> dict[str, str]:

@@ -21,10 +21,12 @@ def load_script():
 
 def test_chromium_runs_headless_with_a_fresh_profile_and_no_background_traffic():
     script = load_script()
-    command = script.chromium_command("chromium", "/tmp/p", "http://127.0.0.1:1/#/x", screenshot="/tmp/x.png")
+    command = script.chromium_command("chromium", "/tmp/p")
     for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run", "--user-data-dir=/tmp/p"):
+                 "--disable-component-update", "--disable-sync", "--no-first-run", "--user-data-dir=/tmp/p",
+                 "--remote-debugging-pipe", "--window-size=1440,1000"):
         assert flag in command
+    assert command[-1] == "about:blank"  # the page is opened over the pipe, after localStorage is preset
     assert all(url.startswith("http://127.0.0.1:") for url in script.pages("http://127.0.0.1:9", "1", "r", "2").values())
 
 
@@ -37,4 +39,30 @@ def test_the_pages_show_dataset_kfp_run_champion_and_status(tmp_path):
     assert set(report) == {"runs-list", "run-page", "model-version"}
     for page in report.values():
         assert all(page["shows"].values()), page
+        assert page["assistant_panel_open"] is False, page  # the preset localStorage keys keep it closed
         assert open(page["png"], "rb").read(8) == b"\x89PNG\r\n\x1a\n"
+    # Issue 13 "Done when": the version page shows champion and status without scrolling, in a
+    # 1440x1000 viewport: the alias chip and the description's first words (PASSED - PROMOTED ...).
+    version_page = report["model-version"]
+    assert version_page["above_fold"]["champion"] and version_page["above_fold"]["status"], version_page
+    assert version_page["top_px"]["status"] < 1000
+
+
+def test_an_item_below_a_scroll_box_or_under_an_overlay_is_not_above_the_fold(tmp_path):
+    """FACTS_JS in the real chromium on a local page: one item visible, one clipped by a scroll box,
+    one below the viewport, one covered by a fixed overlay."""
+    if shutil.which("chromium") is None:
+        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
+    script = load_script()
+    page = tmp_path / "page.html"
+    page.write_text("""<html><body style="margin:0">
+      <p>visible words</p>
+      <div style="height:50px;overflow:auto"><div style="height:400px"></div><p>clipped words</p></div>
+      <div style="height:2000px"></div><p>far words</p>
+      <p style="position:absolute;top:300px">covered words</p>
+      <div style="position:fixed;top:280px;left:0;width:100%;height:80px;background:#fff"></div>
+    </body></html>""")
+    expected = {label: {"text": f"{label} words"} for label in ("visible", "clipped", "far", "covered")}
+    facts = script.capture("chromium", page.as_uri(), expected, tmp_path / "p.png", tmp_path / "p.html", {})
+    assert facts["shows"] == dict.fromkeys(expected, True)
+    assert facts["above_fold"] == {"visible": True, "clipped": False, "far": False, "covered": False}

@@ -121,7 +121,8 @@ def test_a_kill_at_every_boundary_ends_as_an_uninterrupted_run(baseline, tmp_pat
     assert reference["aliases"]["champion"] == expected_champion and reference["intent"] is None
     new = {str(number): details for number, details in reference["versions"].items()}["2"]
     assert len(new["tags"]) + len(VOLATILE) <= 12, sorted(new["tags"])
-    assert new["description"].startswith("v2 trained on "), new["description"]
+    status = "PASSED - PROMOTED to champion: " if expected_champion == "2" else "FAILED - kept as challenger: "
+    assert new["description"].startswith(status) and ". v2 trained on " in new["description"], new["description"]
     def kill_and_rerun(boundary: str):
         home = copy_store(baseline, tmp_path, boundary.replace(":", "_"))
         killed = run_steps(plan, home, crash_at=boundary)
