@@ -73,6 +73,7 @@ def inference_pipeline(
             drift_thresholds=drift_thresholds,
             mlflow_experiment_name=mlflow_experiment_name,
             chunk_rows=chunk_rows,
+            kfp_run_id=dsl.PIPELINE_JOB_ID_PLACEHOLDER,
         ).set_display_name("Check drift")
         trigger_retrain(
             drift=drift.outputs["Output"],

@@ -88,6 +88,7 @@ def training_pipeline(
             model_name=model_name,
             search_space=search_space,
             cv_folds=search_cv_folds,
+            kfp_run_id=dsl.PIPELINE_JOB_ID_PLACEHOLDER,
         ).set_display_name("Start candidate search")
         with dsl.ParallelFor(search_space, parallelism=SEARCH_PARALLELISM, name="model-families") as family:
             scored = score_model_family(

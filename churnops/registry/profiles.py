@@ -51,7 +51,7 @@ def load_run_profile(client: mlflow.MlflowClient, run_id: str, label: str) -> di
 
 
 def log_drift_run(client: mlflow.MlflowClient, experiment_id: str, report: DriftReport, *, input_uri: str,
-                  reference_run_id: str) -> dict[str, str]:
+                  reference_run_id: str, run_tags: dict[str, str] | None = None) -> dict[str, str]:
     """A new run in the experiment with the report (HTML + JSON), its metrics and tags; returns ids and URIs."""
     model = report.model
     tags = {
@@ -64,6 +64,7 @@ def log_drift_run(client: mlflow.MlflowClient, experiment_id: str, report: Drift
         names.RUN_TAG_INPUT: input_uri[:500],
         names.RUN_TAG_DRIFT_VERDICT: report.verdict,
         names.RUN_TAG_DRIFT_FEATURES: ",".join(report.drifted)[:5000],
+        **(run_tags or {}),  # the KFP run's ids (lineage.kfp_tags): the exit handler's key
     }
     run = client.create_run(experiment_id, tags=tags,
                             run_name=f"drift-{model.get('model_name', 'model')}-v{model.get('model_version', '')}")
