@@ -2,6 +2,7 @@
 
 from components.batch_predict import batch_predict
 from components.check_drift import check_drift
+from components.end_orphaned_runs import end_orphaned_runs
 from components.evaluate_model import evaluate_model
 from components.fingerprint_training import fingerprint_training
 from components.load_and_preprocess_data import load_and_preprocess_data
@@ -38,4 +39,5 @@ __all__ = [
     "trigger_retrain",
     "plan_shards",
     "write_manifest",
+    "end_orphaned_runs",
 ]

@@ -183,6 +183,7 @@ def _run_training(dataset_uri, tracking_uri, experiment, model_name, model_type,
         },
         home,
         verbose=verbose,
+        result_task="register-model",  # the pipeline returns nothing: its body is in a dsl.ExitHandler
     )
 
 
@@ -246,6 +247,7 @@ def predict(
         },
         home,
         verbose=verbose,
+        result_task="batch-predict",  # the pipeline returns nothing: its body is in a dsl.ExitHandler
     ))
     # KFP passes a dict output through a protobuf Struct: every number comes back as a float.
     for key in ("rows", "rejected"):

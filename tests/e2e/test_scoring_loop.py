@@ -83,7 +83,7 @@ def test_the_pipeline_publishes_to_output_uri_the_rows_it_scored(trained_run, ba
     summary = run_locally(inference_pipeline, {
         "model_uri": "models:/churn-classifier@champion", "input_uri": str(batches / "ok.csv"),
         "mlflow_tracking_uri": trained_run["tracking_uri"], "output_uri": str(target), "drift_check": False,
-    }, trained_run["home"])
+    }, trained_run["home"], result_task="batch-predict")
     published = pd.read_csv(target, dtype=str)
     assert published.equals(pd.read_csv(summary["predictions_path"], dtype=str)) and len(published) == 1000
     assert sorted(p.name for p in target.parent.iterdir()) == ["2026-01-05.csv"]  # no temporary left
