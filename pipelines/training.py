@@ -44,6 +44,8 @@ def training_pipeline(
     promotion_thresholds: dict = defaults.PROMOTION_THRESHOLDS,  # noqa: B006
     promotion_metric: str = defaults.PROMOTION_METRIC,
     promotion_tolerance: float = defaults.PROMOTION_TOLERANCE,
+    promotion_min_test_rows: int = defaults.PROMOTION_MIN_TEST_ROWS,
+    promotion_min_class_rows: int = defaults.PROMOTION_MIN_CLASS_ROWS,
     force: bool = False,
     search_space: list = DEFAULT_SEARCH_SPACE,  # noqa: B006
     search_cv_folds: int = defaults.CV_FOLDS,
@@ -68,7 +70,8 @@ def training_pipeline(
        parameters + code version) exists, unless `force`.
     5. promote_model: validation gate. The candidate must meet `promotion_thresholds` and not
        be worse than the current `champion` on `promotion_metric` by more than
-       `promotion_tolerance`, both re-scored on this run's test set. Passing moves `champion`
+       `promotion_tolerance`, both re-scored on this run's test set; no decision on a test set
+       of fewer than `promotion_min_test_rows` rows or `promotion_min_class_rows` of either class. Passing moves `champion`
        (old one -> `previous-champion`); failing sets `challenger`. Decision tagged on the version.
     6. end_orphaned_runs (exit handler, after steps 1-5 whatever happened): when they did not all
        succeed, the MLflow runs of this KFP run still RUNNING are marked FAILED.
@@ -180,4 +183,6 @@ def training_pipeline(
             promotion_metric=promotion_metric,
             promotion_tolerance=promotion_tolerance,
             decision_threshold=decision_threshold,
+            promotion_min_test_rows=promotion_min_test_rows,
+            promotion_min_class_rows=promotion_min_class_rows,
         ).set_display_name("Validation gate (promote)")
