@@ -20,7 +20,7 @@ from churnops import __version__, names
 from churnops.core.drift import DriftReport, to_html
 from churnops.core.profile import check_profile
 from churnops.errors import RegistryError
-from churnops.registry import tracking
+from churnops.registry import journal, tracking
 from churnops.registry.loading import resolve
 
 
@@ -69,6 +69,7 @@ def log_drift_run(client: mlflow.MlflowClient, experiment_id: str, report: Drift
     run = client.create_run(experiment_id, tags=tags,
                             run_name=f"drift-{model.get('model_name', 'model')}-v{model.get('model_version', '')}")
     run_id = run.info.run_id
+    journal.boundary("drift:after-create-run")  # a kill here leaves the run RUNNING: the exit handler's case
     try:
         for key, value in report.metrics().items():
             client.log_metric(run_id, key, value)
