@@ -75,6 +75,11 @@ ENV_CRASH_AT = "CHURNOPS_CRASH_AT"
 # the next run marks a RUNNING run of a dead owner FAILED.
 RUN_TAG_OWNER = "churnops.owner"
 RUN_TAG_SWEPT = "churnops.swept"
+# Who ended a run left RUNNING: the local owner sweep writes "owner sweep", the pipeline's exit
+# handler (steps/end_orphaned_runs.py) "exit handler"; the why is in RUN_TAG_SWEPT.
+RUN_TAG_ENDED_BY = "churnops.ended_by"
+ENDED_BY_OWNER_SWEEP = "owner sweep"
+ENDED_BY_EXIT_HANDLER = "exit handler"
 ENV_RUN_OWNER = "CHURNOPS_RUN_OWNER"  # set by churnops train for its step processes
 
 # A step's progress line in its stdout (a pod's log on a cluster): churnops.app.local_runner lifts

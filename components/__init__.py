@@ -3,6 +3,7 @@
 from components.batch_predict import batch_predict
 from components.check_drift import check_drift
 from components.check_sharded_drift import check_sharded_drift
+from components.end_orphaned_runs import end_orphaned_runs
 from components.evaluate_model import evaluate_model
 from components.fingerprint_training import fingerprint_training
 from components.load_and_preprocess_data import load_and_preprocess_data
@@ -40,4 +41,5 @@ __all__ = [
     "plan_shards",
     "write_manifest",
     "check_sharded_drift",
+    "end_orphaned_runs",
 ]

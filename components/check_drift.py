@@ -11,6 +11,7 @@ def check_drift(
     drift_thresholds: dict,
     mlflow_experiment_name: str,
     chunk_rows: int,
+    kfp_run_id: str,
     metrics: dsl.Output[dsl.Metrics],
     report: dsl.Output[dsl.HTML],
     summary: dsl.Output[dsl.Markdown],
@@ -20,6 +21,7 @@ def check_drift(
     Verdict ok / warn / drifted with the features named (rules: churnops.core.drift), logged as a
     new MLflow run tagged with the model version (HTML + JSON report, metrics) and shown in KFP:
     `metrics` (verdict code 0/1/2, PSI and KS per feature), `report` (HTML), `summary` (Markdown).
+    `kfp_run_id` (the pipeline passes dsl.PIPELINE_JOB_ID_PLACEHOLDER) is tagged on that run.
     Returns the verdict, the drifted features and the report's URIs.
     """
     from churnops.steps.runtime import skip_teardown_at_exit
@@ -37,6 +39,7 @@ def check_drift(
         html_path=report.path,
         markdown_path=summary.path,
         chunk_rows=chunk_rows,
+        kfp_run={"run_id": kfp_run_id},
     )
     for name, value in result.pop("metrics").items():
         metrics.log_metric(name, value)

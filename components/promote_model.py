@@ -15,6 +15,8 @@ def promote_model(
     promotion_metric: str,
     promotion_tolerance: float,
     decision_threshold: float,
+    promotion_min_test_rows: int,
+    promotion_min_class_rows: int,
 ) -> dict:
     """Validation gate: re-score candidate and champion on this run's test set, then move aliases.
 
@@ -22,6 +24,8 @@ def promote_model(
     `challenger` -> this version, champion untouched. The decision is tagged on the version,
     logged to the MLflow run, shown as metrics here and returned (keys: status, action,
     promoted, reason, champion_version, candidate_metrics, champion_metrics...).
+    The gate refuses to decide on a holdout smaller than `promotion_min_test_rows` rows or with
+    fewer than `promotion_min_class_rows` of either class (0: no minimum).
     The decision is taken inside this step: no `dsl.If` on a multi-output component.
     """
     from churnops.steps.runtime import skip_teardown_at_exit
@@ -41,6 +45,8 @@ def promote_model(
         promotion_metric,
         promotion_tolerance,
         decision_threshold,
+        min_test_rows=promotion_min_test_rows,
+        min_class_rows=promotion_min_class_rows,
     )
     comparison.log_metric("promoted", 1.0 if decision["promoted"] else 0.0)
     for name, value in (decision.get("candidate_metrics") or {}).items():

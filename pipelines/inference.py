@@ -3,7 +3,14 @@
 from kfp import dsl
 
 from churnops import defaults
-from components import batch_predict, check_drift, publish_predictions, resolve_model, trigger_retrain
+from components import (
+    batch_predict,
+    check_drift,
+    end_orphaned_runs,
+    publish_predictions,
+    resolve_model,
+    trigger_retrain,
+)
 
 PIPELINE_NAME = "churn-inference"
 # The parameter defaults (churnops.defaults) are compiled into the KFP YAML (what a scheduled run
@@ -26,7 +33,7 @@ def inference_pipeline(
     retrain_window_seconds: int = defaults.RETRAIN_WINDOW_SECONDS,
     kfp_host: str = defaults.CLUSTER_KFP_HOST,
     kfp_namespace: str = "",
-) -> dict:
+):
     """Steps:
 
     1. resolve_model: `model_uri` (models:/NAME@ALIAS, models:/NAME/N, runs:/RUN_ID/model) ->
@@ -43,44 +50,54 @@ def inference_pipeline(
     5. trigger_retrain (after the drift check): on drifted and `retrain_on_drift`, a run of
        what the recurring run `retrain_recurring_run` runs, through the KFP API at `kfp_host`
        (`kfp_namespace`), at most one per `retrain_window_seconds`; the decision recorded.
+    6. end_orphaned_runs (exit handler, after steps 1-5 whatever happened): when they did not all
+       succeed, the MLflow runs of this KFP run still RUNNING (a drift run) are marked FAILED.
 
-    Returns the scoring summary (rows, rejected, model_name, model_version, ...).
+    Returns nothing (the body is in a dsl.ExitHandler, see pipelines/training.py); the scoring
+    summary (rows, rejected, model_name, model_version, ...) is batch_predict's output.
     """
-    resolved = resolve_model(
-        model_uri=model_uri,
+    # The exit handler (issue 16): after the body whatever happened, the MLflow runs of this KFP
+    # run left RUNNING (the drift report's run, tagged kfp.run_id) are marked FAILED.
+    ended = end_orphaned_runs(
         mlflow_tracking_uri=mlflow_tracking_uri,
-    ).set_display_name("Resolve model version")
+        mlflow_experiment_name=mlflow_experiment_name,
+        kfp_run_id=dsl.PIPELINE_JOB_ID_PLACEHOLDER,
+    ).set_display_name("End orphaned MLflow runs")
+    with dsl.ExitHandler(ended, name="inference"):
+        resolved = resolve_model(
+            model_uri=model_uri,
+            mlflow_tracking_uri=mlflow_tracking_uri,
+        ).set_display_name("Resolve model version")
 
-    scored = batch_predict(
-        model=resolved.outputs["model"],
-        input_uri=input_uri,
-        chunk_rows=chunk_rows,
-        max_rejected_fraction=max_rejected_fraction,
-    ).set_display_name("Batch predict")
-
-    with dsl.If(output_uri != "", name="publish"):
-        publish_predictions(
-            predictions=scored.outputs["predictions"],
-            rejections=scored.outputs["rejections"],
-            output_uri=output_uri,
-        ).set_display_name("Publish predictions")
-
-    with dsl.If(drift_check == True, name="drift"):  # noqa: E712 (a KFP condition, not a Python comparison)
-        drift = check_drift(
+        scored = batch_predict(
             model=resolved.outputs["model"],
             input_uri=input_uri,
-            predictions=scored.outputs["predictions"],
-            drift_thresholds=drift_thresholds,
-            mlflow_experiment_name=mlflow_experiment_name,
             chunk_rows=chunk_rows,
-        ).set_display_name("Check drift")
-        trigger_retrain(
-            drift=drift.outputs["Output"],
-            retrain_on_drift=retrain_on_drift,
-            kfp_host=kfp_host,
-            kfp_namespace=kfp_namespace,
-            retrain_recurring_run=retrain_recurring_run,
-            retrain_window_seconds=retrain_window_seconds,
-        ).set_display_name("Retrain on drift")
+            max_rejected_fraction=max_rejected_fraction,
+        ).set_display_name("Batch predict")
 
-    return scored.outputs["Output"]
+        with dsl.If(output_uri != "", name="publish"):
+            publish_predictions(
+                predictions=scored.outputs["predictions"],
+                rejections=scored.outputs["rejections"],
+                output_uri=output_uri,
+            ).set_display_name("Publish predictions")
+
+        with dsl.If(drift_check == True, name="drift"):  # noqa: E712 (a KFP condition, not a Python comparison)
+            drift = check_drift(
+                model=resolved.outputs["model"],
+                input_uri=input_uri,
+                predictions=scored.outputs["predictions"],
+                drift_thresholds=drift_thresholds,
+                mlflow_experiment_name=mlflow_experiment_name,
+                chunk_rows=chunk_rows,
+                kfp_run_id=dsl.PIPELINE_JOB_ID_PLACEHOLDER,
+            ).set_display_name("Check drift")
+            trigger_retrain(
+                drift=drift.outputs["Output"],
+                retrain_on_drift=retrain_on_drift,
+                kfp_host=kfp_host,
+                kfp_namespace=kfp_namespace,
+                retrain_recurring_run=retrain_recurring_run,
+                retrain_window_seconds=retrain_window_seconds,
+            ).set_display_name("Retrain on drift")

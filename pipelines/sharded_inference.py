@@ -6,6 +6,7 @@ from churnops import defaults
 from components import (
     batch_predict,
     check_sharded_drift,
+    end_orphaned_runs,
     plan_shards,
     publish_predictions,
     resolve_model,
@@ -35,7 +36,7 @@ def sharded_inference_pipeline(
     retrain_window_seconds: int = defaults.RETRAIN_WINDOW_SECONDS,
     kfp_host: str = defaults.CLUSTER_KFP_HOST,
     kfp_namespace: str = "",
-) -> dict:
+):
     """Steps:
 
     1. resolve_model: `model_uri` -> one concrete version (every shard scores with it).
@@ -50,51 +51,61 @@ def sharded_inference_pipeline(
        scores, as the manifest lists them, against the version's reference profile, in one check
        (one verdict, one MLflow run; why not per shard: churnops.steps.check_drift.run_sharded).
     6. trigger_retrain: as in churn-inference (on drifted and `retrain_on_drift`, storm-guarded).
+    7. end_orphaned_runs (exit handler, after steps 1-6 whatever happened): when they did not all
+       succeed, the MLflow runs of this KFP run still RUNNING (the drift run) are marked FAILED.
 
-    Returns the totals (rows, rejected, parts) and the manifest's URI.
+    Returns nothing (the body is in a dsl.ExitHandler, see pipelines/training.py); the totals
+    (rows, rejected, parts) and the manifest's URI are write_manifest's output.
     """
-    resolved = resolve_model(
-        model_uri=model_uri,
+    # The exit handler (issue 16), as in churn-inference: the drift report's MLflow run of this KFP
+    # run, tagged kfp.run_id, is marked FAILED when the body did not succeed.
+    ended = end_orphaned_runs(
         mlflow_tracking_uri=mlflow_tracking_uri,
-    ).set_display_name("Resolve model version")
+        mlflow_experiment_name=mlflow_experiment_name,
+        kfp_run_id=dsl.PIPELINE_JOB_ID_PLACEHOLDER,
+    ).set_display_name("End orphaned MLflow runs")
+    with dsl.ExitHandler(ended, name="sharded-inference"):
+        resolved = resolve_model(
+            model_uri=model_uri,
+            mlflow_tracking_uri=mlflow_tracking_uri,
+        ).set_display_name("Resolve model version")
 
-    plan = plan_shards(input_uri=input_uri, output_uri=output_uri).set_display_name("Plan shards")
+        plan = plan_shards(input_uri=input_uri, output_uri=output_uri).set_display_name("Plan shards")
 
-    with dsl.ParallelFor(plan.output, parallelism=SHARD_PARALLELISM, name="shards") as shard:
-        scored = batch_predict(
+        with dsl.ParallelFor(plan.output, parallelism=SHARD_PARALLELISM, name="shards") as shard:
+            scored = batch_predict(
+                model=resolved.outputs["model"],
+                input_uri=shard.input_uri,
+                chunk_rows=chunk_rows,
+                max_rejected_fraction=max_rejected_fraction,
+            ).set_display_name("Score shard")
+            part = publish_predictions(
+                predictions=scored.outputs["predictions"],
+                rejections=scored.outputs["rejections"],
+                output_uri=shard.part_uri,
+            ).set_display_name("Publish part")
+
+        manifest = write_manifest(
+            parts=dsl.Collected(part.output),
+            shards=plan.output,
+            output_uri=output_uri,
             model=resolved.outputs["model"],
-            input_uri=shard.input_uri,
-            chunk_rows=chunk_rows,
-            max_rejected_fraction=max_rejected_fraction,
-        ).set_display_name("Score shard")
-        part = publish_predictions(
-            predictions=scored.outputs["predictions"],
-            rejections=scored.outputs["rejections"],
-            output_uri=shard.part_uri,
-        ).set_display_name("Publish part")
+        ).set_display_name("Write manifest")
 
-    manifest = write_manifest(
-        parts=dsl.Collected(part.output),
-        shards=plan.output,
-        output_uri=output_uri,
-        model=resolved.outputs["model"],
-    ).set_display_name("Write manifest")
-
-    with dsl.If(drift_check == True, name="drift"):  # noqa: E712 (a KFP condition, not a Python comparison)
-        drift = check_sharded_drift(
-            model=resolved.outputs["model"],
-            manifest=manifest.output,
-            drift_thresholds=drift_thresholds,
-            mlflow_experiment_name=mlflow_experiment_name,
-            chunk_rows=chunk_rows,
-        ).set_display_name("Check drift (all shards)")
-        trigger_retrain(
-            drift=drift.outputs["Output"],
-            retrain_on_drift=retrain_on_drift,
-            kfp_host=kfp_host,
-            kfp_namespace=kfp_namespace,
-            retrain_recurring_run=retrain_recurring_run,
-            retrain_window_seconds=retrain_window_seconds,
-        ).set_display_name("Retrain on drift")
-
-    return manifest.output
+        with dsl.If(drift_check == True, name="drift"):  # noqa: E712 (a KFP condition, not a Python comparison)
+            drift = check_sharded_drift(
+                model=resolved.outputs["model"],
+                manifest=manifest.output,
+                drift_thresholds=drift_thresholds,
+                mlflow_experiment_name=mlflow_experiment_name,
+                chunk_rows=chunk_rows,
+                kfp_run_id=dsl.PIPELINE_JOB_ID_PLACEHOLDER,
+            ).set_display_name("Check drift (all shards)")
+            trigger_retrain(
+                drift=drift.outputs["Output"],
+                retrain_on_drift=retrain_on_drift,
+                kfp_host=kfp_host,
+                kfp_namespace=kfp_namespace,
+                retrain_recurring_run=retrain_recurring_run,
+                retrain_window_seconds=retrain_window_seconds,
+            ).set_display_name("Retrain on drift")

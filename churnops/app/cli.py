@@ -44,6 +44,19 @@ def _parse_threshold(text: str) -> tuple[str, float]:
     return key, float(value)
 
 
+def _parse_minimum(flag: str):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = -1
+        if value < 0:
+            raise argparse.ArgumentTypeError(f"{flag} takes a whole number of rows >= 0 (0: no minimum), got {text!r}")
+        return value
+
+    return parse
+
+
 def _add_promotion(train: argparse.ArgumentParser) -> None:
     gate = train.add_argument_group("validation gate (promotion to the `champion` alias)")
     gate.add_argument("--min-metric", action="append", type=_parse_threshold, default=[], metavar="METRIC=VALUE",
@@ -54,6 +67,13 @@ def _add_promotion(train: argparse.ArgumentParser) -> None:
                       help="metric compared with the champion on the same test set (default: %(default)s)")
     gate.add_argument("--tolerance", type=float, default=defaults.PROMOTION_TOLERANCE,
                       help="how much worse than the champion the candidate may be (default: %(default)s)")
+    gate.add_argument("--min-test-rows", type=_parse_minimum("--min-test-rows"), default=defaults.PROMOTION_MIN_TEST_ROWS,
+                      metavar="N", help="no decision on a holdout of fewer rows; the candidate stays `challenger` "
+                                        "(default: %(default)s; 0: no minimum)")
+    gate.add_argument("--min-class-rows", type=_parse_minimum("--min-class-rows"),
+                      default=defaults.PROMOTION_MIN_CLASS_ROWS, metavar="N",
+                      help="no decision when the holdout has fewer churners or non-churners (default: %(default)s; "
+                           "0: no minimum)")
     gate.add_argument("--decision-threshold", type=float, default=defaults.DECISION_THRESHOLD,
                       help="probability at or above which a customer is predicted to churn (default: %(default)s)")
     gate.add_argument("--force", action="store_true",
@@ -240,7 +260,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         hyperparameters=dict(args.param) if args.param else None,
         random_state=args.random_state,
         decision_threshold=args.decision_threshold,
-        policy=Policy(dict(args.min_metric) or dict(defaults.PROMOTION_THRESHOLDS), args.promotion_metric, args.tolerance),
+        policy=Policy(dict(args.min_metric) or dict(defaults.PROMOTION_THRESHOLDS), args.promotion_metric, args.tolerance,
+                      min_test_rows=args.min_test_rows, min_class_rows=args.min_class_rows),
         force=args.force,
         verbose=args.verbose,
         search_space=load_search_space(args.search_space),

@@ -11,6 +11,8 @@ from __future__ import annotations
 import builtins
 import contextlib
 import io
+import json
+import os
 import re
 import sys
 import time
@@ -100,23 +102,31 @@ def run_locally(
     verbose: bool = False,
     progress: TextIO | None = None,
     executor: str | None = None,
+    result_task: str | None = None,
 ) -> Any:
     """Run `pipeline(**arguments)` in subprocesses of this interpreter; return its output.
 
     `executor`: "warm" (each step forked from a pre-imported forkserver, churnops.app.warm_executor)
     or "subprocess" (kfp.local's plain SubprocessRunner); default $CHURNOPS_LOCAL_EXECUTOR, else
     defaults.LOCAL_EXECUTOR.
+
+    `result_task`: return the `Output` of that task (its component's name) instead. A pipeline
+    whose body sits in a dsl.ExitHandler cannot return a task's output (kfp 2.17.3
+    compiler/pipeline_spec_builder.py validate_pipeline_outputs_dict: "Pipeline outputs may only
+    be returned from the top level"), so the local run reads it where kfp.local wrote it.
     """
     executing = warm_executor.warm() if warm_executor.executor_name(executor) == "warm" else contextlib.nullcontext()
     progress = progress or sys.stderr
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
     log_path = home / "logs" / f"{pipeline.name}-{stamp}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
+    # One folder per run, so the run's task outputs are found without guessing kfp.local's timestamp.
+    run_root = home / "local_outputs" / f"{stamp}-{os.getpid()}"
     local.init(
         # use_venv=False: steps run in this interpreter, where churnops and kfp are installed,
         # so no step pip-installs anything (the components set install_kfp_package=False).
         runner=local.SubprocessRunner(use_venv=False),
-        pipeline_root=str(home / "local_outputs"),
+        pipeline_root=str(run_root),
         raise_on_error=True,
     )
     # kfp.local indents step output by swapping builtins.print; tasks of a ParallelFor run in
@@ -138,4 +148,23 @@ def run_locally(
             raise ChurnopsError(f"{detail} (pipeline {pipeline.name} failed; full log: {log_path})") from exc
         finally:
             builtins.print = real_print
-    return task.output
+    return task.output if result_task is None else task_output(run_root, result_task)
+
+
+def task_output(run_root: Path, component: str) -> Any:
+    """The `Output` parameter a task of this run returned, read from its executor output file.
+
+    kfp.local internals relied on (kfp 2.17.3): a task's folder is
+    <pipeline_root>/<pipeline name>-<timestamp>/<component name without comp->
+    (kfp/local/executor_input_utils.py construct_local_task_root, get_local_pipeline_resource_name,
+    get_local_task_resource_name) and the executor writes its outputs to `executor_output.json`
+    there (construct_executor_input's output_file), return value under parameterValues.Output.
+    If that layout changes, every local run fails here naming the file (tests/e2e cover it).
+    """
+    runs = [folder for folder in run_root.iterdir() if folder.is_dir()] if run_root.is_dir() else []
+    path = runs[0] / component / "executor_output.json" if len(runs) == 1 else run_root / "?" / component
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))["parameterValues"]["Output"]
+    except (OSError, ValueError, KeyError) as exc:
+        raise ChurnopsError(f"The local run finished but its {component} result is not in {path} ({exc}); "
+                            "kfp.local's output layout may have changed (pinned: kfp 2.17.3).") from exc

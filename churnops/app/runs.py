@@ -76,7 +76,8 @@ def train(
         "model_type": model_type or ("logistic_regression" if hyperparameters else SEARCH),
         "hyperparameters": hyperparameters or {}, "test_size_ratio": test_size, "search_cv_folds": cv_folds,
         "decision_threshold": decision_threshold,
-        **({"promotion_thresholds": dict(policy.thresholds), "promotion_metric": policy.primary_metric}
+        **({"promotion_thresholds": dict(policy.thresholds), "promotion_metric": policy.primary_metric,
+            "promotion_min_test_rows": policy.min_test_rows, "promotion_min_class_rows": policy.min_class_rows}
            if policy else {}),
     })
     if problems:  # the rules --check and the pipeline apply, before any step runs
@@ -179,10 +180,13 @@ def _run_training(dataset_uri, tracking_uri, experiment, model_name, model_type,
             "promotion_thresholds": dict(policy.thresholds),
             "promotion_metric": policy.primary_metric,
             "promotion_tolerance": policy.tolerance,
+            "promotion_min_test_rows": policy.min_test_rows,
+            "promotion_min_class_rows": policy.min_class_rows,
             "force": force,
         },
         home,
         verbose=verbose,
+        result_task="register-model",  # the pipeline returns nothing: its body is in a dsl.ExitHandler
     )
 
 
@@ -246,6 +250,7 @@ def predict(
         },
         home,
         verbose=verbose,
+        result_task="batch-predict",  # the pipeline returns nothing: its body is in a dsl.ExitHandler
     ))
     # KFP passes a dict output through a protobuf Struct: every number comes back as a float.
     for key in ("rows", "rejected"):

@@ -129,6 +129,14 @@ def training_parameter_problems(parameters: dict[str, Any]) -> list[str]:
                     problems.append(f"promotion_thresholds[{metric!r}] must be a number >= 0, got {value!r}")
                 elif metric not in UNBOUNDED_METRICS and not (_number(value) and 0 <= value <= 1):
                     problems.append(f"promotion_thresholds[{metric!r}] must be a number in [0, 1], got {value!r}")
+    for name in ("promotion_min_test_rows", "promotion_min_class_rows"):
+        if name in parameters and not (_whole(parameters[name]) and parameters[name] >= 0):
+            problems.append(f"{name} must be a whole number >= 0 (0: no minimum), got {parameters[name]!r}")
+    rows, per_class = parameters.get("promotion_min_test_rows"), parameters.get("promotion_min_class_rows")
+    if _whole(rows) and _whole(per_class) and rows >= 0 and per_class >= 0 and rows and 2 * per_class > rows:
+        problems.append(f"promotion_min_class_rows ({per_class}) of each class needs at least {2 * per_class} test rows, "
+                        f"more than promotion_min_test_rows ({rows}); raise promotion_min_test_rows or lower "
+                        "promotion_min_class_rows")
     if "promotion_metric" in parameters and parameters["promotion_metric"] not in PROMOTION_METRICS:
         problems.append(f"promotion_metric {parameters['promotion_metric']!r} is unknown; "
                         f"choose from {list(PROMOTION_METRICS)}")

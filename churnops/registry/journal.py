@@ -92,7 +92,7 @@ def write_history_artifact(client: mlflow.MlflowClient, model_name: str, version
 
 
 def boundary(name: str) -> None:
-    """A step boundary of registration or promotion: a no-op unless a test names it to crash here."""
+    """A step boundary (registration, promotion, training's open run): a no-op unless a test names it to crash here."""
     if os.environ.get(names.ENV_CRASH_AT) == name:
         os._exit(KILLED_EXIT_CODE)
 

@@ -19,7 +19,7 @@ from sklearn.metrics import roc_auc_score
 import churnops
 from churnops import defaults, names
 from churnops.core.fitting import FittedModel, fit_model, typed_features
-from churnops.registry import tracking
+from churnops.registry import journal, tracking
 from churnops.registry.serving import ChurnModel
 
 MODEL_ARTIFACT = "model"
@@ -129,6 +129,7 @@ def train_and_log(
     run_id: str | None = None,
     model_name: str = "",
     decision_threshold: float = defaults.DECISION_THRESHOLD,
+    run_tags: dict[str, str] | None = None,
 ) -> tuple[FittedModel, LoggedModel]:
     """Fit, then log params, training metrics and the model in one MLflow run.
 
@@ -143,7 +144,9 @@ def train_and_log(
         context = mlflow.start_run(experiment_id=experiment_id, run_name=run_name or f"train-{model_type}")
     with context as run:
         mlflow.set_tags({names.RUN_TAG_STEP: "train", names.RUN_TAG_VERSION: churnops.__version__,
-                         names.RUN_TAG_OWNER: tracking.owner()})
+                         names.RUN_TAG_OWNER: tracking.owner(), **(run_tags or {})})
+        # A kill while fitting (OOM, eviction) leaves this run RUNNING: the exit handler's case.
+        journal.boundary("train:after-start-run")
         mlflow.log_params(
             {
                 "model_type": model_type,

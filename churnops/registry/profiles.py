@@ -20,7 +20,7 @@ from churnops import __version__, names
 from churnops.core.drift import DriftReport, to_html
 from churnops.core.profile import check_profile
 from churnops.errors import RegistryError
-from churnops.registry import tracking
+from churnops.registry import journal, tracking
 from churnops.registry.loading import resolve
 
 
@@ -51,7 +51,7 @@ def load_run_profile(client: mlflow.MlflowClient, run_id: str, label: str) -> di
 
 
 def log_drift_run(client: mlflow.MlflowClient, experiment_id: str, report: DriftReport, *, input_uri: str,
-                  reference_run_id: str) -> dict[str, str]:
+                  reference_run_id: str, run_tags: dict[str, str] | None = None) -> dict[str, str]:
     """A new run in the experiment with the report (HTML + JSON), its metrics and tags; returns ids and URIs."""
     model = report.model
     tags = {
@@ -64,10 +64,12 @@ def log_drift_run(client: mlflow.MlflowClient, experiment_id: str, report: Drift
         names.RUN_TAG_INPUT: input_uri[:500],
         names.RUN_TAG_DRIFT_VERDICT: report.verdict,
         names.RUN_TAG_DRIFT_FEATURES: ",".join(report.drifted)[:5000],
+        **(run_tags or {}),  # the KFP run's ids (lineage.kfp_tags): the exit handler's key
     }
     run = client.create_run(experiment_id, tags=tags,
                             run_name=f"drift-{model.get('model_name', 'model')}-v{model.get('model_version', '')}")
     run_id = run.info.run_id
+    journal.boundary("drift:after-create-run")  # a kill here leaves the run RUNNING: the exit handler's case
     try:
         for key, value in report.metrics().items():
             client.log_metric(run_id, key, value)

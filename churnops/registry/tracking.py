@@ -225,6 +225,35 @@ def sweep_stale_runs(client: mlflow.MlflowClient, experiment_ids: list[str], *, 
         if tag == finished_owner or owner_alive(tag) is False:
             client.set_tag(run.info.run_id, names.RUN_TAG_SWEPT,
                            f"left RUNNING by {tag}, which {'failed' if tag == finished_owner else 'is gone'}")
+            client.set_tag(run.info.run_id, names.RUN_TAG_ENDED_BY, names.ENDED_BY_OWNER_SWEEP)
             client.set_terminated(run.info.run_id, RunStatus.to_string(RunStatus.FAILED))
             swept.append(run.info.run_id)
     return swept
+
+
+def kfp_run_filter(kfp_run_id: str) -> str:
+    """The search_runs filter for the RUNNING runs of one KFP run; refuses an id KFP did not fill."""
+    if not kfp_run_id or kfp_run_id.startswith("{{") or "'" in kfp_run_id or "`" in kfp_run_id:
+        raise TrackingError(
+            f"No KFP run id to look for (got {kfp_run_id!r}): the exit handler needs the run's id; pass "
+            "dsl.PIPELINE_JOB_ID_PLACEHOLDER as kfp_run_id in the pipeline."
+        )
+    return f"attributes.status = 'RUNNING' and tags.`{names.RUN_TAG_KFP_RUN_ID}` = '{kfp_run_id}'"
+
+
+def end_kfp_run_orphans(client: mlflow.MlflowClient, experiment_ids: list[str], kfp_run_id: str,
+                        why: str) -> list[str]:
+    """Mark FAILED every RUNNING run tagged with KFP run `kfp_run_id` (names.RUN_TAG_KFP_RUN_ID); returns their ids.
+
+    Runs of other KFP runs, runs without the tag and finished runs are not matched by the filter.
+    """
+    from mlflow.entities import RunStatus
+
+    query = kfp_run_filter(kfp_run_id)
+    ended = []
+    for run in client.search_runs(experiment_ids, query, max_results=1000):
+        client.set_tag(run.info.run_id, names.RUN_TAG_SWEPT, why[:5000])
+        client.set_tag(run.info.run_id, names.RUN_TAG_ENDED_BY, names.ENDED_BY_EXIT_HANDLER)
+        client.set_terminated(run.info.run_id, RunStatus.to_string(RunStatus.FAILED))
+        ended.append(run.info.run_id)
+    return ended

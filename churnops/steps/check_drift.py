@@ -20,7 +20,7 @@ from churnops.core.drift import DriftCheck, DriftReport, Thresholds, to_html, to
 from churnops.core.fitting import typed_features
 from churnops.core.profile import SCORE
 from churnops.errors import ChurnopsError
-from churnops.registry import profiles, tracking
+from churnops.registry import lineage, profiles, tracking
 from churnops.registry.loading import feature_spec
 from churnops.storage import uris
 
@@ -35,6 +35,7 @@ def run(
     html_path: str,
     markdown_path: str,
     chunk_rows: int = defaults.CHUNK_ROWS,
+    kfp_run: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """The step: `model_metadata` is what resolve_model wrote. Returns the verdict, features, report URIs."""
     limits = Thresholds.from_dict(thresholds)  # a bad threshold fails before anything is read
@@ -51,7 +52,8 @@ def run(
     Path(markdown_path).write_text(to_markdown(report), encoding="utf-8")
     experiment_id = tracking.ensure_experiment(tracking_uri, experiment_name)
     logged = profiles.log_drift_run(client, experiment_id, report, input_uri=",".join(input_uris),
-                                    reference_run_id=model_metadata["run_id"])
+                                    reference_run_id=model_metadata["run_id"],
+                                    run_tags=lineage.kfp_tags(kfp_run or {}))
     return {
         "verdict": report.verdict,
         "drifted_features": report.drifted,

@@ -56,7 +56,9 @@ def score_candidate(
         parent["experiment_id"],
         run_name=candidate["name"],
         tags={names.RUN_TAG_PARENT: parent["run_id"], names.RUN_TAG_STEP: "score",
-              names.RUN_TAG_CANDIDATE: candidate["name"], names.RUN_TAG_OWNER: tracking.owner()},
+              names.RUN_TAG_CANDIDATE: candidate["name"], names.RUN_TAG_OWNER: tracking.owner(),
+              # The KFP run the search runs in (start_candidate_search's metadata): the exit handler's key.
+              **({names.RUN_TAG_KFP_RUN_ID: str(parent["kfp_run_id"])} if parent.get("kfp_run_id") else {})},
     )
     run_id = run.info.run_id
     try:

@@ -17,7 +17,7 @@ from mlflow.entities import RunStatus
 import churnops
 from churnops import names
 from churnops.core.search_space import check_search_space, expand
-from churnops.registry import tracking
+from churnops.registry import lineage, tracking
 from churnops.storage import uris
 
 
@@ -28,13 +28,19 @@ def run(
     space: list[dict[str, Any]],
     cv_folds: int,
     dataset_info: dict[str, Any],
+    kfp_run: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """Check the search space, then open the parent run that the candidates' runs nest under."""
+    """Check the search space, then open the parent run that the candidates' runs nest under.
+
+    `kfp_run` (the KFP run's ids) is tagged on the parent run and handed on to the candidates'
+    runs, so the pipeline's exit handler finds every run of its KFP run.
+    """
     check_search_space(space)
     n_candidates = sum(len(expand(family)) for family in space)
     tracking.connect(tracking_uri)
     experiment_id = tracking.ensure_experiment(tracking_uri, experiment_name)
     client = mlflow.MlflowClient()
+    kfp_tags = lineage.kfp_tags(kfp_run or {})
     parent_run = client.create_run(
         experiment_id,
         run_name=f"search-{n_candidates}-candidates",
@@ -43,6 +49,7 @@ def run(
             names.RUN_TAG_VERSION: churnops.__version__,
             names.RUN_TAG_MODEL_NAME: model_name,
             names.RUN_TAG_OWNER: tracking.owner(),
+            **kfp_tags,
         },
     )
     run_id = parent_run.info.run_id
@@ -60,4 +67,5 @@ def run(
             raise
         raise error from exc
     # Left RUNNING: the training step reopens it to log the winner and ends it.
-    return {"run_id": run_id, "experiment_id": experiment_id, "mlflow_tracking_uri": tracking_uri}
+    return {"run_id": run_id, "experiment_id": experiment_id, "mlflow_tracking_uri": tracking_uri,
+            **({"kfp_run_id": kfp_tags[names.RUN_TAG_KFP_RUN_ID]} if names.RUN_TAG_KFP_RUN_ID in kfp_tags else {})}

@@ -66,6 +66,9 @@ def run(
             run_id=candidate.get("run_id") or None,
             model_name=model_name,
             decision_threshold=decision_threshold,
+            # At the run's start, not only with the lineage below: a step killed while fitting
+            # leaves a run the pipeline's exit handler must still find by its KFP run id.
+            run_tags=lineage.kfp_tags(kfp_run or {}),
         )
     except ChurnopsError:
         raise

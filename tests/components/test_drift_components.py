@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import mlflow
 import pandas as pd
 import pytest
 from kfp import dsl
@@ -53,9 +54,12 @@ def test_check_drift_shows_metrics_html_and_markdown_in_kfp(scored, tmp_path):
                                 artifact(dsl.Markdown, tmp_path, "summary"))
     result = check_drift.python_func(model=scored["model"], input_uri=str(scored["folder"] / "in.csv"),
                                      predictions=scored["predictions"], drift_thresholds=dict(defaults.DRIFT_THRESHOLDS),
-                                     mlflow_experiment_name="churn", chunk_rows=250, metrics=metrics, report=report,
-                                     summary=summary)
+                                     mlflow_experiment_name="churn", chunk_rows=250, kfp_run_id="kfp-run-8",
+                                     metrics=metrics, report=report, summary=summary)
     assert result["verdict"] == "ok" and result["drifted_features"] == []
+    drift_run = mlflow.MlflowClient(tracking_uri=scored["model"].metadata["mlflow_tracking_uri"]).get_run(
+        result["drift_run_id"])
+    assert drift_run.data.tags["kfp.run_id"] == "kfp-run-8"  # the exit handler's key
     assert metrics.metadata["drift_verdict_code"] == 0 and "psi_tenure" in metrics.metadata
     assert report.metadata["verdict"] == "ok" and (tmp_path / "report").read_text().startswith("<!DOCTYPE html>")
     assert (tmp_path / "summary").read_text().startswith("# Drift: **ok**")

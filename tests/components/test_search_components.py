@@ -38,10 +38,11 @@ def test_search_chain_refits_the_best_candidate_into_the_parent_run(tmp_path, sp
     search_run = artifact(dsl.Artifact, tmp_path, "search_run")
     start_candidate_search.python_func(
         x_train=split["x_train"], mlflow_tracking_uri=tracking_uri, mlflow_experiment_name="search",
-        model_name="m", search_space=SPACE, cv_folds=3, search_run=search_run,
+        model_name="m", search_space=SPACE, cv_folds=3, kfp_run_id="kfp-run-7", search_run=search_run,
     )
     parent_id = search_run.metadata["run_id"]
     assert open(search_run.path).read() == parent_id
+    assert search_run.metadata["kfp_run_id"] == "kfp-run-7"  # handed on to the candidates' runs
 
     results = [
         score_model_family.python_func(x_train=split["x_train"], y_train=split["y_train"], search_run=search_run,
@@ -50,6 +51,10 @@ def test_search_chain_refits_the_best_candidate_into_the_parent_run(tmp_path, sp
     ]
     chosen = select_best_candidate.python_func(family_scores=results, search_space=SPACE, search_run=search_run)
     all_scores = [score for result in results for score in result["scores"]]
+    # Every run the search opened carries the KFP run's id: the exit handler's key.
+    client = mlflow.MlflowClient(tracking_uri=tracking_uri)
+    assert {client.get_run(run_id).data.tags.get("kfp.run_id")
+            for run_id in [parent_id, *(score["run_id"] for score in all_scores)]} == {"kfp-run-7"}
     assert chosen["cv_roc_auc"] == max(score["cv_roc_auc"] for score in all_scores)
     assert chosen["run_id"] == parent_id and len(chosen["leaderboard"]) == 3
 

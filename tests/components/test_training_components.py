@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import mlflow
 import pytest
 from kfp import dsl
@@ -82,8 +84,13 @@ def test_train_evaluate_register_chain(tmp_path, split, tracking_uri):
     decision = promote_model.python_func(
         model=model, x_test=split["x_test"], y_test=split["y_test"], model_name="churn-components",
         model_version=version, comparison=comparison, promotion_thresholds={"roc_auc": 0.5},
-        promotion_metric="roc_auc", promotion_tolerance=0.005, decision_threshold=0.5)
+        promotion_metric="roc_auc", promotion_tolerance=0.005, decision_threshold=0.5,
+        promotion_min_test_rows=101, promotion_min_class_rows=11)
     assert decision["promoted"] is True
+    # The holdout minimums the pipeline passes are the ones the gate applied (and recorded).
+    evidence = json.loads(mlflow.MlflowClient().get_model_version("churn-components", version).tags[
+        "validation_evidence"])
+    assert (evidence["min_test_rows"], evidence["min_class_rows"]) == (101, 11)
     # Issue 13: KFP's side links back to the MLflow version and run.
     assert comparison.metadata["model_version_uri"] == f"models:/churn-components/{version}"
     assert comparison.metadata["mlflow_run_uri"] == f"runs:/{model.metadata['run_id']}"

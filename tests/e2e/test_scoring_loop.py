@@ -20,6 +20,7 @@ from churnops import names
 from churnops.app import runs
 from churnops.app.cli import main
 from churnops.app.local_runner import run_locally
+from churnops.errors import ChurnopsError
 from pipelines.inference import inference_pipeline
 
 pytestmark = pytest.mark.e2e
@@ -83,7 +84,24 @@ def test_the_pipeline_publishes_to_output_uri_the_rows_it_scored(trained_run, ba
     summary = run_locally(inference_pipeline, {
         "model_uri": "models:/churn-classifier@champion", "input_uri": str(batches / "ok.csv"),
         "mlflow_tracking_uri": trained_run["tracking_uri"], "output_uri": str(target), "drift_check": False,
-    }, trained_run["home"])
+    }, trained_run["home"], result_task="batch-predict")
     published = pd.read_csv(target, dtype=str)
     assert published.equals(pd.read_csv(summary["predictions_path"], dtype=str)) and len(published) == 1000
     assert sorted(p.name for p in target.parent.iterdir()) == ["2026-01-05.csv"]  # no temporary left
+
+
+def test_a_drift_step_killed_with_its_run_open_leaves_no_running_run(trained_run, batches, tmp_path, monkeypatch):
+    """The inference pipeline's exit handler (issue 16): `churnops predict` sweeps nothing itself, and
+    the drift step is killed (os._exit, as an OOM kill) right after it opened its MLflow run."""
+    monkeypatch.setenv(names.ENV_CRASH_AT, "drift:after-create-run")
+    with pytest.raises(ChurnopsError, match="pipeline churn-inference failed"):
+        predict(trained_run, batches / "ok.csv", tmp_path / "out.csv", experiment="drift-killed")
+    client = mlflow.MlflowClient(tracking_uri=trained_run["tracking_uri"])
+    experiment = client.get_experiment_by_name("drift-killed")
+    runs_left = client.search_runs([experiment.experiment_id])
+    assert len(runs_left) == 1, "the drift step opened no run before it was killed: the case tests nothing"
+    run = runs_left[0]
+    assert run.data.tags[names.RUN_TAG_STEP] == names.STEP_CHECK_DRIFT
+    assert run.info.status == "FAILED"
+    assert run.data.tags[names.RUN_TAG_ENDED_BY] == names.ENDED_BY_EXIT_HANDLER
+    assert f"KFP run {run.data.tags[names.RUN_TAG_KFP_RUN_ID]} ended FAILED" in run.data.tags[names.RUN_TAG_SWEPT]

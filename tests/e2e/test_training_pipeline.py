@@ -55,7 +55,10 @@ def test_registered_model_loads_by_uri_and_scores_raw_rows(trained_run, syntheti
     assert "TotalCharges" in schema.required_input_names()
     predictions = model.predict(raw[schema_columns].astype({"TotalCharges": "float64", "tenure": "float64",
                                                             "SeniorCitizen": "float64", "MonthlyCharges": "float64"}))
-    assert len(predictions) == 20 and set(pd.Series(predictions).unique()) <= {0, 1}
+    # the pyfunc (issue 16): probabilities and the decision at the logged threshold, per row
+    assert len(predictions) == 20 and {"churn_probability", "churn_predicted"} <= set(predictions.columns)
+    assert set(predictions["churn_predicted"].unique()) <= {0, 1}
+    assert predictions["churn_probability"].between(0, 1).all()
 
 
 def test_bad_dataset_stops_the_pipeline_before_anything_is_registered(tmp_path, synthetic_csv):

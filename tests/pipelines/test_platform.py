@@ -50,7 +50,10 @@ def test_step_overrides_set_resources_and_retries_per_component(prod):
     assert executors["exec-train-model"]["container"]["resources"]["resourceCpuLimit"] == "4"
     assert executors["exec-train-model"]["container"]["resources"]["resourceMemoryLimit"] == "8Gi"
     assert executors["exec-evaluate-model"]["container"]["resources"]["resourceCpuLimit"] == "2"
-    tasks = spec["root"]["dag"]["tasks"]
+    # Every DAG's tasks: the steps sit in the exit handler's DAG, the exit task in the root.
+    tasks = {name: task for dag in [spec["root"]["dag"], *(c["dag"] for c in spec["components"].values() if "dag" in c)]
+             for name, task in dag["tasks"].items()}
+    assert "end-orphaned-runs" in spec["root"]["dag"]["tasks"]
     assert "retryPolicy" not in tasks["register-model"], "registering twice would create two versions"
     assert "retryPolicy" not in tasks["promote-model"], "a retried alias move would refuse as a conflict"
     assert tasks["train-model"]["retryPolicy"]["maxRetryCount"] == 2

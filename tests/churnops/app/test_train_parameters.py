@@ -17,6 +17,7 @@ UNREACHABLE = "http://127.0.0.1:9"
     (["--test-size", "1.5"], "test_size_ratio"),
     (["--param", "C=big"], "'C'"),
     (["--model-type", "logistic_regression", "--param", "C=-2"], "'C'"),
+    (["--min-test-rows", "20"], "promotion_min_class_rows (30) of each class needs at least 60 test rows"),
 ])
 def test_train_refuses_bad_parameters_before_any_step(flags, named, capsys, tmp_path, monkeypatch):
     monkeypatch.setenv("CHURNOPS_HOME", str(tmp_path))
@@ -25,3 +26,32 @@ def test_train_refuses_bad_parameters_before_any_step(flags, named, capsys, tmp_
     assert code == 1
     assert named in err and "Invalid training parameters" in err
     assert UNREACHABLE not in err
+
+
+@pytest.mark.parametrize("flags", [["--min-test-rows", "-5"], ["--min-class-rows", "many"]])
+def test_a_holdout_minimum_that_is_not_a_count_is_refused_by_the_parser(flags, capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("CHURNOPS_HOME", str(tmp_path))
+    with pytest.raises(SystemExit) as exited:
+        main(["train", "--tracking-uri", UNREACHABLE, *flags])
+    assert exited.value.code == 2
+    assert f"{flags[0]} takes a whole number of rows >= 0" in capsys.readouterr().err
+
+
+def test_the_holdout_minimums_reach_the_pipeline_parameters(tmp_path, monkeypatch):
+    """What `churnops train --min-test-rows/--min-class-rows` hands the training pipeline's gate."""
+    from churnops.app import runs
+
+    monkeypatch.setenv("CHURNOPS_HOME", str(tmp_path))
+    handed = {}
+
+    def stop(pipeline, arguments, home, **kwargs):
+        handed.update(arguments)
+        raise runs.ChurnopsError("stopped before the pipeline ran")
+
+    monkeypatch.setattr(runs, "run_locally", stop)
+    data = tmp_path / "d.csv"
+    data.write_text("plan,usage,Churn\n" + "".join(f"{'ab'[i % 2]},{i},{'Yes' if i % 3 else 'No'}\n" for i in range(60)))
+    code = main(["train", "--dataset", str(data), "--model-type", "logistic_regression", "--min-test-rows", "10",
+                 "--min-class-rows", "2"])
+    assert code == 1
+    assert (handed["promotion_min_test_rows"], handed["promotion_min_class_rows"]) == (10, 2)

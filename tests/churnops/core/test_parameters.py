@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from churnops import defaults
 from churnops.core.evaluation import METRIC_NAMES
 from churnops.core.parameters import (
     HYPERPARAMETER_RULES,
@@ -30,6 +31,12 @@ from churnops.core.search_space import DEFAULT_SEARCH_SPACE, MODEL_TYPES
     ({"promotion_thresholds": {"auc": 0.7}}, "'auc'"),
     ({"promotion_thresholds": {"roc_auc": 75}}, "'roc_auc'"),
     ({"promotion_metric": "speed"}, "'speed'"),
+    ({"promotion_min_test_rows": -1}, "promotion_min_test_rows"),
+    ({"promotion_min_test_rows": 12.5}, "promotion_min_test_rows"),
+    ({"promotion_min_test_rows": True}, "promotion_min_test_rows"),
+    ({"promotion_min_class_rows": "30"}, "promotion_min_class_rows"),
+    # 30 of each class need 60 rows: a minimum of 20 rows would not lower what the gate asks.
+    ({"promotion_min_test_rows": 20, "promotion_min_class_rows": 30}, "needs at least 60 test rows"),
 ])
 def test_each_bad_value_is_named_with_what_is_accepted(parameters, named):
     problems = training_parameter_problems(parameters)
@@ -39,6 +46,10 @@ def test_each_bad_value_is_named_with_what_is_accepted(parameters, named):
 
 def test_the_shipped_defaults_and_search_space_pass():
     assert training_parameter_problems({}) == []
+    assert training_parameter_problems({"promotion_min_test_rows": defaults.PROMOTION_MIN_TEST_ROWS,
+                                        "promotion_min_class_rows": defaults.PROMOTION_MIN_CLASS_ROWS}) == []
+    assert training_parameter_problems({"promotion_min_test_rows": 0, "promotion_min_class_rows": 0}) == []
+    assert training_parameter_problems({"promotion_min_test_rows": 0, "promotion_min_class_rows": 5}) == []
     for family in DEFAULT_SEARCH_SPACE:
         for grid in family["grid"]:
             assert training_parameter_problems({"model_type": family["model_type"], "hyperparameters": grid}) == []

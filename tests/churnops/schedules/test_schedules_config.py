@@ -138,6 +138,8 @@ def test_defaults_fill_every_run_and_run_parameters_override_default_parameters(
     ({"model_type": "xgboost"}, "model_type 'xgboost'"),
     ({"model_type": "logistic_regression", "hyperparameters": {"C": "big"}}, "hyperparameter 'C'"),
     ({"test_size_ratio": 1.5}, "test_size_ratio"),
+    ({"promotion_min_test_rows": -1}, "promotion_min_test_rows must be a whole number >= 0"),
+    ({"promotion_min_class_rows": 2.5}, "promotion_min_class_rows must be a whole number >= 0"),
 ])
 def test_check_refuses_training_parameters_the_pipeline_would_refuse(parameters, named, schedules_doc,
                                                                       write_schedules, sync, kfp_server):
