@@ -245,6 +245,9 @@ def load_search_space(path: Path | None) -> list | None:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    from churnops.app import warm_executor
+
+    warm_executor.start_if_warm()  # its imports overlap this process's own (and the store's opening)
     from churnops.app import runs
     from churnops.core.promotion import Policy
 
@@ -297,6 +300,9 @@ def validation_line(result: dict) -> str:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
+    from churnops.app import warm_executor
+
+    warm_executor.start_if_warm()  # its imports overlap this process's own (and the store's opening)
     from churnops.app import runs
 
     result = runs.predict(

@@ -107,6 +107,12 @@ def start() -> None:
     threading.Thread(target=forkserver.ensure_running, daemon=True, name="churnops-forkserver").start()
 
 
+def start_if_warm() -> None:
+    """start() when local runs will use the warm executor (a wrong CHURNOPS_LOCAL_EXECUTOR fails here, first)."""
+    if executor_name() == "warm":
+        start()
+
+
 def _child(source: str, args: list[str], env: dict[str, str], cwd: str, output) -> None:
     """In the forked child: what the lightweight-component script does, then a normal exit."""
     fd = output.fileno()
