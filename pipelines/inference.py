@@ -17,6 +17,18 @@ PIPELINE_NAME = "churn-inference"
 # on the cluster uses).
 
 
+def retrain_on(drift, retrain_on_drift, kfp_host, kfp_namespace, retrain_recurring_run, retrain_window_seconds):
+    """The retrain trigger after a drift check task (this pipeline's and churn-inference-sharded's)."""
+    return trigger_retrain(
+        drift=drift.outputs["Output"],
+        retrain_on_drift=retrain_on_drift,
+        kfp_host=kfp_host,
+        kfp_namespace=kfp_namespace,
+        retrain_recurring_run=retrain_recurring_run,
+        retrain_window_seconds=retrain_window_seconds,
+    ).set_display_name("Retrain on drift")
+
+
 @dsl.pipeline(name=PIPELINE_NAME, description="Score a dataset with a pinned version of the churn classifier.")
 def inference_pipeline(
     model_uri: str = defaults.CHAMPION_URI,
@@ -93,11 +105,4 @@ def inference_pipeline(
                 chunk_rows=chunk_rows,
                 kfp_run_id=dsl.PIPELINE_JOB_ID_PLACEHOLDER,
             ).set_display_name("Check drift")
-            trigger_retrain(
-                drift=drift.outputs["Output"],
-                retrain_on_drift=retrain_on_drift,
-                kfp_host=kfp_host,
-                kfp_namespace=kfp_namespace,
-                retrain_recurring_run=retrain_recurring_run,
-                retrain_window_seconds=retrain_window_seconds,
-            ).set_display_name("Retrain on drift")
+            retrain_on(drift, retrain_on_drift, kfp_host, kfp_namespace, retrain_recurring_run, retrain_window_seconds)

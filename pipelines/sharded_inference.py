@@ -10,9 +10,9 @@ from components import (
     plan_shards,
     publish_predictions,
     resolve_model,
-    trigger_retrain,
     write_manifest,
 )
+from pipelines.inference import retrain_on
 
 PIPELINE_NAME = "churn-inference-sharded"
 # How many shards are scored at once (pods on a cluster). KFP needs it at compile time.
@@ -101,11 +101,4 @@ def sharded_inference_pipeline(
                 chunk_rows=chunk_rows,
                 kfp_run_id=dsl.PIPELINE_JOB_ID_PLACEHOLDER,
             ).set_display_name("Check drift (all shards)")
-            trigger_retrain(
-                drift=drift.outputs["Output"],
-                retrain_on_drift=retrain_on_drift,
-                kfp_host=kfp_host,
-                kfp_namespace=kfp_namespace,
-                retrain_recurring_run=retrain_recurring_run,
-                retrain_window_seconds=retrain_window_seconds,
-            ).set_display_name("Retrain on drift")
+            retrain_on(drift, retrain_on_drift, kfp_host, kfp_namespace, retrain_recurring_run, retrain_window_seconds)
