@@ -12,6 +12,7 @@ import builtins
 import contextlib
 import io
 import json
+import logging
 import os
 import re
 import sys
@@ -132,7 +133,14 @@ def run_locally(
     # kfp.local indents step output by swapping builtins.print; tasks of a ParallelFor run in
     # threads, so the swaps interleave and can leave an indenting print behind after the run
     # (the CLI's JSON line then starts with spaces). Put the real one back whatever happens.
+    # kfp 2.17.3 kfp/local/logging_utils.py local_logger_context() swaps the root logger's handlers
+    # for one writing to sys.stdout (here: this run's ProgressLog) and puts back the ones it saw;
+    # two task threads saving and restoring in turn can leave that handler on the root logger after
+    # the run, and the next log record anywhere in the process then fails on the closed log file
+    # ("--- Logging error --- ... I/O operation on closed file"). Restore the root logger too.
     real_print = builtins.print
+    root = logging.getLogger()
+    real_handlers, real_level = root.handlers[:], root.level
     with open(log_path, "w", encoding="utf-8") as log_file:
         stream = ProgressLog(log_file, progress, verbose)
         try:
@@ -148,6 +156,8 @@ def run_locally(
             raise ChurnopsError(f"{detail} (pipeline {pipeline.name} failed; full log: {log_path})") from exc
         finally:
             builtins.print = real_print
+            root.handlers[:] = real_handlers
+            root.setLevel(real_level)
     return task.output if result_task is None else task_output(run_root, result_task)
 
 

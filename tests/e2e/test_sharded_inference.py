@@ -92,7 +92,7 @@ def test_a_drifted_batch_in_eight_shards_is_drifted_as_a_whole_and_triggers_one_
         "model_uri": "models:/churn-classifier/1", "input_uri": str(folder / "shard-*.csv"), "output_uri": str(out),
         "mlflow_tracking_uri": trained_run["tracking_uri"], "chunk_rows": 300, "retrain_on_drift": True,
         "retrain_recurring_run": TARGET, "retrain_window_seconds": 3600, "kfp_host": kfp_server.url,
-    }, trained_run["home"])
+    }, trained_run["home"], result_task="write-manifest")  # the body is in a dsl.ExitHandler
     client = mlflow.MlflowClient(tracking_uri=trained_run["tracking_uri"], registry_uri=trained_run["tracking_uri"])
     [drift] = drift_runs(client, str(folder / "shard-0.csv"))
     tags = drift.data.tags

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import builtins
+import logging
+import sys
 from types import SimpleNamespace
 
 import pytest
@@ -22,6 +24,9 @@ class LeakyPipeline:
     def __call__(self, **arguments):
         original = builtins.print
         builtins.print = lambda *args, **kwargs: original("    ", *args, **kwargs)
+        # what interleaved kfp.local task threads can leave: a root handler on this run's stdout
+        logging.getLogger().addHandler(logging.StreamHandler(sys.stdout))
+        logging.getLogger().setLevel(logging.INFO)
         print("Task 'x' finished with status FAILURE" if self.fail else "step output")
         if self.fail:
             raise RuntimeError("Task 'x' finished with status FAILURE")
@@ -29,14 +34,18 @@ class LeakyPipeline:
 
 
 @pytest.mark.parametrize("fail", [False, True], ids=["success", "failure"])
-def test_the_real_print_is_restored_after_a_run(tmp_path, fail):
+def test_the_real_print_and_the_root_logger_are_restored_after_a_run(tmp_path, fail):
     real_print = builtins.print
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
     if fail:
         with pytest.raises(ChurnopsError, match="pipeline leaky failed; full log"):
             run_locally(LeakyPipeline(fail=True), {}, tmp_path)
     else:
         assert run_locally(LeakyPipeline(), {}, tmp_path) == "7"
     assert builtins.print is real_print
+    assert root.handlers == handlers and root.level == level
+    logging.getLogger("churnops.test").warning("after the run")  # no "--- Logging error ---" on a closed log
 
 
 def test_step_error_prefers_churnops_errors_over_the_runner_message():
