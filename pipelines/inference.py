@@ -6,11 +6,11 @@ from churnops import defaults
 from components import (
     batch_predict,
     check_drift,
-    end_orphaned_runs,
     publish_predictions,
     resolve_model,
     trigger_retrain,
 )
+from pipelines.exit_handler import orphaned_runs_exit_task
 
 PIPELINE_NAME = "churn-inference"
 # The parameter defaults (churnops.defaults) are compiled into the KFP YAML (what a scheduled run
@@ -70,11 +70,7 @@ def inference_pipeline(
     """
     # The exit handler (issue 16): after the body whatever happened, the MLflow runs of this KFP
     # run left RUNNING (the drift report's run, tagged kfp.run_id) are marked FAILED.
-    ended = end_orphaned_runs(
-        mlflow_tracking_uri=mlflow_tracking_uri,
-        mlflow_experiment_name=mlflow_experiment_name,
-        kfp_run_id=dsl.PIPELINE_JOB_ID_PLACEHOLDER,
-    ).set_display_name("End orphaned MLflow runs")
+    ended = orphaned_runs_exit_task(mlflow_tracking_uri, mlflow_experiment_name)
     with dsl.ExitHandler(ended, name="inference"):
         resolved = resolve_model(
             model_uri=model_uri,

@@ -6,12 +6,12 @@ from churnops import defaults
 from components import (
     batch_predict,
     check_sharded_drift,
-    end_orphaned_runs,
     plan_shards,
     publish_predictions,
     resolve_model,
     write_manifest,
 )
+from pipelines.exit_handler import orphaned_runs_exit_task
 from pipelines.inference import retrain_on
 
 PIPELINE_NAME = "churn-inference-sharded"
@@ -59,11 +59,7 @@ def sharded_inference_pipeline(
     """
     # The exit handler (issue 16), as in churn-inference: the drift report's MLflow run of this KFP
     # run, tagged kfp.run_id, is marked FAILED when the body did not succeed.
-    ended = end_orphaned_runs(
-        mlflow_tracking_uri=mlflow_tracking_uri,
-        mlflow_experiment_name=mlflow_experiment_name,
-        kfp_run_id=dsl.PIPELINE_JOB_ID_PLACEHOLDER,
-    ).set_display_name("End orphaned MLflow runs")
+    ended = orphaned_runs_exit_task(mlflow_tracking_uri, mlflow_experiment_name)
     with dsl.ExitHandler(ended, name="sharded-inference"):
         resolved = resolve_model(
             model_uri=model_uri,

@@ -5,7 +5,6 @@ from kfp import dsl
 from churnops import defaults
 from churnops.core.search_space import DEFAULT_SEARCH_SPACE, SEARCH
 from components import (
-    end_orphaned_runs,
     evaluate_model,
     fingerprint_training,
     load_and_preprocess_data,
@@ -18,6 +17,7 @@ from components import (
     start_candidate_search,
     train_model,
 )
+from pipelines.exit_handler import orphaned_runs_exit_task
 
 PIPELINE_NAME = "churn-training"
 # The parameter defaults (churnops.defaults) are compiled into the KFP YAML: what a scheduled run
@@ -82,11 +82,7 @@ def training_pipeline(
     # The exit handler (issue 16): runs after the body whatever happened, also when a pod was
     # killed (OOM, eviction) and none of our own exit code ran; it marks FAILED the MLflow runs of
     # this KFP run left RUNNING (every run a step opens carries kfp.run_id). KFP fills `status`.
-    ended = end_orphaned_runs(
-        mlflow_tracking_uri=mlflow_tracking_uri,
-        mlflow_experiment_name=mlflow_experiment_name,
-        kfp_run_id=dsl.PIPELINE_JOB_ID_PLACEHOLDER,
-    ).set_display_name("End orphaned MLflow runs")
+    ended = orphaned_runs_exit_task(mlflow_tracking_uri, mlflow_experiment_name)
     with dsl.ExitHandler(ended, name="training"):
         data = load_and_preprocess_data(
             dataset_uri=dataset_uri,
