@@ -44,6 +44,8 @@ RUN_TAG_STEP = "churnops.step"
 RUN_TAG_VERSION = "churnops.version"
 RUN_TAG_MODEL_NAME = "churnops.model_name"
 RUN_TAG_CANDIDATE = "churnops.candidate"
+# On a candidate's run: the successive-halving round (0-based) after which it was not scored again.
+RUN_TAG_HALVING_ROUND_OUT = "churnops.halving_round_out"
 RUN_TAG_SELECTED_CANDIDATE = "churnops.selected_candidate"
 RUN_TAG_DUPLICATE_OF = "churnops.duplicate_of"
 RUN_TAG_VALIDATION_STATUS = "churnops.validation_status"

@@ -11,11 +11,12 @@ def fingerprint_training(
     decision_threshold: float,
     search_space: list,
     search_cv_folds: int,
+    search_budget: dict,
 ) -> str:
     """The run's fingerprint: dataset content hash + every training parameter + code version.
 
     Registration uses it to register nothing when an identical run already produced a version.
-    In search mode (`model_type` "auto") the search space and folds are parameters too.
+    In search mode (`model_type` "auto") the search space, folds and budget are parameters too.
     """
     from churnops.steps.runtime import skip_teardown_at_exit
 
@@ -24,4 +25,4 @@ def fingerprint_training(
     from churnops.steps import fingerprint_training as step
 
     return step.run(dict(x_train.metadata), model_type, hyperparameters, decision_threshold, search_space,
-                    search_cv_folds)
+                    search_cv_folds, search_budget)

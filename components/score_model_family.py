@@ -11,8 +11,10 @@ def score_model_family(
     family: dict,
     cv_folds: int,
     random_state: int,
+    search_budget: dict,
 ) -> dict:
-    """Stratified k-fold ROC AUC on the training split of every setting in one model family's grid.
+    """Stratified k-fold ROC AUC on the training split of the settings in one model family's grid,
+    by successive halving over row budgets (`search_budget`, churnops.core.halving).
 
     Each setting is logged as an MLflow run nested under the search's parent run. Returns
     {"model_type", "scores": [{name, model_type, hyperparameters, cv_roc_auc, cv_roc_auc_std,
@@ -25,4 +27,5 @@ def score_model_family(
 
     from churnops.steps import score_model_family as step
 
-    return step.run(x_train.path, y_train.path, family, dict(search_run.metadata), cv_folds, random_state)
+    return step.run(x_train.path, y_train.path, family, dict(search_run.metadata), cv_folds, random_state,
+                    search_budget)

@@ -11,6 +11,7 @@ def start_candidate_search(
     model_name: str,
     search_space: list,
     cv_folds: int,
+    search_budget: dict,
     kfp_run_id: str,
     search_run: dsl.Output[dsl.Artifact],
 ):
@@ -35,6 +36,7 @@ def start_candidate_search(
             search_space,
             cv_folds,
             dict(x_train.metadata),
+            budget=search_budget,
             kfp_run={"run_id": kfp_run_id},
         )
     )

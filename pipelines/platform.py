@@ -32,6 +32,17 @@ from kfp.dsl import pipeline_context
 from kfp.dsl.graph_component import GraphComponent
 from kfp.dsl.pipeline_task import PipelineTask
 
+from churnops import cpus
+
+CPUS_ENV = cpus.ENV_CPUS
+
+
+def whole_cpus(quantity: str | int | float) -> int:
+    """A Kubernetes CPU quantity ("250m", "2", 1.5) as whole cores, rounded up, at least 1."""
+    text = str(quantity).strip()
+    cores = float(text[:-1]) / 1000 if text.endswith("m") else float(text)
+    return max(1, -int(-cores // 1))
+
 
 def apply_to_task(task: PipelineTask, settings: dict[str, Any]) -> PipelineTask:
     """Set one task's kfp-kubernetes config, resources, retries, caching and timeout."""
@@ -54,6 +65,8 @@ def apply_to_task(task: PipelineTask, settings: dict[str, Any]) -> PipelineTask:
     if settings.get("timeout_seconds"):
         kubernetes.set_timeout(task, settings["timeout_seconds"])
     resources = settings.get("resources", {})
+    if "cpu_request" in resources:  # the cores the step sizes its thread pools by (churnops.cpus)
+        task.set_env_variable(CPUS_ENV, str(whole_cpus(resources["cpu_request"])))
     for key, setter in (("cpu_request", task.set_cpu_request), ("cpu_limit", task.set_cpu_limit),
                         ("memory_request", task.set_memory_request), ("memory_limit", task.set_memory_limit)):
         if key in resources:

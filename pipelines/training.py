@@ -49,6 +49,7 @@ def training_pipeline(
     force: bool = False,
     search_space: list = DEFAULT_SEARCH_SPACE,  # noqa: B006
     search_cv_folds: int = defaults.CV_FOLDS,
+    search_budget: dict = defaults.SEARCH_BUDGET,  # noqa: B006
 ):
     """Steps:
 
@@ -57,8 +58,11 @@ def training_pipeline(
     2. Choose the model. `model_type` "auto" (candidate search): start_candidate_search opens a
        parent MLflow run; score_model_family cross-validates every setting of each model
        family in `search_space` on the training split (`search_cv_folds` stratified folds; a
-       dsl.ParallelFor over families, SEARCH_PARALLELISM at once), each setting a nested run;
-       select_best_candidate takes the best mean ROC AUC.
+       dsl.ParallelFor over families, SEARCH_PARALLELISM at once), each setting a nested run,
+       by successive halving over row budgets (`search_budget`: each round keeps 1/factor of a
+       family's settings on factor times the rows, the last round on at most max_rows rows;
+       strategy "exhaustive" scores every setting there); select_best_candidate takes the best
+       mean ROC AUC on the final budget.
        Any other `model_type` (single-model mode): single_model passes it on with `hyperparameters`.
        train_model refits the choice on the whole training split and logs the model to MLflow
        (into the search's parent run).
@@ -100,6 +104,7 @@ def training_pipeline(
                 model_name=model_name,
                 search_space=search_space,
                 cv_folds=search_cv_folds,
+                search_budget=search_budget,
                 kfp_run_id=dsl.PIPELINE_JOB_ID_PLACEHOLDER,
             ).set_display_name("Start candidate search")
             with dsl.ParallelFor(search_space, parallelism=SEARCH_PARALLELISM, name="model-families") as family:
@@ -110,6 +115,7 @@ def training_pipeline(
                     family=family,
                     cv_folds=search_cv_folds,
                     random_state=random_state,
+                    search_budget=search_budget,
                 ).set_display_name("Cross-validate model family")
             best = select_best_candidate(
                 family_scores=dsl.Collected(scored.output),
@@ -165,6 +171,7 @@ def training_pipeline(
                 decision_threshold=decision_threshold,
                 search_space=search_space,
                 search_cv_folds=search_cv_folds,
+                search_budget=search_budget,
             ).set_display_name("Fingerprint inputs").output,
             force=force,
         ).set_display_name("Register model version").after(profiled)  # never a version without its profile

@@ -169,6 +169,13 @@ def build_parser() -> argparse.ArgumentParser:
                             "(default: logistic regression, random forest, hist gradient boosting; see docs/model-search.md)")
     train.add_argument("--cv-folds", type=int, default=defaults.CV_FOLDS,
                        help="cross-validation folds of the search (default: %(default)s)")
+    train.add_argument("--search-strategy", choices=("halving", "exhaustive"), default=defaults.SEARCH_BUDGET["strategy"],
+                       help="halving: successive halving over row budgets, each round keeping 1/%s of a family's "
+                            "settings; exhaustive: every setting on the final budget (default: %%(default)s)"
+                            % defaults.SEARCH_BUDGET["factor"])
+    train.add_argument("--search-max-rows", type=int, default=defaults.SEARCH_BUDGET["max_rows"], metavar="N",
+                       help="rows of the training split the search's last round uses at most, 0 for all "
+                            "(the refit always uses every row; default: %(default)s)")
     train.add_argument("--random-state", type=int, default=defaults.RANDOM_STATE)
     train.add_argument("--json", action="store_true", help="print one JSON object with the result on stdout")
     train.add_argument("--verbose", action="store_true", help=argparse.SUPPRESS)
@@ -269,6 +276,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         verbose=args.verbose,
         search_space=load_search_space(args.search_space),
         cv_folds=args.cv_folds,
+        search_budget={"strategy": args.search_strategy, "max_rows": args.search_max_rows},
     )
     if args.json:
         print(json.dumps(result, sort_keys=True))

@@ -24,10 +24,11 @@ from typing import Any, Callable, TextIO
 
 from kfp import local
 
-from churnops import names
+from churnops import cpus, names
 from churnops.app import warm_executor
 from churnops.errors import ChurnopsError
 
+LOCAL_PARALLEL_TASKS = 2  # kfp.local's cap on tasks at once (see run_locally)
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 # kfp.local internals relied on (kfp 2.17.3): the wording of its INFO log lines. If it changes,
 # progress lines stop appearing on stderr (tests/churnops/app/test_local_runner.py fails); the
@@ -123,6 +124,10 @@ def run_locally(
     log_path.parent.mkdir(parents=True, exist_ok=True)
     # One folder per run, so the run's task outputs are found without guessing kfp.local's timestamp.
     run_root = home / "local_outputs" / f"{stamp}-{os.getpid()}"
+    # The search's family tasks size their thread pools by it (churnops.cpus.cpu_budget):
+    # kfp 2.17.3 runs at most two ParallelFor tasks at once (kfp/local/orchestrator/
+    # enhanced_dag_orchestrator.py, conservative_max = 2 in EnhancedDAGOrchestrator.__init__).
+    os.environ[cpus.ENV_CONCURRENT_TASKS] = str(LOCAL_PARALLEL_TASKS)
     local.init(
         # use_venv=False: steps run in this interpreter, where churnops and kfp are installed,
         # so no step pip-installs anything (the components set install_kfp_package=False).

@@ -62,10 +62,12 @@ def train(
     verbose: bool = False,
     search_space: list[dict[str, Any]] | None = None,
     cv_folds: int = defaults.CV_FOLDS,
+    search_budget: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Run the training pipeline locally and return what it registered (see summary.training_summary).
 
     `model_type` "auto" searches `search_space` (default: churnops.core.search_space.DEFAULT_SEARCH_SPACE);
+    by `search_budget` (default churnops.defaults.SEARCH_BUDGET: successive halving);
     any estimator name trains that one model with `hyperparameters`. Not given: the search, or
     logistic regression when `hyperparameters` are given (what they meant before the search).
 
@@ -75,7 +77,7 @@ def train(
     problems = training_parameter_problems({
         "model_type": model_type or ("logistic_regression" if hyperparameters else SEARCH),
         "hyperparameters": hyperparameters or {}, "test_size_ratio": test_size, "search_cv_folds": cv_folds,
-        "decision_threshold": decision_threshold,
+        "decision_threshold": decision_threshold, "search_budget": {**defaults.SEARCH_BUDGET, **(search_budget or {})},
         **({"promotion_thresholds": dict(policy.thresholds), "promotion_metric": policy.primary_metric,
             "promotion_min_test_rows": policy.min_test_rows, "promotion_min_class_rows": policy.min_class_rows}
            if policy else {}),
@@ -83,6 +85,7 @@ def train(
     if problems:  # the rules --check and the pipeline apply, before any step runs
         raise ChurnopsError("Invalid training parameters: " + "; ".join(problems) + ".")
     model_type = model_type or ("logistic_regression" if hyperparameters else SEARCH)
+    search_budget = {**defaults.SEARCH_BUDGET, **(search_budget or {})}
     search_space = check_search_space(search_space if search_space is not None else DEFAULT_SEARCH_SPACE)
     if model_type == SEARCH:
         if hyperparameters:
@@ -113,7 +116,7 @@ def train(
         model_type=model_type,
         hyperparameters=hyperparameters,
         decision_threshold=decision_threshold,
-        search=search_settings(model_type, search_space, cv_folds),
+        search=search_settings(model_type, search_space, cv_folds, search_budget),
     )
     del frame
     client = mlflow.MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
@@ -133,8 +136,8 @@ def train(
     os.environ[names.ENV_RUN_OWNER] = me  # the step processes tag their runs with this train's owner
     try:
         version = _run_training(dataset_uri, tracking_uri, experiment, model_name, model_type, hyperparameters, target,
-                                positive_label, test_size, random_state, search_space, cv_folds, decision_threshold,
-                                policy, force, home, verbose)
+                                positive_label, test_size, random_state, search_space, cv_folds, search_budget,
+                                decision_threshold, policy, force, home, verbose)
     except BaseException:
         # A failed step leaves its run RUNNING (KFP's local runner runs no exit handler): mark them FAILED.
         found = client.get_experiment_by_name(experiment)
@@ -159,8 +162,8 @@ def train(
 
 
 def _run_training(dataset_uri, tracking_uri, experiment, model_name, model_type, hyperparameters, target,
-                  positive_label, test_size, random_state, search_space, cv_folds, decision_threshold,
-                  policy, force, home, verbose) -> str:
+                  positive_label, test_size, random_state, search_space, cv_folds, search_budget,
+                  decision_threshold, policy, force, home, verbose) -> str:
     return run_locally(
         training_pipeline,
         {
@@ -176,6 +179,7 @@ def _run_training(dataset_uri, tracking_uri, experiment, model_name, model_type,
             "random_state": random_state,
             "search_space": search_space,
             "search_cv_folds": cv_folds,
+            "search_budget": search_budget,
             "decision_threshold": decision_threshold,
             "promotion_thresholds": dict(policy.thresholds),
             "promotion_metric": policy.primary_metric,

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score
-from sklearn.model_selection import StratifiedKFold
+from sklearn.model_selection import StratifiedKFold, StratifiedShuffleSplit
 
 from churnops.core.features import infer_feature_spec
 from churnops.core.fitting import build_pipeline, typed_features
@@ -29,14 +29,29 @@ def check_folds(y: pd.Series, folds: int) -> None:
         )
 
 
+def subsample(x_train: pd.DataFrame, y_train: pd.Series, rows: int, random_state: int = 42
+              ) -> tuple[pd.DataFrame, pd.Series]:
+    """A stratified sample of `rows` rows (the class balance kept), the same for the same inputs;
+    all rows when `rows` is at least their number."""
+    if rows >= len(x_train):
+        return x_train, y_train
+    picker = StratifiedShuffleSplit(n_splits=1, train_size=int(rows), random_state=random_state)
+    chosen, _ = next(picker.split(np.zeros(len(y_train)), np.asarray(y_train)))
+    chosen.sort()
+    return x_train.iloc[chosen], y_train.iloc[chosen]
+
+
 def cross_validate(
     x_train: pd.DataFrame,
     y_train: pd.Series,
     candidate: dict[str, Any],
     folds: int = 3,
     random_state: int = 42,
+    n_jobs: int = 1,
 ) -> dict[str, Any]:
-    """Mean and spread of the ROC AUC over stratified folds of the training split (never the holdout)."""
+    """Mean and spread of the ROC AUC over stratified folds of the training split (never the holdout).
+
+    `n_jobs`: cores each fold's fit may use (the folds run one after another)."""
     check_folds(y_train, folds)
     spec = infer_feature_spec(x_train)
     if not spec.features:
@@ -50,7 +65,7 @@ def cross_validate(
     fold_scores = []
     started = time.perf_counter()
     for train_index, valid_index in splitter.split(typed, target):
-        model = build_pipeline(spec, candidate["model_type"], candidate.get("hyperparameters"), random_state)
+        model = build_pipeline(spec, candidate["model_type"], candidate.get("hyperparameters"), random_state, n_jobs)
         model.fit(typed.iloc[train_index], target[train_index])
         churn = model.predict_proba(typed.iloc[valid_index])[:, 1]
         fold_scores.append(float(roc_auc_score(target[valid_index], churn)))
@@ -62,4 +77,5 @@ def cross_validate(
         "cv_roc_auc_std": float(np.std(fold_scores)),
         "cv_fold_roc_auc": fold_scores,
         "cv_seconds": round(time.perf_counter() - started, 3),
+        "cv_rows": len(x_train),
     }

@@ -2,6 +2,10 @@
 
 scikit-learn is imported inside the factories: checking a name and its hyperparameters (the CLI,
 the search's first step) must not cost the ~1 s import.
+
+`n_jobs` (keyword-only, so not a hyperparameter: it changes how fast a model fits, never what it
+learns) is how many cores a fit may use; the steps take it from the cores their process has
+(churnops.cpus.cpu_budget).
 """
 
 from __future__ import annotations
@@ -11,7 +15,9 @@ from typing import Any, Callable
 from churnops.errors import ChurnopsError
 
 
-def _logistic_regression(random_state: int, C: float = 1.0, class_weight: str | None = None):  # noqa: N803
+def _logistic_regression(random_state: int, C: float = 1.0, class_weight: str | None = None, *,  # noqa: N803
+                         n_jobs: int = 1):
+    # lbfgs on one binary problem uses one core whatever n_jobs says.
     from sklearn.linear_model import LogisticRegression
 
     return LogisticRegression(C=float(C), class_weight=class_weight, max_iter=2000, random_state=random_state)
@@ -23,6 +29,8 @@ def _random_forest(
     max_depth: int | None = None,
     min_samples_leaf: int = 5,
     class_weight: str | None = None,
+    *,
+    n_jobs: int = 1,
 ):
     from sklearn.ensemble import RandomForestClassifier
 
@@ -31,7 +39,7 @@ def _random_forest(
         max_depth=None if max_depth in (None, 0) else int(max_depth),
         min_samples_leaf=int(min_samples_leaf),
         class_weight=class_weight,
-        n_jobs=1,
+        n_jobs=int(n_jobs),
         random_state=random_state,
     )
 
@@ -42,15 +50,21 @@ def _hist_gradient_boosting(
     max_depth: int | None = 3,
     max_iter: int = 300,
     l2_regularization: float = 0.0,
+    early_stopping: str | bool = "auto",
+    *,
+    n_jobs: int = 1,
 ):
+    # Its threads are OpenMP's: the caller limits them (threadpoolctl), n_jobs is not a parameter.
     from sklearn.ensemble import HistGradientBoostingClassifier
 
+    # "auto" is scikit-learn's rule: stop when 10 rounds in a row do not improve the loss on a
+    # 10% validation part, on more than 10,000 rows only; max_iter is then a cap, not a count.
     return HistGradientBoostingClassifier(
         learning_rate=float(learning_rate),
         max_depth=None if max_depth in (None, 0) else int(max_depth),
         max_iter=int(max_iter),
         l2_regularization=float(l2_regularization),
-        early_stopping=False,
+        early_stopping=early_stopping,
         random_state=random_state,
     )
 
@@ -62,10 +76,11 @@ ESTIMATORS: dict[str, Callable[..., Any]] = {
 }
 
 
-def build_estimator(model_type: str, hyperparameters: dict[str, Any] | None, random_state: int = 42):
+def build_estimator(model_type: str, hyperparameters: dict[str, Any] | None, random_state: int = 42,
+                    n_jobs: int = 1):
     """An unfitted classifier; unknown names or parameters are refused with the valid choices."""
     check_hyperparameters(model_type, hyperparameters)
-    return ESTIMATORS[model_type](random_state, **(hyperparameters or {}))
+    return ESTIMATORS[model_type](random_state, **(hyperparameters or {}), n_jobs=n_jobs)
 
 
 def check_hyperparameters(model_type: str, hyperparameters: dict[str, Any] | None) -> None:

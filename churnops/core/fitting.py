@@ -43,25 +43,30 @@ def fit_model(
     model_type: str = "logistic_regression",
     hyperparameters: dict[str, Any] | None = None,
     random_state: int = 42,
+    n_jobs: int = 1,
 ) -> FittedModel:
+    """Fit on every row with `n_jobs` cores; the fitted model is handed on set to one core (a
+    served single-row predict must not start a thread pool)."""
     spec = infer_feature_spec(x_train)
     if not spec.features:
         raise DatasetError(
             f"No usable feature columns (identifiers: {spec.id_columns}, dropped: {spec.dropped}). "
             "Add feature columns to the dataset."
         )
-    pipeline = build_pipeline(spec, model_type, hyperparameters, random_state)
+    pipeline = build_pipeline(spec, model_type, hyperparameters, random_state, n_jobs)
     pipeline.fit(typed_features(x_train, spec), y_train)
+    if "n_jobs" in pipeline.named_steps["classifier"].get_params():
+        pipeline.set_params(classifier__n_jobs=1)
     return FittedModel(pipeline, spec)
 
 
 def build_pipeline(
-    spec: FeatureSpec, model_type: str, hyperparameters: dict[str, Any] | None, random_state: int
+    spec: FeatureSpec, model_type: str, hyperparameters: dict[str, Any] | None, random_state: int, n_jobs: int = 1
 ) -> Pipeline:
     """The unfitted model: preprocessing for `spec`'s columns, then the estimator."""
     return Pipeline(
         [
             ("preprocess", build_preprocessor(spec)),
-            ("classifier", build_estimator(model_type, hyperparameters, random_state)),
+            ("classifier", build_estimator(model_type, hyperparameters, random_state, n_jobs)),
         ]
     )

@@ -11,6 +11,7 @@ import math
 from typing import Any, Callable
 
 from churnops.core.estimators import ESTIMATORS
+from churnops.core.halving import budget_problems
 from churnops.core.search_space import MODEL_TYPES, SEARCH
 
 # The metrics a promotion threshold can name: churnops.core.evaluation.METRIC_NAMES, written
@@ -62,6 +63,8 @@ HYPERPARAMETER_RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "learning_rate": (_rate, "a number in (0, 1] (e.g. 0.05)"),
     "max_iter": (_positive_int, "a whole number >= 1"),
     "l2_regularization": (_non_negative, "a number >= 0"),
+    "early_stopping": (lambda value: value == "auto" or isinstance(value, bool),
+                       "'auto' (on above 10,000 rows), true or false"),
 }
 
 
@@ -116,6 +119,8 @@ def training_parameter_problems(parameters: dict[str, Any]) -> list[str]:
         folds = parameters["search_cv_folds"]
         if not (_whole(folds) and folds >= 2):
             problems.append(f"search_cv_folds must be a whole number >= 2, got {folds!r}")
+    if "search_budget" in parameters:
+        problems.extend(budget_problems(parameters["search_budget"]))
     if "promotion_thresholds" in parameters:
         thresholds = parameters["promotion_thresholds"]
         if not isinstance(thresholds, dict):

@@ -108,10 +108,13 @@ def select_best(scores: list[dict[str, Any]], order: list[str] | None = None) ->
 
     `scores` are the candidates' scores (churnops.search.cross_validate) in any order (parallel
     tasks finish in any order); `order` is the candidate names in search-space order, used only
-    to break ties.
+    to break ties. Only scores on the most rows compete (successive halving, churnops.core.halving:
+    a setting eliminated on a small subsample never faces one scored on the final budget).
     """
     usable = [score for score in scores if score.get("cv_roc_auc") is not None
               and not math.isnan(float(score["cv_roc_auc"]))]
+    most_rows = max((int(score.get("cv_rows") or 0) for score in usable), default=0)
+    usable = [score for score in usable if int(score.get("cv_rows") or 0) == most_rows]
     if not usable:
         names = [score.get("name") for score in scores]
         raise ChurnopsError(
@@ -134,7 +137,9 @@ def leaderboard(scores: list[dict[str, Any]], selected: str | None = None) -> li
     to the simpler candidate, which may have a hair lower mean score than the one after it, and a
     reader must not have to re-derive which one won. `selected` None: plain best-first order.
     """
-    ordered = sorted(scores, key=lambda score: -float(score.get("cv_roc_auc") or float("-inf")))
+    # Scores on more rows (later halving rounds) first, then the best score first.
+    ordered = sorted(scores, key=lambda score: (-int(score.get("cv_rows") or 0),
+                                                -float(score.get("cv_roc_auc") or float("-inf"))))
     if selected is not None:
         ordered = [s for s in ordered if s.get("name") == selected] + [s for s in ordered if s.get("name") != selected]
     return [{**score, "hyperparameters": normalise(score.get("hyperparameters")), "rank": position,
@@ -147,6 +152,9 @@ def flatten(family_results: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [score for result in family_results for score in result["scores"]]
 
 
-def search_settings(model_type: str, search_space: list[dict[str, Any]], cv_folds: int) -> dict[str, Any] | None:
-    """What the fingerprint must cover in search mode: the space and the folds decide the model."""
-    return {"space": search_space, "cv_folds": cv_folds} if model_type == SEARCH else None
+def search_settings(model_type: str, search_space: list[dict[str, Any]], cv_folds: int,
+                    budget: dict[str, Any]) -> dict[str, Any] | None:
+    """What the fingerprint must cover in search mode: the space, the folds and the budget decide the model."""
+    if model_type != SEARCH:
+        return None
+    return {"space": search_space, "cv_folds": cv_folds, "budget": normalise(budget)}

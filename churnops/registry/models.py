@@ -130,12 +130,17 @@ def train_and_log(
     model_name: str = "",
     decision_threshold: float = defaults.DECISION_THRESHOLD,
     run_tags: dict[str, str] | None = None,
+    n_jobs: int = 1,
 ) -> tuple[FittedModel, LoggedModel]:
     """Fit, then log params, training metrics and the model in one MLflow run.
 
-    A new run, or the existing run `run_id` (the parent run of a candidate search).
+    A new run, or the existing run `run_id` (the parent run of a candidate search). `n_jobs`: cores
+    the fit may use (OpenMP threads included).
     """
-    fitted = fit_model(x_train, y_train, model_type, hyperparameters, random_state)
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=n_jobs):
+        fitted = fit_model(x_train, y_train, model_type, hyperparameters, random_state, n_jobs)
     typed = typed_features(x_train, fitted.spec)
     example = raw_example(x_train, fitted)
     if run_id:

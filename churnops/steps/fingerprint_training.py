@@ -15,6 +15,7 @@ def run(
     decision_threshold: float,
     search_space: list[dict[str, Any]],
     search_cv_folds: int,
+    search_budget: dict[str, Any],
 ) -> str:
     """`dataset_info` is what load_and_preprocess_data reported (the x_train metadata)."""
     return training_fingerprint(
@@ -26,5 +27,5 @@ def run(
         model_type=model_type,
         hyperparameters=hyperparameters,
         decision_threshold=decision_threshold,
-        search=search_settings(model_type, search_space, search_cv_folds),
+        search=search_settings(model_type, search_space, search_cv_folds, search_budget),
     )

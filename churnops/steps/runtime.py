@@ -83,3 +83,4 @@ def skip_teardown_at_exit() -> None:
     sys.excepthook = remember_failure
     sys.exit = remember_exit
     atexit.register(lambda: exit_now(status[0]))
+

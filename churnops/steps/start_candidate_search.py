@@ -15,8 +15,10 @@ import mlflow
 from mlflow.entities import RunStatus
 
 import churnops
-from churnops import names
+from churnops import defaults, names
+from churnops.core import halving
 from churnops.core.search_space import check_search_space, expand
+from churnops.errors import ChurnopsError
 from churnops.registry import lineage, tracking
 from churnops.storage import uris
 
@@ -29,6 +31,7 @@ def run(
     cv_folds: int,
     dataset_info: dict[str, Any],
     kfp_run: dict[str, str] | None = None,
+    budget: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Check the search space, then open the parent run that the candidates' runs nest under.
 
@@ -36,6 +39,10 @@ def run(
     runs, so the pipeline's exit handler finds every run of its KFP run.
     """
     check_search_space(space)
+    budget = halving.normalise_budget(defaults.SEARCH_BUDGET if budget is None else budget)
+    problems = halving.budget_problems(budget)
+    if problems:  # before any family task starts
+        raise ChurnopsError("; ".join(problems))
     n_candidates = sum(len(expand(family)) for family in space)
     tracking.connect(tracking_uri)
     experiment_id = tracking.ensure_experiment(tracking_uri, experiment_name)
@@ -53,7 +60,8 @@ def run(
         },
     )
     run_id = parent_run.info.run_id
-    params = {"search_n_candidates": n_candidates, "search_cv_folds": cv_folds}
+    params = {"search_n_candidates": n_candidates, "search_cv_folds": cv_folds,
+              **{f"search_{key}": value for key, value in budget.items()}}
     params.update({key: dataset_info[key] for key in ("dataset_uri", "dataset_sha256", "test_size_ratio")
                    if key in dataset_info})
     for key, value in params.items():

@@ -7,7 +7,7 @@ from typing import Any
 
 import mlflow
 
-from churnops import defaults, names
+from churnops import cpus, defaults, names
 from churnops.core.search_space import candidate_name, leaderboard, normalise
 from churnops.errors import ChurnopsError
 from churnops.registry import lineage, models, tracking
@@ -69,6 +69,7 @@ def run(
             # At the run's start, not only with the lineage below: a step killed while fitting
             # leaves a run the pipeline's exit handler must still find by its KFP run id.
             run_tags=lineage.kfp_tags(kfp_run or {}),
+            n_jobs=cpus.cpu_budget(),  # the refit runs alone: every core this step has
         )
     except ChurnopsError:
         raise

@@ -19,7 +19,7 @@ def test_fingerprint_reads_the_load_steps_metadata_as_kfp_hands_it_over(tmp_path
     x_train = artifact(dsl.Dataset, tmp_path, "x_train", meta)
     fingerprint = fingerprint_training.python_func(
         x_train=x_train, model_type="logistic_regression", hyperparameters={"C": 1.0}, decision_threshold=0.5,
-        search_space=[], search_cv_folds=3)
+        search_space=[], search_cv_folds=3, search_budget={})
     assert fingerprint == training_fingerprint(
         "d" * 64, target_column="Churn", positive_label="Yes", test_size_ratio=0.2, random_state=42,
         model_type="logistic_regression", hyperparameters={"C": 1}, decision_threshold=0.5)

@@ -10,6 +10,7 @@ import pytest
 from kfp import dsl
 from support.artifacts import artifact
 
+from churnops import defaults
 from components import (
     load_and_preprocess_data,
     score_model_family,
@@ -38,7 +39,8 @@ def test_search_chain_refits_the_best_candidate_into_the_parent_run(tmp_path, sp
     search_run = artifact(dsl.Artifact, tmp_path, "search_run")
     start_candidate_search.python_func(
         x_train=split["x_train"], mlflow_tracking_uri=tracking_uri, mlflow_experiment_name="search",
-        model_name="m", search_space=SPACE, cv_folds=3, kfp_run_id="kfp-run-7", search_run=search_run,
+        model_name="m", search_space=SPACE, cv_folds=3,
+        search_budget=defaults.SEARCH_BUDGET, kfp_run_id="kfp-run-7", search_run=search_run,
     )
     parent_id = search_run.metadata["run_id"]
     assert open(search_run.path).read() == parent_id
@@ -46,7 +48,8 @@ def test_search_chain_refits_the_best_candidate_into_the_parent_run(tmp_path, sp
 
     results = [
         score_model_family.python_func(x_train=split["x_train"], y_train=split["y_train"], search_run=search_run,
-                                       family=family, cv_folds=3, random_state=42)
+                                       family=family, cv_folds=3, random_state=42,
+                                       search_budget=defaults.SEARCH_BUDGET)
         for family in reversed(SPACE)  # finishing order does not matter
     ]
     chosen = select_best_candidate.python_func(family_scores=results, search_space=SPACE, search_run=search_run)
@@ -55,7 +58,9 @@ def test_search_chain_refits_the_best_candidate_into_the_parent_run(tmp_path, sp
     client = mlflow.MlflowClient(tracking_uri=tracking_uri)
     assert {client.get_run(run_id).data.tags.get("kfp.run_id")
             for run_id in [parent_id, *(score["run_id"] for score in all_scores)]} == {"kfp-run-7"}
-    assert chosen["cv_roc_auc"] == max(score["cv_roc_auc"] for score in all_scores)
+    # Successive halving: only the scores on the final row budget compete.
+    final = max(score["cv_rows"] for score in all_scores)
+    assert chosen["cv_roc_auc"] == max(score["cv_roc_auc"] for score in all_scores if score["cv_rows"] == final)
     assert chosen["run_id"] == parent_id and len(chosen["leaderboard"]) == 3
 
     model = artifact(dsl.Model, tmp_path, "model")

@@ -50,6 +50,11 @@ def test_step_overrides_set_resources_and_retries_per_component(prod):
     assert executors["exec-train-model"]["container"]["resources"]["resourceCpuLimit"] == "4"
     assert executors["exec-train-model"]["container"]["resources"]["resourceMemoryLimit"] == "8Gi"
     assert executors["exec-evaluate-model"]["container"]["resources"]["resourceCpuLimit"] == "2"
+    # The cores a step sizes its thread pools by: its cpu_request rounded up (churnops.cpus).
+    cpus = {name: {env["name"]: env["value"] for env in executor["container"].get("env", [])}.get("CHURNOPS_CPUS")
+            for name, executor in executors.items()}
+    assert cpus["exec-train-model"] == "2" and cpus["exec-score-model-family"] == "2"
+    assert cpus["exec-evaluate-model"] == "1"  # 500m
     # Every DAG's tasks: the steps sit in the exit handler's DAG, the exit task in the root.
     tasks = {name: task for dag in [spec["root"]["dag"], *(c["dag"] for c in spec["components"].values() if "dag" in c)]
              for name, task in dag["tasks"].items()}

@@ -73,7 +73,7 @@ def test_a_steps_progress_line_reaches_stderr_with_the_family_it_scores(tmp_path
     with open(tmp_path / "log", "w") as log:
         stream = ProgressLog(log, progress, verbose=False)
         stream.write("    " + step_stdout)  # kfp.local indents a step's output
-    assert "churnops:   scoring logistic_regression: 1 settings x 3 folds on" in progress.getvalue()
+    assert "churnops:   scoring logistic_regression: 1 settings x 3 folds, rounds (rows x settings) [" in progress.getvalue()
 
 
 @pytest.fixture

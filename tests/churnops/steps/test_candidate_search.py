@@ -136,3 +136,36 @@ def test_integer_hyperparameters_are_logged_as_ints_and_the_leaderboard_starts_w
     assert [(e["rank"], e["selected"], e["name"]) for e in board] == [
         (1, True, scores[0]["name"]), (2, False, scores[1]["name"])]
     assert board[0]["hyperparameters"] == {"min_samples_leaf": 5, "n_estimators": 20}
+
+
+def test_halving_scores_the_survivor_on_the_final_budget_and_records_who_went_out_when(tracking_uri, split_files):
+    space = [{"model_type": "logistic_regression", "grid": [{"C": 0.01}, {"C": 1.0}, {"C": 100.0}]}]
+    budget = {"strategy": "halving", "factor": 3, "max_rows": 0, "min_rows": 50}
+    parent = start_candidate_search.run(tracking_uri, "search-halving", "m", space, 3, {}, budget=budget)
+    result = score_model_family.run(*split_files, space[0], parent, 3, 42, budget)
+    rows = len(pd.read_csv(split_files[0]))
+    assert result["rounds"] == [{"rows": rows // 3, "settings": 3}, {"rows": rows, "settings": 1}]
+    final = [score for score in result["scores"] if score["cv_rows"] == rows]
+    out = [score for score in result["scores"] if score["cv_rows"] == rows // 3]
+    assert len(final) == 1 and len(out) == 2
+    # The survivor was the best of the first round.
+    client = mlflow.MlflowClient()
+    first_round = {score["name"]: client.get_metric_history(score["run_id"], "cv_roc_auc")[0].value
+                   for score in result["scores"]}
+    assert first_round[final[0]["name"]] == max(first_round.values())
+    survivor = client.get_run(final[0]["run_id"])
+    assert [(p.step, p.value) for p in client.get_metric_history(survivor.info.run_id, "cv_rows")] == [
+        (0, rows // 3), (1, rows)]
+    assert "churnops.halving_round_out" not in survivor.data.tags
+    assert {client.get_run(score["run_id"]).data.tags["churnops.halving_round_out"] for score in out} == {"0"}
+    assert parent["run_id"] and client.get_run(parent["run_id"]).data.params["search_strategy"] == "halving"
+    # Only the final budget competes, whatever a small subsample said.
+    assert select_best(result["scores"])["name"] == final[0]["name"]
+
+
+def test_a_bad_budget_is_refused_before_the_search_opens_a_run(tracking_uri):
+    from churnops.errors import ChurnopsError
+
+    with pytest.raises(ChurnopsError, match="search_budget factor must be a whole number >= 2"):
+        start_candidate_search.run(tracking_uri, "search-bad", "m", DEFAULT_SEARCH_SPACE, 3, {}, budget={"factor": 1})
+    assert mlflow.MlflowClient().get_experiment_by_name("search-bad") is None
