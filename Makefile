@@ -77,6 +77,7 @@ bench: setup serve-setup ## Run the benchmarks (they print ratios against a base
 	$(BIN)/python benchmarks/quality.py
 	$(BIN)/python benchmarks/pipeline_overhead.py --profile
 	$(BIN)/python benchmarks/batch_inference.py
+	$(BIN)/python benchmarks/scale.py
 	$(BIN)/python benchmarks/serving.py
 
 mlflow-ui: setup ## Open the MLflow UI on the embedded store (http://127.0.0.1:5000)

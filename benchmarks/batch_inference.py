@@ -46,17 +46,22 @@ def make_input(rows: int, path: Path, seed: int = 0) -> None:
 
 
 def plain_predict(model_uri: str, tracking_uri: str, input_path: str, output_path: str) -> None:
-    """What a plain script does: load the model's pyfunc, read the whole CSV, predict, write a CSV."""
+    """What a plain script does: load the model, read the whole CSV, predict_proba, write a CSV.
+
+    The registered model is churnops' pyfunc (since issue 16); the script takes the scikit-learn
+    pipeline out of it and calls predict_proba itself, as a notebook would, with no row checks:
+    the issue's baseline. The text columns are read as text (the pipeline was fit on text).
+    """
     import mlflow
     import pandas as pd
 
     mlflow.set_tracking_uri(tracking_uri)
     mlflow.set_registry_uri(tracking_uri)
-    model = mlflow.pyfunc.load_model(model_uri)
-    frame = pd.read_csv(input_path)
-    out = model.predict(frame)
-    out.insert(0, "customerID", frame["customerID"])
-    out.to_csv(output_path, index=False)
+    model = mlflow.pyfunc.load_model(model_uri).unwrap_python_model()
+    frame = pd.read_csv(input_path, dtype={column: str for column in model.categorical})
+    churn = model.pipeline.predict_proba(frame[model.numeric + model.categorical])[:, 1]
+    pd.DataFrame({"customerID": frame["customerID"], "churn_probability": churn,
+                  "churn_predicted": (churn >= model.decision_threshold).astype(int)}).to_csv(output_path, index=False)
 
 
 def churnops_cli(python: str) -> list[str]:

@@ -26,11 +26,23 @@ def machine() -> str:
 def run_measured(command: list[str], env: dict[str, str] | None = None, cwd: Path = REPO) -> dict:
     """Run `command` to completion in a fresh wrapper process: wall seconds, peak RSS of the whole
     process tree (the largest process in it, KiB), stdout. Fails loudly if the command fails."""
+    # The wrapper is a child subreaper (Linux prctl PR_SET_CHILD_SUBREAPER): a descendant orphaned by
+    # its parent's exit (the warm executor's forkserver outlives `churnops`, which ends with
+    # os._exit) is re-parented to it and reaped by it, so RUSAGE_CHILDREN covers the step processes
+    # the forkserver forked too. Without it their peak was not counted (the 2026-12-01 batch
+    # numbers before this fix under-report churnops' peak). Wall time stops when the command exits.
     wrapper = (
-        "import resource, subprocess, sys, time\n"
+        "import ctypes, os, resource, subprocess, sys, time\n"
+        "if ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0) != 0:\n"
+        "    raise OSError(ctypes.get_errno(), 'prctl(PR_SET_CHILD_SUBREAPER) failed')\n"
         "start = time.perf_counter()\n"
         "done = subprocess.run(sys.argv[1:], capture_output=True, text=True)\n"
         "wall = time.perf_counter() - start\n"
+        "while True:\n"
+        "    try:\n"
+        "        os.waitpid(-1, 0)\n"
+        "    except ChildProcessError:\n"
+        "        break\n"
         "sys.stderr.write(done.stderr)\n"
         "sys.stdout.write(done.stdout)\n"
         "peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss\n"

@@ -18,6 +18,7 @@ UNREACHABLE = "http://127.0.0.1:9"
     (["--param", "C=big"], "'C'"),
     (["--model-type", "logistic_regression", "--param", "C=-2"], "'C'"),
     (["--min-test-rows", "20"], "promotion_min_class_rows (30) of each class needs at least 60 test rows"),
+    (["--search-max-rows", "-1"], "search_budget max_rows must be a whole number >= 0 (0: every row"),
 ])
 def test_train_refuses_bad_parameters_before_any_step(flags, named, capsys, tmp_path, monkeypatch):
     monkeypatch.setenv("CHURNOPS_HOME", str(tmp_path))
@@ -55,3 +56,22 @@ def test_the_holdout_minimums_reach_the_pipeline_parameters(tmp_path, monkeypatc
                  "--min-class-rows", "2"])
     assert code == 1
     assert (handed["promotion_min_test_rows"], handed["promotion_min_class_rows"]) == (10, 2)
+
+
+def test_the_search_budget_flags_reach_the_pipeline_parameters(tmp_path, monkeypatch):
+    """`--search-strategy/--search-max-rows` become the training pipeline's `search_budget`, the rest default."""
+    from churnops import defaults
+    from churnops.app import runs
+
+    monkeypatch.setenv("CHURNOPS_HOME", str(tmp_path))
+    handed = {}
+
+    def stop(pipeline, arguments, home, **kwargs):
+        handed.update(arguments)
+        raise runs.ChurnopsError("stopped before the pipeline ran")
+
+    monkeypatch.setattr(runs, "run_locally", stop)
+    data = tmp_path / "d.csv"
+    data.write_text("plan,usage,Churn\n" + "".join(f"{'ab'[i % 2]},{i},{'Yes' if i % 3 else 'No'}\n" for i in range(60)))
+    assert main(["train", "--dataset", str(data), "--search-strategy", "exhaustive", "--search-max-rows", "0"]) == 1
+    assert handed["search_budget"] == {**defaults.SEARCH_BUDGET, "strategy": "exhaustive", "max_rows": 0}
