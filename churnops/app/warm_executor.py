@@ -56,17 +56,44 @@ LIGHTWEIGHT_SCRIPT = re.compile(
 PRELOAD = ["kfp.dsl.executor_main", "churnops.steps"]
 
 
+# What steps import inside functions, so importing the step modules misses it: the SQL stores
+# MLflow opens for a sqlite:// or postgresql:// tracking URI (~1.2 s: SQLAlchemy models, alembic),
+# and pyplot for evaluate_model's plots (~0.7 s). Imported once here instead of in every step.
+LAZY_IMPORTS = ("mlflow.store.tracking.sqlalchemy_store", "mlflow.store.model_registry.sqlalchemy_store",
+                "matplotlib.pyplot")
+
+
+def in_forkserver() -> bool:
+    """True in the multiprocessing forkserver process (it runs `python -c "from multiprocessing.forkserver ..."`)."""
+    return sys.argv[:1] == ["-c"] and "multiprocessing.forkserver" in sys.modules
+
+
 def _quiet_forkserver() -> None:
     """In the forkserver itself: its imports warn (MLflow's type-hint notice) on the stdio it
     inherited, the user's terminal; each step's own output goes through its pipe instead."""
-    if sys.argv[:1] == ["-c"] and "multiprocessing.forkserver" in sys.modules:
+    if in_forkserver():
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, 1)
         os.dup2(devnull, 2)
         os.close(devnull)
 
 
+def _import_lazy_modules() -> None:
+    """In the forkserver: LAZY_IMPORTS, with matplotlib on its file-only backend first (what
+    churnops.core.evaluation selects too); nothing is opened or started."""
+    if not in_forkserver():
+        return
+    import importlib
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    for name in LAZY_IMPORTS:
+        importlib.import_module(name)
+
+
 _quiet_forkserver()
+_import_lazy_modules()
 _context_lock = threading.Lock()
 _context: multiprocessing.context.BaseContext | None = None
 

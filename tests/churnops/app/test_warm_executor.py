@@ -52,6 +52,20 @@ def leave_run_open(tracking_uri: str) -> str:
     return run.info.run_id
 
 
+@dsl.component(base_image=IMAGE, install_kfp_package=False)
+def preloaded(names: list) -> str:
+    import sys
+
+    import matplotlib
+
+    return ",".join([*(name for name in names if name in sys.modules), matplotlib.get_backend().lower()])
+
+
+@dsl.pipeline(name="preloaded")
+def preloaded_modules(names: list) -> str:
+    return preloaded(names=names).output
+
+
 @dsl.pipeline(name="two-steps")
 def two_steps() -> str:
     first = whoami(label="a")
@@ -119,3 +133,12 @@ def test_an_unknown_executor_is_named_with_the_choices(monkeypatch, tmp_path):
     with pytest.raises(ChurnopsError, match="CHURNOPS_LOCAL_EXECUTOR='threads' is not a local executor: use one of "
                                             "warm, subprocess"):
         run_locally(two_steps, {}, tmp_path)
+
+
+def test_a_warm_step_finds_the_lazy_imports_done_and_matplotlib_on_agg(tmp_path):
+    names = list(warm_executor.LAZY_IMPORTS)
+    found = run_locally(preloaded_modules, {"names": names}, tmp_path, executor="warm").split(",")
+    assert found == [*names, "agg"]
+    # The plain runner's fresh interpreter has none of them before the step imports them.
+    plain = run_locally(preloaded_modules, {"names": names}, tmp_path, executor="subprocess").split(",")
+    assert not set(plain[:-1]) & set(names)
