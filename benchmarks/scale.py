@@ -25,6 +25,7 @@ import tempfile
 from pathlib import Path
 
 from benchlib import REPO, machine, print_table, run_measured
+from pipeline_overhead import step_seconds
 
 TELCO = REPO.parent / "shared" / "data" / "telco_customer_churn.csv"
 TARGET_WALL, TARGET_PEAK, TARGET_AUC_DROP = 2.0, 1.2, 0.002
@@ -66,11 +67,12 @@ def train(dataset: Path, *extra: str) -> dict:
             [str(Path(sys.executable).parent / "churnops"), "train", "--dataset", str(dataset), "--json", *extra],
             env={**os.environ, "CHURNOPS_HOME": home},
         )
+        steps = step_seconds("".join(log.read_text() for log in Path(home, "logs").glob("*.log")))
     result = json.loads(measured["stdout"].splitlines()[-1])
     selection = result["selection"]
     return {"wall": measured["wall"], "peak_mib": measured["peak_kib"] / 1024, "roc_auc": result["metrics"]["roc_auc"],
             "candidate": selection.get("candidate") or selection["model_type"], "model_type": selection["model_type"],
-            "hyperparameters": selection.get("hyperparameters") or {}}
+            "hyperparameters": selection.get("hyperparameters") or {}, "steps": steps}
 
 
 def baseline(dataset: Path, model_type: str, hyperparameters: dict) -> dict:
@@ -90,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"scale: skipped, {args.dataset} is absent (the real Telco file is not committed); pass --dataset")
         return 0
     print(f"scale benchmark: {args.dataset.name} resampled; {machine()}", flush=True)
-    rows = []
+    rows, profiles = [], {}
     with tempfile.TemporaryDirectory(prefix="churnops-scale-data-") as folder:
         for size in args.rows:
             dataset = resample(args.dataset, size, Path(folder) / f"telco_{size}.csv")
@@ -108,12 +110,17 @@ def main(argv: list[str] | None = None) -> int:
                 f"{drop:+.4f}" if drop is not None else "-",
             ])
             print(f"  {size} rows: {rows[-1]}", flush=True)
+            profiles[size] = ours["steps"]
     print_table(
         "Default training (halving search) vs one fit of the chosen model, and vs the exhaustive search",
         ["rows", "default chose", "default s", "one fit s", "wall ratio", "peak MiB default / fit", "peak ratio",
          "default AUC", "exhaustive AUC (chose, s)", "AUC diff"],
         rows,
     )
+    names = list(dict.fromkeys(name for steps in profiles.values() for name in steps))
+    print_table("Default training: wall s of each step (from the run log; score tasks summed, two run at once)",
+                ["step", *(f"{size:,}" for size in profiles)],
+                [[name, *(f"{profiles[size].get(name, 0.0):.1f}" for size in profiles)] for name in names])
     print(f"\ntargets at the largest size: wall ratio <= {TARGET_WALL}, peak ratio <= {TARGET_PEAK}, "
           f"AUC diff >= -{TARGET_AUC_DROP}")
     return 0

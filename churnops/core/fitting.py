@@ -45,8 +45,7 @@ def fit_model(
     random_state: int = 42,
     n_jobs: int = 1,
 ) -> FittedModel:
-    """Fit on every row with `n_jobs` cores; the fitted model is handed on set to one core (a
-    served single-row predict must not start a thread pool)."""
+    """Fit on every row with `n_jobs` cores (the estimator keeps that setting: see set_cores)."""
     spec = infer_feature_spec(x_train)
     if not spec.features:
         raise DatasetError(
@@ -55,9 +54,18 @@ def fit_model(
         )
     pipeline = build_pipeline(spec, model_type, hyperparameters, random_state, n_jobs)
     pipeline.fit(typed_features(x_train, spec), y_train)
-    if "n_jobs" in pipeline.named_steps["classifier"].get_params():
-        pipeline.set_params(classifier__n_jobs=1)
     return FittedModel(pipeline, spec)
+
+
+def set_cores(pipeline: Pipeline, n_jobs: int) -> Pipeline:
+    """Let the estimator's predictions (and fits) use `n_jobs` cores, where it has such a setting
+    (random forest; logistic regression's is unused, hist gradient boosting's threads are OpenMP's).
+    A logged model is set to 1: a served single-row predict must not start a thread pool; a step
+    scoring a whole holdout sets the cores it has."""
+    classifier = pipeline.steps[-1][1]
+    if "n_jobs" in classifier.get_params():
+        classifier.set_params(n_jobs=int(n_jobs))
+    return pipeline
 
 
 def build_pipeline(

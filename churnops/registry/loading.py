@@ -10,6 +10,7 @@ from mlflow.exceptions import MlflowException
 
 from churnops import defaults, names
 from churnops.core.features import FeatureSpec
+from churnops.core.fitting import set_cores
 from churnops.errors import RegistryError
 
 MODELS_URI = re.compile(r"^models:/(?P<name>[^/@]+)(?:@(?P<alias>[^/]+)|/(?P<version>[^/]+))$")
@@ -76,12 +77,18 @@ def feature_spec(model_uri: str) -> FeatureSpec:
     return FeatureSpec(**stored)
 
 
-def load_pipeline(model_uri: str):
+def load_pipeline(model_uri: str, n_jobs: int | None = None):
     """The fitted sklearn pipeline of a churnops model, whichever way it was logged.
 
     Versions logged before the pyfunc wrapper carry the sklearn flavour; newer ones are a
-    churnops.registry.serving.ChurnModel pyfunc that holds the same pipeline.
+    churnops.registry.serving.ChurnModel pyfunc that holds the same pipeline. `n_jobs`: cores
+    its predictions may use (churnops.core.fitting.set_cores); None keeps what was logged.
     """
+    pipeline = _load_pipeline(model_uri)
+    return pipeline if n_jobs is None else set_cores(pipeline, n_jobs)
+
+
+def _load_pipeline(model_uri: str):
     info = mlflow.models.get_model_info(model_uri)
     if "sklearn" in (info.flavors or {}):
         return mlflow.sklearn.load_model(model_uri)

@@ -18,7 +18,7 @@ from sklearn.metrics import roc_auc_score
 
 import churnops
 from churnops import defaults, names
-from churnops.core.fitting import FittedModel, fit_model, typed_features
+from churnops.core.fitting import FittedModel, fit_model, set_cores, typed_features
 from churnops.registry import journal, tracking
 from churnops.registry.serving import ChurnModel
 
@@ -166,8 +166,10 @@ def train_and_log(
             }
         )
         mlflow.log_dict(fitted.spec.to_dict(), "feature_spec.json")
-        train_scores = fitted.pipeline.predict_proba(typed)[:, 1]
+        with threadpool_limits(limits=n_jobs):
+            train_scores = fitted.pipeline.predict_proba(typed)[:, 1]
         mlflow.log_metric("train_roc_auc", float(roc_auc_score(y_train, train_scores)))
+        set_cores(fitted.pipeline, 1)  # the logged (and served) model predicts on one core
         info = log_model(fitted, example, model_metadata(fitted, target, positive_label, decision_threshold),
                          model_name, run.info.run_id)
     return fitted, LoggedModel(run.info.run_id, info.model_uri, info.model_id or "")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import mlflow
 
-from churnops import names
+from churnops import cpus, names
 from churnops.core import evaluation
 from churnops.core.fitting import typed_features
 from churnops.registry import tracking
@@ -29,7 +29,7 @@ def run(
 ) -> evaluation.Evaluation:
     """Score the holdout with the model as logged in MLflow; log metrics and plots to its run."""
     tracking.connect(tracking_uri)
-    model = load_pipeline(model_uri)
+    model = load_pipeline(model_uri, cpus.cpu_budget(fan_out=True))  # beside profile_reference
     x_test = typed_features(read_features(x_test_path), feature_spec(model_uri))
     y_test = read_target(y_test_path)
     result = evaluation.evaluate(y_test, model.predict_proba(x_test)[:, 1], threshold)

@@ -13,7 +13,7 @@ from typing import Any
 
 import mlflow
 
-from churnops import defaults, names
+from churnops import cpus, defaults, names
 from churnops.core import evaluation, promotion
 from churnops.core.fitting import typed_features
 from churnops.errors import ChurnopsError
@@ -26,7 +26,7 @@ TAG_PREFIX = names.TAG_VALIDATION_PREFIX
 
 def probabilities(model_uri: str, x_test_raw):
     """Churn probabilities of a registered model on raw test rows, with its own feature spec."""
-    model = load_pipeline(model_uri)
+    model = load_pipeline(model_uri, cpus.cpu_budget())
     return model.predict_proba(typed_features(x_test_raw, feature_spec(model_uri)))[:, 1]
 
 
