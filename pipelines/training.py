@@ -24,7 +24,9 @@ PIPELINE_NAME = "churn-training"
 # on the cluster uses unless the run overrides them. `churnops train` overrides the URIs for the
 # local, embedded run.
 # How many model families are cross-validated at once (pods on a cluster, processes locally).
-# KFP needs it at compile time; each uses one core (n_jobs=1). The default space has 3 families.
+# KFP needs it at compile time; the default space has 3 families. Each task sizes its thread pools
+# by the cores it has (churnops.cpus: its pod's cpu_request; locally half the machine, as kfp.local
+# runs two at once whatever this says).
 SEARCH_PARALLELISM = 3
 
 
