@@ -37,7 +37,7 @@ def budget_problems(budget: Any) -> list[str]:
         problems.append(f"search_budget strategy {budget.get('strategy')!r} is unknown; choose one of {list(STRATEGIES)}")
     for key, least, meaning in (("factor", 2, "a whole number >= 2 (each round keeps 1/factor of the settings)"),
                                 ("max_rows", 0, "a whole number >= 0 (0: every row of the training split)"),
-                                ("min_rows", 1, "a whole number >= 1 (the first round's smallest subsample)")):
+                                ("min_rows", 1, "a whole number >= 1 (the smallest subsample a round ranks on)")):
         if key in budget and not (_whole(budget[key]) and budget[key] >= least):
             problems.append(f"search_budget {key} must be {meaning}, got {budget[key]!r}")
     return problems
@@ -58,10 +58,10 @@ def final_rows(n_rows: int, budget: dict[str, Any]) -> int:
 def schedule(n_candidates: int, n_rows: int, budget: dict[str, Any]) -> list[tuple[int, int]]:
     """The rounds as (rows, how many settings are scored on them), first round first.
 
-    Halving with factor f over n settings: ceil(log_f n) + 1 rounds; round k scores
-    ceil(n / f^k) settings on final / f^(rounds-1-k) rows (at least min_rows, at most final). A
-    round whose budget would already be the final one is merged into the last round, so no
-    setting is scored twice on the same rows.
+    Halving with factor f over n settings: up to ceil(log_f n) + 1 rounds; round k of R scores
+    ceil(n / f^k) settings on final // f^(R-1-k) rows. No round ranks on fewer than min_rows
+    rows: with too few rows for every round, the first ones are left out (the last round then
+    scores more than one setting; on data smaller than f * min_rows the search is exhaustive).
     """
     if n_candidates < 1:
         raise ValueError("a family has at least one setting")
@@ -69,16 +69,14 @@ def schedule(n_candidates: int, n_rows: int, budget: dict[str, Any]) -> list[tup
     if budget.get("strategy", HALVING) == EXHAUSTIVE or n_candidates == 1:
         return [(final, n_candidates)]
     factor, least = int(budget.get("factor", 3)), int(budget.get("min_rows", 1))
-    counts = [n_candidates]
-    while counts[-1] > 1:
-        counts.append(math.ceil(counts[-1] / factor))
-    rounds = []
-    for k, count in enumerate(counts):
-        rows = min(final, max(least, final // factor ** (len(counts) - 1 - k)))
-        if rows >= final:
-            return [*rounds, (final, count)]
-        rounds.append((rows, count))
-    return rounds  # not reached: the last count's budget is `final`
+    needed = 1
+    while math.ceil(n_candidates / factor ** (needed - 1)) > 1:
+        needed += 1
+    affordable = 1
+    while final // factor ** affordable >= least:
+        affordable += 1
+    rounds = min(needed, affordable)
+    return [(final // factor ** (rounds - 1 - k), math.ceil(n_candidates / factor ** k)) for k in range(rounds)]
 
 
 def survivors(scores: list[dict[str, Any]], keep: int) -> list[dict[str, Any]]:
