@@ -5,10 +5,11 @@ split; the best 1/`factor` of them go on to a `factor` times larger subsample, a
 one is left, scored on the final budget: all rows, or `max_rows` when the split is larger (the
 refit in train_model always uses every row). The idea is scikit-learn's successive halving
 (`sklearn.model_selection.HalvingGridSearchCV`, resource "n_samples"); it is written out here
-because every family's last round must land on the *same* row budget, so that the families'
-winners, scored in separate tasks (pods), compare on equal terms in select_best_candidate, and
-because each round is logged to MLflow. HalvingGridSearchCV picks its own first budget from its
-candidate count, so two families with different grid sizes would end on different budgets.
+because every family's last round must land on exactly the *same* row budget, so that the
+families' winners, scored in separate tasks (pods), compare on equal terms in
+select_best_candidate, and because each round is logged to MLflow as it ends. (From memory, not
+re-read: HalvingGridSearchCV derives its rounds from each search's own candidate count, so equal
+final budgets across grids of different sizes would rest on its rounding.)
 
 "exhaustive" scores every setting on the final budget (what the search did before halving).
 Standard library only: the CLI and the schedule checks validate a budget without scikit-learn.
