@@ -38,40 +38,37 @@ def test_a_holdout_minimum_that_is_not_a_count_is_refused_by_the_parser(flags, c
     assert f"{flags[0]} takes a whole number of rows >= 0" in capsys.readouterr().err
 
 
-def test_the_holdout_minimums_reach_the_pipeline_parameters(tmp_path, monkeypatch):
-    """What `churnops train --min-test-rows/--min-class-rows` hands the training pipeline's gate."""
+@pytest.fixture
+def handed(tmp_path, monkeypatch):
+    """`churnops train` up to the pipeline: the arguments it hands run_locally, on a small dataset
+    at `handed["dataset"]`; the run itself is stopped (the command then exits 1)."""
     from churnops.app import runs
 
     monkeypatch.setenv("CHURNOPS_HOME", str(tmp_path))
-    handed = {}
+    arguments = {}
 
-    def stop(pipeline, arguments, home, **kwargs):
-        handed.update(arguments)
+    def stop(pipeline, given, home, **kwargs):
+        arguments.update(given)
         raise runs.ChurnopsError("stopped before the pipeline ran")
 
     monkeypatch.setattr(runs, "run_locally", stop)
     data = tmp_path / "d.csv"
     data.write_text("plan,usage,Churn\n" + "".join(f"{'ab'[i % 2]},{i},{'Yes' if i % 3 else 'No'}\n" for i in range(60)))
-    code = main(["train", "--dataset", str(data), "--model-type", "logistic_regression", "--min-test-rows", "10",
+    arguments["dataset"] = str(data)
+    return arguments
+
+
+def test_the_holdout_minimums_reach_the_pipeline_parameters(handed):
+    """What `churnops train --min-test-rows/--min-class-rows` hands the training pipeline's gate."""
+    code = main(["train", "--dataset", handed["dataset"], "--model-type", "logistic_regression", "--min-test-rows", "10",
                  "--min-class-rows", "2"])
     assert code == 1
     assert (handed["promotion_min_test_rows"], handed["promotion_min_class_rows"]) == (10, 2)
 
 
-def test_the_search_budget_flags_reach_the_pipeline_parameters(tmp_path, monkeypatch):
+def test_the_search_budget_flags_reach_the_pipeline_parameters(handed):
     """`--search-strategy/--search-max-rows` become the training pipeline's `search_budget`, the rest default."""
     from churnops import defaults
-    from churnops.app import runs
 
-    monkeypatch.setenv("CHURNOPS_HOME", str(tmp_path))
-    handed = {}
-
-    def stop(pipeline, arguments, home, **kwargs):
-        handed.update(arguments)
-        raise runs.ChurnopsError("stopped before the pipeline ran")
-
-    monkeypatch.setattr(runs, "run_locally", stop)
-    data = tmp_path / "d.csv"
-    data.write_text("plan,usage,Churn\n" + "".join(f"{'ab'[i % 2]},{i},{'Yes' if i % 3 else 'No'}\n" for i in range(60)))
-    assert main(["train", "--dataset", str(data), "--search-strategy", "exhaustive", "--search-max-rows", "0"]) == 1
+    assert main(["train", "--dataset", handed["dataset"], "--search-strategy", "exhaustive", "--search-max-rows", "0"]) == 1
     assert handed["search_budget"] == {**defaults.SEARCH_BUDGET, "strategy": "exhaustive", "max_rows": 0}
