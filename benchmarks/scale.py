@@ -49,8 +49,9 @@ def resample(source: Path, rows: int, target: Path, seed: int = 0) -> Path:
 
     frame = pd.read_csv(source)
     rng = np.random.default_rng(seed)
-    sample = frame.iloc[rng.integers(0, len(frame), rows)].reset_index(drop=True) if rows != len(frame) else frame.copy()
+    sample = frame
     if rows != len(frame):
+        sample = frame.iloc[rng.integers(0, len(frame), rows)].reset_index(drop=True)
         sample["customerID"] = [f"R{index:08d}" for index in range(rows)]
         for column in ("MonthlyCharges", "TotalCharges"):
             values = pd.to_numeric(sample[column], errors="coerce")

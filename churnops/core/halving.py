@@ -20,6 +20,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from churnops.errors import ChurnopsError
+
 HALVING = "halving"
 EXHAUSTIVE = "exhaustive"
 STRATEGIES = (HALVING, EXHAUSTIVE)
@@ -42,6 +44,15 @@ def budget_problems(budget: Any) -> list[str]:
         if key in budget and not (_whole(budget[key]) and budget[key] >= least):
             problems.append(f"search_budget {key} must be {meaning}, got {budget[key]!r}")
     return problems
+
+
+def checked_budget(budget: dict[str, Any] | None, default: dict[str, Any]) -> dict[str, Any]:
+    """`budget` (None: `default`) normalised, or ChurnopsError naming every problem with it."""
+    budget = normalise_budget(default if budget is None else budget)
+    problems = budget_problems(budget)
+    if problems:
+        raise ChurnopsError("; ".join(problems))
+    return budget
 
 
 def normalise_budget(budget: dict[str, Any]) -> dict[str, Any]:

@@ -18,7 +18,6 @@ from churnops import cpus, defaults, names
 from churnops.core import halving
 from churnops.core.cross_validation import cross_validate, subsample
 from churnops.core.search_space import expand
-from churnops.errors import ChurnopsError
 from churnops.registry import tracking
 from churnops.storage.datasets import read_features, read_target
 
@@ -38,10 +37,7 @@ def run(
     budgets, or every setting on the final budget ("exhaustive"). Returns every setting's last
     score (with `cv_rows`, the rows it was scored on); only the survivor's is on the final budget.
     """
-    budget = halving.normalise_budget(defaults.SEARCH_BUDGET if budget is None else budget)
-    problems = halving.budget_problems(budget)
-    if problems:
-        raise ChurnopsError("; ".join(problems))
+    budget = halving.checked_budget(budget, defaults.SEARCH_BUDGET)
     tracking.connect(parent["mlflow_tracking_uri"])
     x_train = read_features(x_train_path)
     y_train = read_target(y_train_path)
@@ -65,7 +61,7 @@ def run(
                 for candidate in alive:
                     score = cross_validate(x_round, y_round, candidate, int(cv_folds), int(random_state), cores)
                     last[candidate["name"]] = {**score, "run_id": runs[candidate["name"]], "halving_round": number}
-                    _log_round(runs[candidate["name"]], score, number)
+                    mlflow.MlflowClient().log_batch(runs[candidate["name"]], metrics=_fold_metrics(score, number))
     except Exception:
         for run_id in runs.values():
             mlflow.MlflowClient().set_terminated(run_id, RunStatus.to_string(RunStatus.FAILED))
@@ -94,10 +90,6 @@ def _open_run(candidate: dict[str, Any], parent: dict[str, Any]) -> str:
     client.log_batch(run.info.run_id, params=[
         mlflow.entities.Param(key, str(value)) for key, value in _candidate_params(candidate).items()])
     return run.info.run_id
-
-
-def _log_round(run_id: str, score: dict[str, Any], number: int) -> None:
-    mlflow.MlflowClient().log_batch(run_id, metrics=_fold_metrics(score, number))
 
 
 def _candidate_params(candidate: dict[str, Any]) -> dict[str, Any]:

@@ -18,7 +18,6 @@ import churnops
 from churnops import defaults, names
 from churnops.core import halving
 from churnops.core.search_space import check_search_space, expand
-from churnops.errors import ChurnopsError
 from churnops.registry import lineage, tracking
 from churnops.storage import uris
 
@@ -39,10 +38,7 @@ def run(
     runs, so the pipeline's exit handler finds every run of its KFP run.
     """
     check_search_space(space)
-    budget = halving.normalise_budget(defaults.SEARCH_BUDGET if budget is None else budget)
-    problems = halving.budget_problems(budget)
-    if problems:  # before any family task starts
-        raise ChurnopsError("; ".join(problems))
+    budget = halving.checked_budget(budget, defaults.SEARCH_BUDGET)  # before any family task starts
     n_candidates = sum(len(expand(family)) for family in space)
     tracking.connect(tracking_uri)
     experiment_id = tracking.ensure_experiment(tracking_uri, experiment_name)
