@@ -7,16 +7,17 @@ import os
 # How many cores a step may use. On a cluster the platform config's cpu_request of the step
 # becomes CHURNOPS_CPUS (pipelines/platform.py); elsewhere the process's own CPU quota or affinity.
 ENV_CPUS = "CHURNOPS_CPUS"
-# How many tasks share those cores at once where steps run side by side (a ParallelFor's tasks,
-# or independent steps such as evaluate_model and profile_reference): the local runner sets it
-# (kfp.local runs up to two at once on one machine); a pod has its cores to itself.
+# How many tasks of a ParallelFor share those cores at once: the local runner sets it (kfp.local
+# runs up to two of them at once on one machine; its other tasks run one after another, in
+# topological order: kfp 2.17.3 kfp/local/orchestrator/enhanced_dag_orchestrator.py, the
+# `while sorted_body_tasks` loop); a pod has its cores to itself.
 ENV_CONCURRENT_TASKS = "CHURNOPS_CONCURRENT_TASKS"
 CGROUP_CPU_MAX = "/sys/fs/cgroup/cpu.max"
 
 
 def cpu_budget(fan_out: bool = False) -> int:
     """Cores this step may use: CHURNOPS_CPUS, else the cgroup v2 CPU quota (a pod's limit), else
-    the CPUs this process may run on; for a step that runs beside others (`fan_out`) divided by
+    the CPUs this process may run on; for a task of a ParallelFor (`fan_out`) divided by
     CHURNOPS_CONCURRENT_TASKS; at least 1."""
     cores = _env_int(ENV_CPUS)
     if cores is None:

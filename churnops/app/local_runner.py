@@ -126,7 +126,7 @@ def run_locally(
     run_root = home / "local_outputs" / f"{stamp}-{os.getpid()}"
     # The search's family tasks size their thread pools by it (churnops.cpus.cpu_budget):
     # kfp 2.17.3 runs at most two ParallelFor tasks at once (kfp/local/orchestrator/
-    # enhanced_dag_orchestrator.py, conservative_max = 2 in EnhancedDAGOrchestrator.__init__).
+    # enhanced_dag_orchestrator.py, conservative_max = 2 in ParallelExecutor.__init__).
     os.environ[cpus.ENV_CONCURRENT_TASKS] = str(LOCAL_PARALLEL_TASKS)
     local.init(
         # use_venv=False: steps run in this interpreter, where churnops and kfp are installed,

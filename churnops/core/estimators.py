@@ -57,8 +57,9 @@ def _hist_gradient_boosting(
     # Its threads are OpenMP's: the caller limits them (threadpoolctl), n_jobs is not a parameter.
     from sklearn.ensemble import HistGradientBoostingClassifier
 
-    # "auto" is scikit-learn's rule: stop when 10 rounds in a row do not improve the loss on a
-    # 10% validation part, on more than 10,000 rows only; max_iter is then a cap, not a count.
+    # "auto" is scikit-learn's rule (1.9.1 ensemble/_hist_gradient_boosting/gradient_boosting.py,
+    # BaseHistGradientBoosting.fit: do_early_stopping_ = n_samples > 10_000; defaults
+    # n_iter_no_change=10, validation_fraction=0.1); max_iter is then a cap, not a count.
     return HistGradientBoostingClassifier(
         learning_rate=float(learning_rate),
         max_depth=None if max_depth in (None, 0) else int(max_depth),

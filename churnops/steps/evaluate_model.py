@@ -29,7 +29,7 @@ def run(
 ) -> evaluation.Evaluation:
     """Score the holdout with the model as logged in MLflow; log metrics and plots to its run."""
     tracking.connect(tracking_uri)
-    model = load_pipeline(model_uri, cpus.cpu_budget(fan_out=True))  # beside profile_reference
+    model = load_pipeline(model_uri, cpus.cpu_budget())  # kfp.local runs it alone, a pod has its own cores
     x_test = typed_features(read_features(x_test_path), feature_spec(model_uri))
     y_test = read_target(y_test_path)
     result = evaluation.evaluate(y_test, model.predict_proba(x_test)[:, 1], threshold)

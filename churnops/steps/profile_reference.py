@@ -25,8 +25,7 @@ def run(x_train_path: str, x_test_path: str, model_uri: str, run_id: str, tracki
     """Build the profile, log it to `run_id` (and write it to `profile_path` when given)."""
     tracking.connect(tracking_uri)
     spec = feature_spec(model_uri)
-    # pyfunc versions and older sklearn-flavour ones alike; the cores: it runs beside evaluate_model
-    model = load_pipeline(model_uri, cpus.cpu_budget(fan_out=True))
+    model = load_pipeline(model_uri, cpus.cpu_budget())  # pyfunc versions and older sklearn-flavour ones alike
     train = typed_features(read_features(x_train_path), spec)
     holdout_scores = model.predict_proba(typed_features(read_features(x_test_path), spec))[:, 1]
     profile = build_profile(train, spec.numeric, spec.categorical, holdout_scores, model_name=model_name, run_id=run_id)
