@@ -16,6 +16,7 @@ import logging
 import os
 import re
 import sys
+import threading
 import time
 import warnings
 from datetime import datetime, timezone
@@ -52,23 +53,30 @@ class ProgressLog(io.TextIOBase):
         # A ParallelFor runs several tasks of one name at once: a queue of start times per name.
         self.started: dict[str, list[float]] = {}
         self._pending = ""
+        # kfp.local runs a ParallelFor's tasks in threads that print here at once. A TextIOWrapper is
+        # not thread-safe: concurrent writes put bytes of freed memory into the run log (seen: pointer
+        # values after a step's traceback, so reading the log back for the error failed on invalid
+        # UTF-8). One writer at a time.
+        self._lock = threading.Lock()
 
     def writable(self) -> bool:
         return True
 
     def write(self, text: str) -> int:
-        self.log_file.write(text)
-        if self.verbose:
-            self.progress.write(text)
-        self._pending += text
-        *lines, self._pending = self._pending.split("\n")
-        for line in lines:
-            self._on_line(ANSI.sub("", line))
+        with self._lock:
+            self.log_file.write(text)
+            if self.verbose:
+                self.progress.write(text)
+            self._pending += text
+            *lines, self._pending = self._pending.split("\n")
+            for line in lines:
+                self._on_line(ANSI.sub("", line))
         return len(text)
 
     def flush(self) -> None:
-        self.log_file.flush()
-        self.progress.flush()
+        with self._lock:
+            self.log_file.flush()
+            self.progress.flush()
 
     def _on_line(self, line: str) -> None:
         if self.verbose:
@@ -157,7 +165,8 @@ def run_locally(
                 task = pipeline(**arguments)
         except RuntimeError as exc:
             stream.flush()
-            detail = step_error(log_path.read_text(encoding="utf-8")) or str(exc)
+            # errors="replace": a step's own output need not be UTF-8; the error line is found anyway
+            detail = step_error(log_path.read_text(encoding="utf-8", errors="replace")) or str(exc)
             raise ChurnopsError(f"{detail} (pipeline {pipeline.name} failed; full log: {log_path})") from exc
         finally:
             builtins.print = real_print

@@ -88,3 +88,29 @@ def split_for_progress(tracking_uri, tmp_path, make_churn_dataset):
     split.x_train.to_csv(x_path, index=False)
     split.y_train.to_frame().to_csv(y_path, index=False)
     return tracking_uri, str(x_path), str(y_path)
+
+
+def test_parallel_task_threads_writing_at_once_lose_nothing_in_the_run_log(tmp_path):
+    """kfp.local prints from a ParallelFor's task threads at once; the run log keeps every line whole
+    (without the lock in ProgressLog.write, bytes went missing here and a log once held freed memory,
+    which broke reading the failed step's error back)."""
+    import io
+    import threading
+
+    from churnops.app.local_runner import ProgressLog
+
+    line = "score-model-family: µ-averaged ✓ " * 4 + "\n"
+    switch = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible: without the lock this fails every run
+    try:
+        with open(tmp_path / "run.log", "w", encoding="utf-8") as log:
+            stream = ProgressLog(log, io.StringIO(), verbose=False)
+            threads = [threading.Thread(target=lambda: [stream.write(line) for _ in range(5000)]) for _ in range(6)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+    finally:
+        sys.setswitchinterval(switch)
+    text = (tmp_path / "run.log").read_bytes().decode("utf-8")
+    assert text.count(line) == 6 * 5000 and len(text) == 6 * 5000 * len(line)
