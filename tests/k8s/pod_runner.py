@@ -15,10 +15,8 @@ Image paths (`/opt/mlflow/db_upgrade.py`) map to the repository files the Docker
 from __future__ import annotations
 
 import base64
-import hashlib
 import os
 import re
-import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -126,29 +124,17 @@ def resolve(pod_spec: dict, container: dict, objects: list[dict], namespace: str
     return Process(argv, {**base, **env})
 
 
-def server_venv(tools: Path = ROOT / ".tools", requirements: Path = REQUIREMENTS) -> Path:
-    """A venv made from exactly the image's requirements.txt, cached by the file's hash.
+def server_venv(requirements: Path = REQUIREMENTS) -> Path:
+    """A venv made from exactly the image's requirements.txt: `scripts/bootstrap.py tool-venv` builds it
+    once in the cache outside the checkout, keyed by the file's hash (and the Python version), under a
+    lock, so parallel workers and later clones share it.
 
-    The image runs `pip install -r requirements.txt`; here uv (a dev dependency, pinned) installs
-    the same file with the same resolution rule (the newest versions the pins allow), because pip
-    took ~6 minutes on a cold CI machine and uv well under one. CHURNOPS_SERVER_VENV_INSTALLER=pip
-    uses pip, as the Dockerfile does.
+    The image runs `pip install -r requirements.txt`; bootstrap uses uv (pinned) with the same
+    resolution rule (the newest versions the pins allow), because pip took ~6 minutes on a cold CI
+    machine and uv well under one.
     """
-    digest = hashlib.sha256(requirements.read_bytes()).hexdigest()[:16]
-    venv = tools / f"mlflow-server-venv-{digest}"
-    if (venv / ".complete").exists():
-        return venv
-    shutil.rmtree(venv, ignore_errors=True)  # a build that did not finish
-    uv = shutil.which("uv", path=str(Path(sys.executable).parent))
-    if uv and os.environ.get("CHURNOPS_SERVER_VENV_INSTALLER", "uv") == "uv":
-        steps = [[uv, "venv", "--quiet", "--python", sys.executable, str(venv)],
-                 [uv, "pip", "install", "--quiet", "--python", str(venv / "bin" / "python"), "-r", str(requirements)]]
-    else:
-        steps = [[sys.executable, "-m", "venv", str(venv)],
-                 [str(venv / "bin" / "pip"), "install", "--quiet", "-r", str(requirements)]]
-    for argv in steps:
-        result = subprocess.run(argv, capture_output=True, text=True, timeout=1200)
-        if result.returncode != 0:
-            raise RuntimeError(f"{' '.join(argv)} failed:\n{result.stderr[-4000:]}")
-    (venv / ".complete").write_text(digest)
-    return venv
+    built = subprocess.run([sys.executable, str(ROOT / "scripts" / "bootstrap.py"), "tool-venv", "mlflow-server",
+                            str(requirements)], capture_output=True, text=True, timeout=1200)
+    if built.returncode != 0:
+        raise RuntimeError(f"building the MLflow server venv failed:\n{built.stdout[-3000:]}{built.stderr[-3000:]}")
+    return (ROOT / ".tools" / "mlflow-server").resolve()
