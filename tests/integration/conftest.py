@@ -1,6 +1,7 @@
 """The production topology on loopback, started once for the integration package.
 
-- PostgreSQL: a fresh database on 127.0.0.1:5432 (trust auth), `mlflow db upgrade`d, dropped after.
+- PostgreSQL: a fresh database on the server this test run started (the session fixture `postgres`,
+  tests/support/shared.py; or $CHURNOPS_TEST_POSTGRES), trust auth, `mlflow db upgrade`d, dropped after.
 - S3: `moto_server` with a bucket and an IAM user; after set-up moto enforces signatures, so wrong
   credentials fail as they would on MinIO. The user's key exists only in this process's environment.
 - GCS: `gcp-storage-emulator` (in memory) with a bucket.
@@ -30,8 +31,6 @@ import pytest
 
 from churnops.app import mlflow_server
 
-POSTGRES_ENV = "CHURNOPS_TEST_POSTGRES"  # another server for the throwaway databases, e.g. on a laptop
-POSTGRES = "postgresql://postgres@127.0.0.1:5432"  # this machine's (and CI's) PostgreSQL, trust auth
 READY_TIMEOUT = 150.0  # an mlflow server answers /health after 13-45 s here; three start at once
 SERVER_MODES = ("proxied-s3", "direct-s3", "proxied-gcs")
 
@@ -124,13 +123,13 @@ def _raise_interrupt(signum, frame):
 
 
 @pytest.fixture(scope="package")
-def topology(tmp_path_factory):
+def topology(tmp_path_factory, postgres):
     """Everything started once, in parallel where it can be; stopped by process group and dropped after."""
     started = time.monotonic()
     log_dir = tmp_path_factory.mktemp("integration-logs")
     suffix = uuid.uuid4().hex[:8]
     topo = Topology(
-        database_uri=f"{os.environ.get(POSTGRES_ENV, POSTGRES).rstrip('/')}/churnops_it_{suffix}",
+        database_uri=f"{postgres}/churnops_it_{suffix}",
         s3_endpoint=f"http://127.0.0.1:{services.free_port()}",
         bucket=f"churnops-it-{suffix}",
         gcs_endpoint=f"http://127.0.0.1:{services.free_port()}",

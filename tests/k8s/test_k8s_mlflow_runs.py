@@ -4,11 +4,11 @@ For each environment the `mlflow` Deployment of `kubectl kustomize k8s/overlays/
 locally with exactly its container command, args and env (pod_runner.resolve: values from the
 rendered Secrets, test values for the Secrets created out of band), in a venv made from
 docker/mlflow-server/requirements.txt, the image's install list. Swapped for local ones, and
-nothing else: --host, --port, --workers, the backend store URI (a fresh PostgreSQL database on
-127.0.0.1:5432), the artifact destination (a local folder) and the auth database; mounted volumes
-are local folders. The init container runs first, as the kubelet would.
+nothing else: --host, --port, --workers, the backend store URI (a fresh database on the PostgreSQL
+server this test run started, fixture `postgres`), the artifact destination (a local folder) and
+the auth database; mounted volumes are local folders. The init container runs first, as the kubelet would.
 
-Needs PostgreSQL on 127.0.0.1:5432 with trust auth (marker `integration`). Fails on main
+Marker `integration` (a real PostgreSQL server, started by the run). Fails on main
 (5803999): the requirements file did not exist, Host `...:5000` got 403 (defect 1), prod exited
 without Flask-WTF / MLFLOW_FLASK_SERVER_SECRET_KEY (defect 2), /metrics answered 403 by pod IP and
 401 without credentials (defect 6), concurrent upgrades failed (defect 7).
@@ -35,9 +35,6 @@ from churnops.app import mlflow_server
 
 pytestmark = pytest.mark.integration
 
-# the driver the rendered URIs name (postgresql+psycopg2, docs/kubernetes.md); SQLAlchemy 2.1 maps a
-# bare postgresql:// to psycopg 3, which the image does not install
-PG = "postgresql+psycopg2://postgres@127.0.0.1:5432/"
 IN_CLUSTER_HOST = "mlflow.mlflow.svc.cluster.local:5000"  # what pipeline steps send
 PORT_FORWARD_HOST = "localhost:5000"  # `kubectl -n mlflow port-forward svc/mlflow 5000:5000`
 POD_IP_HOST = "10.8.3.17:5000"  # Prometheus scrapes a ServiceMonitor's targets by pod IP
@@ -45,10 +42,19 @@ READY_TIMEOUT = 180.0
 ADMIN = ("admin", "test-admin-" + secrets.token_hex(8))
 
 
-def fresh_database(prefix: str) -> str:
-    uri = f"{PG}{prefix}_{uuid.uuid4().hex[:10]}"
-    mlflow_server.ensure_database(uri)
-    return uri
+@pytest.fixture(scope="session")
+def fresh_database(postgres):
+    """fresh_database(prefix) -> the URI of a new, empty database, in the driver the rendered URIs name
+    (postgresql+psycopg2, docs/kubernetes.md; SQLAlchemy 2.1 maps a bare postgresql:// to psycopg 3,
+    which the image does not install)."""
+    server = postgres.replace("postgresql://", "postgresql+psycopg2://", 1)
+
+    def create(prefix: str) -> str:
+        uri = f"{server}/{prefix}_{uuid.uuid4().hex[:10]}"
+        mlflow_server.ensure_database(uri)
+        return uri
+
+    return create
 
 
 @pytest.fixture(scope="session")
@@ -107,7 +113,7 @@ class Server:
 
 
 @pytest.fixture(scope="module", params=ENVIRONMENTS)
-def server(request, venv, tmp_path_factory):
+def server(request, venv, tmp_path_factory, fresh_database):
     env = request.param
     objects = build(f"k8s/overlays/{env}")
     deployment = find(objects, "Deployment", "mlflow", "mlflow")
@@ -250,7 +256,7 @@ def run_concurrently(processes) -> list[subprocess.CompletedProcess]:
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
-def test_concurrent_migrations_on_a_fresh_database_all_succeed(env, venv, tmp_path):
+def test_concurrent_migrations_on_a_fresh_database_all_succeed(env, venv, tmp_path, fresh_database):
     objects = build(f"k8s/overlays/{env}")
     backend = fresh_database(f"i11_{env}_migrate")
     try:
@@ -266,7 +272,7 @@ def test_concurrent_migrations_on_a_fresh_database_all_succeed(env, venv, tmp_pa
         mlflow_server.drop_database(backend)
 
 
-def test_plain_concurrent_mlflow_db_upgrade_races(venv):
+def test_plain_concurrent_mlflow_db_upgrade_races(venv, fresh_database):
     """The seeded mistake the wrapper fixes: main's `mlflow db upgrade` x4 at once on a fresh database."""
     backend = fresh_database("i11_race")
     try:

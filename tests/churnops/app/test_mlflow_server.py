@@ -11,7 +11,7 @@ from churnops.app import cli
 from churnops.app import mlflow_server as server
 from churnops.errors import TrackingError
 
-PG = "postgresql://postgres@127.0.0.1:5432"
+PG = "postgresql://postgres@127.0.0.1:5432"  # in command lines only: nothing connects to it
 
 
 def flags(argv: list[str]) -> dict[str, str | None]:
@@ -65,8 +65,9 @@ def test_passwords_never_appear_in_messages():
     assert "hunter2" not in str(error.value) and "postgresql://USER@HOST:PORT/DATABASE" in str(error.value)
 
 
-def test_database_is_created_once_and_dropped():
-    uri = f"{PG}/churnops_unit_{uuid.uuid4().hex[:8]}"
+@pytest.mark.integration
+def test_database_is_created_once_and_dropped(postgres):
+    uri = f"{postgres}/churnops_unit_{uuid.uuid4().hex[:8]}"
     try:
         assert server.ensure_database(uri) is True
         assert server.ensure_database(uri) is False

@@ -1,7 +1,7 @@
 """Issue 16, Why 4 on the PostgreSQL-backed tracking server: of two concurrent promotes exactly one wins.
 
 One real `mlflow server` (built by churnops.app.mlflow_server, as `churnops mlflow serve` builds
-it) on a fresh PostgreSQL database at 127.0.0.1:5432 (trust auth), dropped afterwards. The race is
+it) on a fresh database on the PostgreSQL server this test run started (fixture `postgres`), dropped afterwards. The race is
 tests/support/races.py (two forked CLI invocations per try, through HTTP). The lock is the alias
 lease (churnops.registry.locks.lease): without it both report success.
 """
@@ -28,7 +28,6 @@ from churnops.registry import locks
 
 pytestmark = pytest.mark.integration
 
-POSTGRES = os.environ.get("CHURNOPS_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432")
 NAME = races.NAME
 READY_TIMEOUT = 150.0  # an mlflow server answers /health after 13-45 s on this shared machine
 
@@ -40,18 +39,16 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
+def server(tmp_path_factory, postgres):
     folder = tmp_path_factory.mktemp("race-server")
-    database = f"{POSTGRES}/churnops_race_{uuid.uuid4().hex[:10]}"
-    try:
-        mlflow_server.prepare(database)
-    except Exception as exc:  # noqa: BLE001
-        pytest.skip(f"PostgreSQL at {POSTGRES} is not usable ({exc}); set CHURNOPS_TEST_POSTGRES")
+    database = f"{postgres}/churnops_race_{uuid.uuid4().hex[:10]}"
+    mlflow_server.prepare(database)
     config = mlflow_server.ServerConfig(backend_store_uri=database, default_artifact_root=str(folder / "artifacts"),
                                         port=_free_port())
     log = open(folder / "server.log", "w")
+    # as `churnops mlflow serve` runs it: without MLflow's job runner (7 huey processes nobody uses here)
     process = subprocess.Popen(mlflow_server.server_command(config), stdout=log, stderr=subprocess.STDOUT,
-                               start_new_session=True)
+                               env=mlflow_server.job_execution_env(dict(os.environ)), start_new_session=True)
     try:
         deadline = time.monotonic() + READY_TIMEOUT
         while True:
