@@ -18,7 +18,8 @@ def tracking(tmp_path_factory) -> Tracking:
     port = services.free_port()
     config = mlflow_server.ServerConfig(backend_store_uri=f"sqlite:///{root / 'mlflow.db'}",
                                         artifacts_destination=str(root / "artifacts"), port=port)
-    service = services.Service("mlflow", mlflow_server.server_command(config), serving.serve_env(root), root / "mlflow.log",
+    service = services.Service("mlflow", mlflow_server.server_command(config),
+                               mlflow_server.job_execution_env(serving.serve_env(root)), root / "mlflow.log",
                                config.url + "/health")
     service.start().wait_ready(serving.MLFLOW_READY_SECONDS)
     yield Tracking(config.url, root / "artifacts", service)
