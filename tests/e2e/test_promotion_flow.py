@@ -1,8 +1,9 @@
 """Champion/challenger end to end on the embedded store, then batch inference and rollback.
 
-Extends the session's `trained_run` store (v1, C=1.0, the first champion) instead of training a
-fresh first version: two more local pipeline runs give a losing and a winning candidate. Version
-1's own tags are never changed by this module, only aliases move.
+A store of its own (not the session's `trained_run`, which other modules score with `@champion`:
+moving its champion made their results depend on which module ran first): v1 (C=1.0) is the first
+champion, two more local pipeline runs give a losing and a winning candidate. Version 1's own tags
+are never changed by this module, only aliases move.
 """
 
 from __future__ import annotations
@@ -21,13 +22,14 @@ NAME = "churn-classifier"
 
 
 @pytest.fixture(scope="module")
-def flow(trained_run, synthetic_csv):
-    home = trained_run["home"]
+def flow(tmp_path_factory, synthetic_csv):
+    home = tmp_path_factory.mktemp("promotion-flow")
+    first = runs.train(str(synthetic_csv), home=home, hyperparameters={"C": 1.0})
     # roc_auc ~0.83 < 0.848 - 0.005, and it predicts nobody at 0.5: precision = recall = 0
     loser = runs.train(str(synthetic_csv), home=home, hyperparameters={"C": 0.0001})
     winner = runs.train(str(synthetic_csv), home=home, hyperparameters={"C": 100.0})  # ~0.848: ties/beats v1
-    client = mlflow.MlflowClient(tracking_uri=trained_run["tracking_uri"], registry_uri=trained_run["tracking_uri"])
-    return {"first": trained_run, "loser": loser, "winner": winner, "home": home, "client": client}
+    client = mlflow.MlflowClient(tracking_uri=first["tracking_uri"], registry_uri=first["tracking_uri"])
+    return {"first": first, "loser": loser, "winner": winner, "home": home, "client": client}
 
 
 @pytest.fixture
