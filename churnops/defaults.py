@@ -68,6 +68,12 @@ SERVE_HOST = "127.0.0.1"
 SERVE_PORT = 8080
 SERVE_POLL_SECONDS = 30.0
 SERVE_START_WAIT_SECONDS = 60.0
+# How large a request the predictor accepts (churnops.serving.exposure): rows per request, and a
+# body limit of the replica's memory / divisor, at most the cap (a 127 MB request cost ~12 MiB of
+# memory per MB of JSON: 1536Mi / 32 = 48 MiB of body stays well inside the container's limit).
+SERVE_MAX_ROWS = 10_000
+SERVE_BODY_MEMORY_DIVISOR = 32
+SERVE_MAX_BODY_BYTES_CAP = 64 << 20
 # Decimals of churn_probability in what churnops writes or answers (batch files and online responses
 # alike, so the two are equal on the same rows).
 PROBABILITY_DECIMALS = 6

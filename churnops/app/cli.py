@@ -206,6 +206,14 @@ def build_parser() -> argparse.ArgumentParser:
                        help="how often to ask the registry whether the alias moved (default: %(default)s)")
     serve.add_argument("--start-wait-seconds", type=float, default=defaults.SERVE_START_WAIT_SECONDS,
                        help="how long to wait for the tracking server at start (default: %(default)s)")
+    serve.add_argument("--max-body-bytes", type=int, default=None,
+                       help="largest request body accepted, else 413 (default: the replica's memory / "
+                            f"{defaults.SERVE_BODY_MEMORY_DIVISOR}, at most {defaults.SERVE_MAX_BODY_BYTES_CAP >> 20} MiB)")
+    serve.add_argument("--max-rows", type=int, default=defaults.SERVE_MAX_ROWS,
+                       help="most rows per request, else 413 (default: %(default)s)")
+    serve.add_argument("--enable-model-repository", action="store_true",
+                       help="mount kserve's model load/unload routes (off: anyone who reaches them can stop the model)")
+    serve.add_argument("--enable-docs", action="store_true", help="mount /docs and /openapi.json")
     serve.add_argument("--verbose", action="store_true", help=argparse.SUPPRESS)
 
     _add_models(commands)
@@ -446,10 +454,17 @@ def cmd_mlflow(args: argparse.Namespace) -> int:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     from churnops.registry.tracking import churnops_home, embedded_tracking_uri
-    from churnops.serving import server
+    from churnops.serving import exposure, server
 
+    try:
+        limit = exposure.default_max_body_bytes() if args.max_body_bytes is None else args.max_body_bytes
+        exposed = exposure.Exposure(limit, args.max_rows,
+                                    model_repository=args.enable_model_repository, docs=args.enable_docs)
+    except ValueError as exc:
+        raise server.ServingError(str(exc)) from None
     server.run(args.model_uri, args.tracking_uri or embedded_tracking_uri(churnops_home()), host=args.host,
-               port=args.port, poll_seconds=args.poll_seconds, start_wait_seconds=args.start_wait_seconds)
+               port=args.port, poll_seconds=args.poll_seconds, start_wait_seconds=args.start_wait_seconds,
+               exposure=exposed)
     return 0
 
 

@@ -19,6 +19,7 @@ from prometheus_client import Counter, Gauge
 from churnops import defaults
 from churnops.core.scoring import OUTPUT_COLUMNS, check_columns, split_rejects
 from churnops.errors import DatasetError
+from churnops.serving.exposure import RequestTooLarge, too_large_message
 from churnops.serving.follower import Follower, Served
 
 # Reported on kserve's /metrics (the default prometheus registry it exposes).
@@ -50,7 +51,12 @@ def _text(value: Any) -> str | None:
     return value if isinstance(value, str) else str(value)
 
 
-def rows_from_instances(payload: Any) -> pd.DataFrame:
+def check_row_count(count: int, max_rows: int) -> None:
+    if count > max_rows:
+        raise RequestTooLarge(too_large_message(f"{count} rows", max_rows, "--max-rows"))
+
+
+def rows_from_instances(payload: Any, max_rows: int = defaults.SERVE_MAX_ROWS) -> pd.DataFrame:
     if isinstance(payload, (bytes, str)):  # kserve decodes JSON only when the content type says JSON
         raise InvalidInput('Send the rows as JSON with the header "Content-Type: application/json".')
     if not isinstance(payload, dict) or "instances" not in payload:
@@ -58,6 +64,7 @@ def rows_from_instances(payload: Any) -> pd.DataFrame:
     instances = payload["instances"]
     if not isinstance(instances, list) or not instances:
         raise InvalidInput('"instances" must be a non-empty list of row objects ({"column": value, ...}).')
+    check_row_count(len(instances), max_rows)
     bad = [index + 1 for index, row in enumerate(instances) if not isinstance(row, dict)]
     if bad:
         raise InvalidInput(f"instance(s) {bad[:10]} are not objects: each instance is one row, {{\"column\": value, ...}}.")
@@ -66,13 +73,14 @@ def rows_from_instances(payload: Any) -> pd.DataFrame:
                         columns=columns, dtype=object)
 
 
-def rows_from_v2(request: InferRequest) -> pd.DataFrame:
+def rows_from_v2(request: InferRequest, max_rows: int = defaults.SERVE_MAX_ROWS) -> pd.DataFrame:
     """One input tensor per column (shape [rows]), as the Open Inference Protocol's columnar form."""
     if not request.inputs:
         raise InvalidInput("The v2 request has no inputs: send one input tensor per column, shape [rows].")
     lengths = {infer_input.name: len(infer_input.data) for infer_input in request.inputs}
     if len(set(lengths.values())) != 1:
         raise InvalidInput(f"Every input tensor needs one value per row; their lengths differ: {lengths}.")
+    check_row_count(max(lengths.values()), max_rows)
     return pd.DataFrame({infer_input.name: [_text(value.decode() if isinstance(value, bytes) else value)
                                             for value in infer_input.data] for infer_input in request.inputs},
                         dtype=object)
@@ -107,9 +115,10 @@ def score(rows: pd.DataFrame, served: Served) -> pd.DataFrame:
 class ChurnPredictor(Model):
     """One KServe model named after the registered model; the version behind it follows the alias."""
 
-    def __init__(self, name: str, follower: Follower):
+    def __init__(self, name: str, follower: Follower, max_rows: int = defaults.SERVE_MAX_ROWS):
         super().__init__(name)
         self.follower = follower
+        self.max_rows = max_rows
         self.ready = follower.served is not None
 
     def load(self) -> bool:
@@ -119,7 +128,7 @@ class ChurnPredictor(Model):
     def predict(self, payload, headers=None):
         served = self.follower.served  # read once: the whole request uses this version
         if isinstance(payload, InferRequest):
-            scored = score(rows_from_v2(payload), served)
+            scored = score(rows_from_v2(payload, self.max_rows), served)
             outputs = []
             for column in OUTPUT_COLUMNS:
                 values = scored[column].tolist()
@@ -127,5 +136,5 @@ class ChurnPredictor(Model):
                                            data=[str(value) for value in values] if V2_TYPES[column] == "BYTES" else values))
             return InferResponse(response_id=payload.id or "", model_name=self.name, infer_outputs=outputs,
                                  model_version=served.resolved.model_version)
-        scored = score(rows_from_instances(payload), served)
+        scored = score(rows_from_instances(payload, self.max_rows), served)
         return {"predictions": scored.to_dict(orient="records"), "model_version": served.resolved.model_version}

@@ -7,6 +7,12 @@ ModelServer.start builds for one worker and sets the uvicorn config's host befor
 Relied on: RESTServer(app, dataplane, model_repository_extension, http_port).config is the
 uvicorn.Config its server runs with. If a kserve upgrade changes that, the host assertion in
 tests/churnops/serving/test_serve_process.py fails.
+
+What the server mounts and how large a request it takes is decided in churnops.serving.exposure; `run`
+installs it on kserve's app in RESTServer.create_application's middleware hook (kserve 0.21:
+_add_middlewares, called before the routes and handlers are added and before the app serves): a route
+gate answers 404 for every route the Exposure does not name, so a route a kserve upgrade adds stays
+closed until it is named there.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ import os
 from churnops import defaults
 from churnops.registry import tracking
 from churnops.registry.loading import MODELS_URI
+from churnops.serving.exposure import Exposure, default_max_body_bytes, install
 from churnops.serving.follower import Follower, ServingError
 
 
@@ -40,6 +47,36 @@ def configure_logging() -> None:
     log.propagate = False
 
 
+def readiness(dataplane, name: str, follower: Follower):
+    """`/v2/health/ready`: true only while the model is registered, ready, and a version is loaded.
+
+    kserve 0.21's server readiness (DataPlane.ready) is true whatever the models do, so an unloaded
+    model kept its replica in rotation; V2Endpoints.ready awaits `dataplane.ready()`, which this replaces
+    on the one DataPlane instance (tests/churnops/serving/test_exposure_process.py checks it)."""
+
+    async def ready() -> bool:
+        model = dataplane.model_registry.get_model(name)
+        return bool(model is not None and model.ready and follower.served is not None)
+
+    return ready
+
+
+def exposed_server_class():
+    """kserve's RESTServer with an Exposure installed on its app (imported with kserve, after argv is parsed)."""
+    from kserve.protocol.rest.server import RESTServer
+
+    class ExposedRESTServer(RESTServer):
+        def __init__(self, exposed: Exposure, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.exposed = exposed
+
+        def _add_middlewares(self, app) -> None:
+            super()._add_middlewares(app)
+            install(app, self.exposed)
+
+    return ExposedRESTServer
+
+
 def model_name(model_uri: str) -> str:
     match = MODELS_URI.match(model_uri)
     if not match:
@@ -50,10 +87,11 @@ def model_name(model_uri: str) -> str:
 
 def run(model_uri: str, tracking_uri: str, *, host: str = defaults.SERVE_HOST, port: int = defaults.SERVE_PORT,
         poll_seconds: float = defaults.SERVE_POLL_SECONDS,
-        start_wait_seconds: float = defaults.SERVE_START_WAIT_SECONDS) -> None:
+        start_wait_seconds: float = defaults.SERVE_START_WAIT_SECONDS, exposure: Exposure | None = None) -> None:
     name = model_name(model_uri)
     if not 0 < port < 65536:
         raise ServingError(f"--port must be 1-65535, got {port}.")
+    exposure = exposure or Exposure(default_max_body_bytes())
     configure_mlflow_client()
     if tracking_uri.startswith("sqlite:///"):
         tracking.connect(tracking_uri)  # the embedded store: created/upgraded like every other command
@@ -64,21 +102,26 @@ def run(model_uri: str, tracking_uri: str, *, host: str = defaults.SERVE_HOST, p
     # kserve parses sys.argv when kserve.model_server is imported (parse_known_args): our flags do not
     # collide with its --http_port/--model_name/... spellings.
     from kserve.model_server import FASTAPI_APP_IMPORT_STRING, ModelServer
-    from kserve.protocol.rest.server import RESTServer
+
+    ExposedRESTServer = exposed_server_class()  # noqa: N806 (a class)
 
     from churnops.serving.predictor import ChurnPredictor, record_event
 
     configure_logging()
     follower = Follower(model_uri, tracking_uri, poll_seconds, on_event=record_event)
     follower.start_serving(start_wait_seconds)
-    model = ChurnPredictor(name, follower)
+    model = ChurnPredictor(name, follower, max_rows=exposure.max_rows)
     server = ModelServer(http_port=port, enable_grpc=False, workers=1, enable_latency_logging=False)
     server.register_model(model)
-    rest = RESTServer(FASTAPI_APP_IMPORT_STRING, server.dataplane, server.model_repository_extension, port,
-                      workers=1, grace_period=10)
+    server.dataplane.ready = readiness(server.dataplane, name, follower)
+    rest = ExposedRESTServer(exposure, FASTAPI_APP_IMPORT_STRING, server.dataplane, server.model_repository_extension,
+                             port, workers=1, grace_period=10)
     rest.config.host = host
     follower.start_polling()
-    logging.getLogger("churnops.serving").info("listening on http://%s:%d (model %s)", host, port, name)
+    logging.getLogger("churnops.serving").info(
+        "listening on http://%s:%d (model %s; body <= %d bytes, <= %d rows per request%s%s)", host, port, name,
+        exposure.max_body_bytes, exposure.max_rows, "; model repository ON" if exposure.model_repository else "",
+        "; docs ON" if exposure.docs else "")
     try:
         asyncio.run(rest.start())
     finally:

@@ -7,6 +7,7 @@ in count and in time. Faults are injected on purpose: a corrupted model file, a 
 from __future__ import annotations
 
 import csv
+import json
 import re
 import subprocess
 import sys
@@ -192,6 +193,71 @@ def test_a_version_that_fails_to_load_keeps_the_old_one_serving(server, champion
     assert {prediction["model_version"] for prediction in body["predictions"]} == {str(serving_now)}
     assert server.get("/v2/health/ready")[0] == 200
     assert f"models:/{champion['model_name']}/{broken} failed to load" in server.service.log_path.read_text()
+
+
+def test_load_unload_and_the_docs_are_not_served_by_default(server, champion, synthetic_csv):
+    """Issue 25: an anonymous unload stopped the predictor for good while readiness stayed 200."""
+    name = champion["model_name"]
+    for path in (f"/v2/repository/models/{name}/unload", f"/v2/repository/models/{name}/load",
+                 f"/v1/models/{name}:explain"):
+        status, answer = server.post(path, {})
+        assert status == 404, (path, status, answer)
+    for path in ("/docs", "/openapi.json"):
+        assert server.get(path)[0] == 404, path
+    status, body = server.post(f"/v1/models/{name}:predict", {"instances": raw_rows(synthetic_csv, 2)})
+    assert status == 200, body
+    assert server.get("/v2/health/ready")[0] == 200
+
+
+@pytest.fixture(scope="module")
+def limited(tracking, champion, tmp_path_factory):
+    """A replica with small limits and kserve's model repository turned on (its last test unloads the model)."""
+    served = start_server(CHAMPION_URI, tracking.url, tmp_path_factory.mktemp("serve-limited"),
+                          "--max-rows", "50", "--max-body-bytes", str(LIMITED_BODY_BYTES), "--enable-model-repository")
+    yield served
+    served.service.stop()
+
+
+LIMITED_BODY_BYTES = 300_000
+
+
+def test_more_rows_than_the_limit_is_a_413_naming_it(limited, champion, synthetic_csv):
+    name = champion["model_name"]
+    rows = raw_rows(synthetic_csv, 51)
+    for path, body in ((f"/v1/models/{name}:predict", {"instances": rows}), (f"/v2/models/{name}/infer", v2_body(rows))):
+        status, answer = limited.post(path, body)
+        assert status == 413, (path, status, answer)
+        assert "51 rows" in answer["error"] and "--max-rows" in answer["error"], answer
+    status, answer = limited.post(f"/v1/models/{name}:predict", {"instances": rows[:50]})
+    assert status == 200 and len(answer["predictions"]) == 50, answer
+
+
+@pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
+def test_a_body_over_the_limit_is_a_413_naming_the_limit(limited, champion, synthetic_csv, chunked):
+    import http.client
+
+    body = json.dumps({"instances": raw_rows(synthetic_csv, 1) * 2500}).encode()  # ~1.2 MB, 4x the limit
+    assert len(body) > 4 * LIMITED_BODY_BYTES
+    host, port = limited.url.removeprefix("http://").split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=60)
+    connection.request("POST", f"/v1/models/{champion['model_name']}:predict", body=iter([body]) if chunked else body,
+                       headers={"Content-Type": "application/json"}, encode_chunked=chunked)
+    response = connection.getresponse()
+    answer = json.loads(response.read())
+    connection.close()
+    assert response.status == 413, answer
+    assert f"above {LIMITED_BODY_BYTES} bytes" in answer["error"] and "--max-body-bytes" in answer["error"], answer
+    assert limited.get("/v2/health/ready")[0] == 200
+
+
+def test_readiness_is_false_once_the_model_cannot_answer(limited, champion, synthetic_csv):
+    """With the repository routes turned on, an unload takes the replica out of rotation (ready 503)."""
+    name = champion["model_name"]
+    assert limited.get("/v2/health/ready")[0] == 200
+    status, answer = limited.post(f"/v2/repository/models/{name}/unload", {})
+    assert status == 200, answer
+    assert limited.post(f"/v1/models/{name}:predict", {"instances": raw_rows(synthetic_csv, 1)})[0] != 200
+    assert limited.get("/v2/health/ready")[0] == 503
 
 
 def test_an_unknown_model_fails_at_start_naming_it(start_serve, tracking, champion):
