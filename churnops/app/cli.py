@@ -358,6 +358,18 @@ def drift_options(args: argparse.Namespace):
                         retrain_window_seconds=args.retrain_window_seconds)
 
 
+ALIAS_COMMANDS = ("promote", "rollback")  # the `churnops models` commands that move aliases
+
+
+def report_recovery(recovered: dict | None) -> None:
+    if recovered and recovered.get("discarded"):
+        print(f"churnops models: discarded an interrupted {recovered['what']} (journal {recovered['id']}): its aliases "
+              "were moved since; audited on the version", file=sys.stderr)
+    elif recovered:
+        print(f"churnops models: finished an interrupted {recovered['what']} (journal {recovered['id']}) "
+              "before this command; audited on the version", file=sys.stderr)
+
+
 def cmd_models(args: argparse.Namespace) -> int:
     import mlflow
 
@@ -369,10 +381,11 @@ def cmd_models(args: argparse.Namespace) -> int:
     connect(uri)
     client = mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
     actor = args.by if getattr(args, "by", None) else aliases.default_actor()
-    recovered = journal.recover(client, args.model_name, f"churnops models: {actor}")
-    if recovered:
-        print(f"churnops models: finished an interrupted {recovered['what']} (journal {recovered['id']}) "
-              "before this command; audited on the version", file=sys.stderr)
+    if args.models_command in ALIAS_COMMANDS:  # a read-only command never writes, recovery included
+        report_recovery(journal.recover(client, args.model_name, f"churnops models: {actor}"))
+    elif (pending := journal.read(client, args.model_name)) is not None:
+        print(f"churnops models: note: an interrupted {pending['what']} (journal {pending['id']}) is pending; the "
+              "next promote, rollback or training finishes it", file=sys.stderr)
     if args.models_command == "list":
         rows = views.list_versions(client, args.model_name, rescore=not args.no_rescore)
         print(json.dumps({"model_name": args.model_name, "versions": rows}, sort_keys=True) if args.json

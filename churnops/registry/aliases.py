@@ -110,8 +110,7 @@ def move_champion(
 UNSET = "read"  # the caller did not say which champion it expects: the one read under the lock
 
 
-def store_uri(client: mlflow.MlflowClient) -> str:
-    return client._registry_uri  # noqa: SLF001 (MlflowClient keeps the URI it was built with; no public getter)
+store_uri = locks.store_uri
 
 
 def _expected(current: str | None, if_champion: str | None) -> str | None:
