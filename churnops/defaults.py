@@ -47,6 +47,12 @@ PROMOTION_TOLERANCE = 0.005
 # and an ROC AUC of 1.0 by luck): at least this many test rows, and this many of each class.
 PROMOTION_MIN_TEST_ROWS = 200
 PROMOTION_MIN_CLASS_ROWS = 30
+# Leakage (churnops.core.leakage): a feature that alone reaches this ROC AUC on the holdout is a copy of the
+# outcome, and a holdout ROC AUC this high is implausible for churn (the best honest Telco models reach
+# ~0.85): either stops the promotion, naming the columns. An operator who reviewed it can still
+# `churnops models promote` the version.
+PROMOTION_MAX_FEATURE_AUC = 0.95
+PROMOTION_MAX_HOLDOUT_AUC = 0.99
 
 # Batch inference
 # How local runs execute each KFP step (churnops.app.warm_executor): "warm" forks each step from

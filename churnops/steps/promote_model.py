@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sys
 from typing import Any
 
 import mlflow
 
 from churnops import cpus, defaults, names
-from churnops.core import evaluation, promotion
+from churnops.core import evaluation, leakage, promotion
 from churnops.core.fitting import typed_features
 from churnops.errors import ChurnopsError
 from churnops.registry import aliases, journal, locks, tracking
@@ -112,23 +113,23 @@ def run(
                           "identical training inputs register nothing new"}
     x_test = read_features(x_test_path)
     y_test = read_target(y_test_path)
-    candidate_scores = probabilities(f"models:/{model_name}/{version}", x_test)
+    candidate_uri = f"models:/{model_name}/{version}"
+    candidate_scores = probabilities(candidate_uri, x_test)
     candidate_metrics = evaluation.compute_metrics(y_test, candidate_scores, threshold)
+    spec = feature_spec(candidate_uri)
+    feature_auc = leakage.single_feature_auc(typed_features(x_test, spec), y_test, spec, seed)
     champion_version = aliases.alias_version(client, model_name, names.ALIAS_CHAMPION)
-    champion_metrics = comparison = None
+    champion_metrics = comparison = champion_error = None
     if champion_version is not None:
         try:
             champion_scores = probabilities(f"models:/{model_name}/{champion_version}", x_test)
             champion_metrics = evaluation.compute_metrics(y_test, champion_scores, threshold)
             if y_test.nunique() == 2:
                 comparison = promotion.paired_bootstrap_auc(y_test, candidate_scores, champion_scores, seed)
-        except ChurnopsError as exc:
-            decision = promotion.Decision(
-                names.STATUS_FAILED, promotion.ACTION_CHALLENGER,
-                f"the champion v{champion_version} cannot score this run's test set ({exc}); "
-                "compare by hand and use `churnops models promote` if the candidate should serve",
-                candidate_metrics, champion_version, None, policy.primary_metric, policy.tolerance)
-            return apply_decision(client, model_name, str(version), run_id, decision, actor)
+        except ChurnopsError as exc:  # decided on the thresholds alone, and said so (promotion rule 6)
+            champion_error = str(exc).splitlines()[0][:300]
+            print(f"churnops promote: WARNING: the champion v{champion_version} cannot score this run's test set "
+                  f"({champion_error}); deciding v{version} on the absolute thresholds alone", file=sys.stderr)
     best_key = best_champion_key(policy.primary_metric, x_test_path, y_test_path)
     stored = client.get_registered_model(model_name).tags.get(best_key)
     best_seen = promotion.best_of(policy.primary_metric, [
@@ -138,6 +139,7 @@ def run(
         candidate_metrics, champion_version, champion_metrics,
         aliases.alias_version(client, model_name, names.ALIAS_CHAMPION), policy,
         holdout=(len(y_test), int(y_test.sum())), comparison=comparison, best_seen=best_seen,
+        feature_auc=feature_auc, champion_error=champion_error,
     )
     result = apply_decision(client, model_name, str(version), run_id, decision, actor)
     if result.get("promoted"):
@@ -191,7 +193,8 @@ def _apply(client, model_name: str, version: str, run_id: str, decision: promoti
         except aliases.ChampionChangedError as exc:
             decision = promotion.decide(decision.candidate_metrics, decision.champion_version,
                                         decision.champion_metrics, exc.current,
-                                        promotion.Policy({}, decision.primary_metric, decision.tolerance))
+                                        promotion.Policy({}, decision.primary_metric, decision.tolerance),
+                                        champion_error=decision.evidence.get("champion_error"))
     if not decision.promoted:
         set_aliases = {names.ALIAS_CHALLENGER: version} if decision.action == promotion.ACTION_CHALLENGER else {}
         journal.execute(client, model_name, journal.plan(
