@@ -83,6 +83,10 @@ RUN_TAG_ENDED_BY = "churnops.ended_by"
 ENDED_BY_OWNER_SWEEP = "owner sweep"
 ENDED_BY_EXIT_HANDLER = "exit handler"
 ENV_RUN_OWNER = "CHURNOPS_RUN_OWNER"  # set by churnops train for its step processes
+# A local run's step processes: {URI as recorded (churnops.core.secrets.redact): the URI with its
+# credentials}, JSON, set by churnops train/predict for a dataset or input URI that carries credentials,
+# so the pipeline parameter (printed by KFP's executor, kept in its records) never holds them.
+ENV_URI_CREDENTIALS = "CHURNOPS_URI_CREDENTIALS"
 
 # A step's progress line in its stdout (a pod's log on a cluster): churnops.app.local_runner lifts
 # lines starting with this onto stderr of a local run.

@@ -6,6 +6,7 @@ against the embedded MLflow store or any tracking URI.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -14,13 +15,14 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import mlflow
 
 from churnops import defaults, names
 from churnops.app.local_runner import run_locally
 from churnops.app.views import training_summary
+from churnops.core import secrets
 from churnops.core.data import encode_target
 from churnops.core.data import fingerprint as dataset_sha256
 from churnops.core.estimators import check_hyperparameters
@@ -33,6 +35,7 @@ from churnops.registry import journal, profiles
 from churnops.registry.tracking import churnops_home, connect, embedded_tracking_uri, sweep_stale_runs
 from churnops.registry.versions import find_by_fingerprint
 from churnops.storage.datasets import local_path, read_dataset, write_error
+from churnops.storage.uris import check_credentials
 from pipelines.inference import inference_pipeline
 from pipelines.training import training_pipeline
 
@@ -43,7 +46,37 @@ def absolute_dataset_uri(dataset: str) -> str:
     return str(Path(path).resolve()) if path is not None else dataset
 
 
-def train(
+@contextlib.contextmanager
+def recorded_uri(uri: str, flag: str) -> Iterator[str]:
+    """The URI the steps are given and everything records: `uri` redacted (churnops.core.secrets).
+
+    Its credentials, if any, reach this process's reads and the step processes through
+    names.ENV_URI_CREDENTIALS only while the run lasts: a pipeline parameter is printed by KFP's
+    executor in every step log and kept in KFP's records."""
+    check_credentials(uri, flag)
+    recorded = secrets.redact(uri)
+    if recorded == uri:
+        yield uri
+        return
+    before = os.environ.get(names.ENV_URI_CREDENTIALS)
+    mapping = json.loads(before) if before else {}
+    os.environ[names.ENV_URI_CREDENTIALS] = json.dumps({**mapping, recorded: uri})
+    try:
+        yield recorded
+    finally:
+        if before is None:
+            os.environ.pop(names.ENV_URI_CREDENTIALS, None)
+        else:
+            os.environ[names.ENV_URI_CREDENTIALS] = before
+
+
+def train(dataset: str, **options) -> dict[str, Any]:
+    """`churnops train`: see _train. A dataset URI with credentials reaches the steps redacted (recorded_uri)."""
+    with recorded_uri(absolute_dataset_uri(dataset), "--dataset") as recorded:
+        return _train(recorded, **options)
+
+
+def _train(
     dataset: str,
     *,
     tracking_uri: str | None = None,
@@ -101,7 +134,7 @@ def train(
     tracking_uri = tracking_uri or embedded_tracking_uri(home)
     connect(tracking_uri)  # fail fast on an unreachable server, before any step starts
     policy = policy or Policy()
-    dataset_uri = absolute_dataset_uri(dataset)
+    dataset_uri = dataset  # absolute and redacted by train()
     started = time.monotonic()
     started_ms = int(time.time() * 1000)
     # The pipeline checks again at registration (scheduled runs, races); checking here first
@@ -219,7 +252,13 @@ def rejections_path_for(output: Path) -> Path:
     return output.with_name(f"{output.stem}.rejected{output.suffix or '.csv'}")
 
 
-def predict(
+def predict(model_uri: str, input_uri: str, output: str, **options) -> dict[str, Any]:
+    """`churnops predict`: see _predict. An input URI with credentials reaches the steps redacted (recorded_uri)."""
+    with recorded_uri(absolute_dataset_uri(input_uri), "--input") as recorded:
+        return _predict(model_uri, recorded, output, **options)
+
+
+def _predict(
     model_uri: str,
     input_uri: str,
     output: str,
@@ -246,7 +285,7 @@ def predict(
         inference_pipeline,
         {
             "model_uri": model_uri,
-            "input_uri": absolute_dataset_uri(input_uri),
+            "input_uri": input_uri,  # absolute and redacted by predict()
             "mlflow_tracking_uri": tracking_uri,
             "chunk_rows": chunk_rows,
             "max_rejected_fraction": max_rejected_fraction,

@@ -17,6 +17,7 @@ from urllib.parse import urlparse
 import mlflow
 
 from churnops import names
+from churnops.core import secrets
 from churnops.errors import TrackingError
 
 HOME_ENV = "CHURNOPS_HOME"
@@ -72,12 +73,26 @@ def _probe(tracking_uri: str, timeout: float) -> str | None:
         return str(getattr(exc, "reason", exc))
 
 
+def check_tracking_uri(tracking_uri: str) -> None:
+    """Refuse credentials inside a tracking URI at once: they would be printed, logged and passed to every step.
+
+    (MLflow's REST client does not read userinfo, so such a URI never worked: its health check took
+    `user:password@host` for the host and retried for a minute.)"""
+    if secrets.credentials(tracking_uri):
+        raise TrackingError(
+            f"The tracking URI {secrets.redact(tracking_uri)} carries credentials (USER:PASSWORD@ or a token in the "
+            "query). Pass it without them, and give MLflow the user with MLFLOW_TRACKING_USERNAME and "
+            "MLFLOW_TRACKING_PASSWORD (or MLFLOW_TRACKING_TOKEN) in the environment, as MLflow reads them."
+        )
+
+
 def wait_for_server(tracking_uri: str, timeout: float | None = None, first_delay: float = 0.5,
                     max_delay: float = 8.0) -> None:
     """Wait for an HTTP tracking server's /health with exponential backoff, then fail naming the URI.
 
     Bounded by `timeout` seconds (default: wait_seconds()); at least one attempt is made.
     """
+    check_tracking_uri(tracking_uri)
     if urlparse(tracking_uri).scheme not in ("http", "https"):
         return
     timeout = wait_seconds() if timeout is None else timeout
@@ -112,6 +127,7 @@ PROXY_DOWNLOAD_ENV = "MLFLOW_ENABLE_PROXY_MULTIPART_DOWNLOAD"
 
 def connect(tracking_uri: str) -> None:
     """Point this process at the tracking store, creating the embedded one if needed."""
+    check_tracking_uri(tracking_uri)
     database = _sqlite_path(tracking_uri)
     if database is not None:
         database.parent.mkdir(parents=True, exist_ok=True)

@@ -21,6 +21,7 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 
 from churnops import defaults
+from churnops.core import secrets
 from churnops.core.features import FeatureSpec
 from churnops.core.scoring import check_columns, split_typed
 from churnops.errors import DatasetError
@@ -114,7 +115,7 @@ def predict_file(
     seconds = time.monotonic() - started
     return {
         **resolved.to_dict(),
-        "input": input_uri,
+        "input": secrets.redact(input_uri),
         "rows": scored,
         "rejected": rejected,
         "rejected_columns": bad_columns,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from churnops.core import data
+from churnops.core import data, secrets
 from churnops.storage.datasets import read_dataset
 
 
@@ -24,7 +24,7 @@ def run(
     split.x_test.to_csv(paths["x_test"], index=False)
     split.y_test.to_frame().to_csv(paths["y_test"], index=False)
     return {
-        "dataset_uri": dataset_uri,
+        "dataset_uri": secrets.redact(dataset_uri),  # recorded downstream (params, dataset source): never a credential
         "dataset_sha256": data.fingerprint(frame),
         "rows": len(frame),
         "train_rows": len(split.x_train),
