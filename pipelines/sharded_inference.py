@@ -41,12 +41,14 @@ def sharded_inference_pipeline(
 
     1. resolve_model: `model_uri` -> one concrete version (every shard scores with it).
     2. plan_shards: the files `input_uri` names (a glob like gs://b/in/part-*.csv, or a folder or
-       prefix ending in /; local, s3:// or gs://), sorted, each with its part under `output_uri`.
+       prefix ending in /; local, s3:// or gs://), sorted, each with its part under this run's own
+       prefix `<output_uri>/batches/<batch>/`.
     3. Per shard, a dsl.ParallelFor (SHARD_PARALLELISM at once): batch_predict streams the file
-       `chunk_rows` at a time; publish_predictions writes `<output_uri>/part-NNNNN.csv` whole
-       or not at all (rejected rows beside it).
-    4. write_manifest: `<output_uri>/manifest.json`, every part with its row counts, written
-       last: its presence means every part is complete.
+       `chunk_rows` at a time; publish_predictions writes `<output_uri>/batches/<batch>/part-NNNNN.csv`
+       whole or not at all (rejected rows beside it).
+    4. write_manifest: `<output_uri>/manifest.json`, every part with its row counts, replaced
+       last and atomically: that publishes the batch. A reader of the manifest sees the parts of
+       one run; a run that fails earlier leaves the published manifest and parts as they were.
     5. check_sharded_drift (when `drift_check`): the whole input (every shard) and every part's
        scores, as the manifest lists them, against the version's reference profile, in one check
        (one verdict, one MLflow run; why not per shard: churnops.steps.check_drift.run_sharded).
@@ -66,7 +68,10 @@ def sharded_inference_pipeline(
             mlflow_tracking_uri=mlflow_tracking_uri,
         ).set_display_name("Resolve model version")
 
+        # Never cached: its output names this run's own batch prefix, which a cached copy would share
+        # with the earlier run whose published parts it would then overwrite.
         plan = plan_shards(input_uri=input_uri, output_uri=output_uri).set_display_name("Plan shards")
+        plan.set_caching_options(enable_caching=False)
 
         with dsl.ParallelFor(plan.output, parallelism=SHARD_PARALLELISM, name="shards") as shard:
             scored = batch_predict(
