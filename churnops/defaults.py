@@ -61,6 +61,11 @@ PROMOTION_MAX_HOLDOUT_AUC = 0.99
 LOCAL_EXECUTOR = "warm"
 CHUNK_ROWS = 50_000
 MAX_REJECTED_FRACTION = 0.01
+# Rows holding a category value the model never saw are scored (as if that column were empty), counted
+# and named; above this share the scoring job fails: more than half the rows unseen is a broken export
+# (a lower-cased column), not customers. Fewer stay scored: the drift check calls a new category
+# drift from 1% of the rows and can trigger the retraining that learns it.
+MAX_UNSEEN_FRACTION = 0.5
 
 # The alias lease on a tracking server (churnops.registry.locks): a holder that dies keeps it this
 # long (longer than any alias move takes), and a writer waits this long for it before refusing.

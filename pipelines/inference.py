@@ -36,6 +36,8 @@ def inference_pipeline(
     mlflow_tracking_uri: str = defaults.CLUSTER_TRACKING_URI,
     chunk_rows: int = defaults.CHUNK_ROWS,
     max_rejected_fraction: float = defaults.MAX_REJECTED_FRACTION,
+    max_unseen_fraction: float = defaults.MAX_UNSEEN_FRACTION,
+    allow_blank_columns: bool = False,
     output_uri: str = "",
     mlflow_experiment_name: str = defaults.EXPERIMENT,
     drift_check: bool = True,
@@ -52,7 +54,9 @@ def inference_pipeline(
        one concrete version, as a Model artifact (metadata: model_name, model_version, run_id).
     2. batch_predict: score `input_uri` `chunk_rows` rows at a time; predictions (id,
        churn_probability, churn_predicted, model_name, model_version) and rejected rows as
-       Datasets; fails when more than `max_rejected_fraction` of the rows are unparseable.
+       Datasets; fails when more than `max_rejected_fraction` of the rows are unparseable, more
+       than `max_unseen_fraction` hold category values the model never saw (fewer are counted in
+       the summary), or a feature column is blank on every row (unless `allow_blank_columns`).
     3. publish_predictions (when `output_uri` is set: gs://, s3://, a path): the predictions
        there, whole or not at all; rejected rows beside them as <name>.rejected.csv.
     4. check_drift (when `drift_check`): the input and its scores against the version's
@@ -82,6 +86,8 @@ def inference_pipeline(
             input_uri=input_uri,
             chunk_rows=chunk_rows,
             max_rejected_fraction=max_rejected_fraction,
+            max_unseen_fraction=max_unseen_fraction,
+            allow_blank_columns=allow_blank_columns,
         ).set_display_name("Batch predict")
 
         with dsl.If(output_uri != "", name="publish"):

@@ -28,6 +28,8 @@ def sharded_inference_pipeline(
     mlflow_tracking_uri: str = defaults.CLUSTER_TRACKING_URI,
     chunk_rows: int = defaults.CHUNK_ROWS,
     max_rejected_fraction: float = defaults.MAX_REJECTED_FRACTION,
+    max_unseen_fraction: float = defaults.MAX_UNSEEN_FRACTION,
+    allow_blank_columns: bool = False,
     mlflow_experiment_name: str = defaults.EXPERIMENT,
     drift_check: bool = True,
     drift_thresholds: dict = defaults.DRIFT_THRESHOLDS,  # noqa: B006 (KFP reads the default from the signature)
@@ -79,6 +81,8 @@ def sharded_inference_pipeline(
                 input_uri=shard.input_uri,
                 chunk_rows=chunk_rows,
                 max_rejected_fraction=max_rejected_fraction,
+                max_unseen_fraction=max_unseen_fraction,
+                allow_blank_columns=allow_blank_columns,
             ).set_display_name("Score shard")
             part = publish_predictions(
                 predictions=scored.outputs["predictions"],

@@ -191,6 +191,11 @@ def build_parser() -> argparse.ArgumentParser:
                          help="rows scored at a time (default: %(default)s)")
     predict.add_argument("--max-rejected-fraction", type=float, default=defaults.MAX_REJECTED_FRACTION,
                          help="fail when more than this share of rows have unparseable numbers (default: %(default)s)")
+    predict.add_argument("--max-unseen-fraction", type=float, default=defaults.MAX_UNSEEN_FRACTION,
+                         help="fail when more than this share of rows hold category values the model never saw; "
+                              "fewer are scored, counted and named (default: %(default)s)")
+    predict.add_argument("--allow-blank-columns", action="store_true",
+                         help="score even when a feature column is blank on every row (imputed for all of them)")
     predict.add_argument("--json", action="store_true", help="print one JSON object with the result on stdout")
     predict.add_argument("--verbose", action="store_true", help=argparse.SUPPRESS)
     _add_drift(predict)
@@ -328,6 +333,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
         tracking_uri=args.tracking_uri,
         chunk_rows=args.chunk_rows,
         max_rejected_fraction=args.max_rejected_fraction,
+        max_unseen_fraction=args.max_unseen_fraction,
+        allow_blank_columns=args.allow_blank_columns,
         verbose=args.verbose,
         drift=drift_options(args),
     )
@@ -338,6 +345,9 @@ def cmd_predict(args: argparse.Namespace) -> int:
               f"({args.model_uri}) -> {result['output']}")
         if result["rejected"]:
             print(f"  rejected {result['rejected']} rows with unparseable values -> {result['rejections']}")
+        if result["unseen_category_rows"]:
+            print(f"  WARNING: {result['unseen_category_rows']} rows hold category values the model never saw, scored as "
+                  f"if the column were empty: {result['unseen_category_values']}", file=sys.stderr)
         if result.get("drift"):
             drift = result["drift"]
             features = f" ({', '.join(drift['drifted_features'])})" if drift["drifted_features"] else ""

@@ -266,6 +266,8 @@ def _predict(
     tracking_uri: str | None = None,
     chunk_rows: int = defaults.CHUNK_ROWS,
     max_rejected_fraction: float = defaults.MAX_REJECTED_FRACTION,
+    max_unseen_fraction: float = defaults.MAX_UNSEEN_FRACTION,
+    allow_blank_columns: bool = False,
     home: Path | None = None,
     verbose: bool = False,
     drift: DriftOptions | None = None,
@@ -289,6 +291,8 @@ def _predict(
             "mlflow_tracking_uri": tracking_uri,
             "chunk_rows": chunk_rows,
             "max_rejected_fraction": max_rejected_fraction,
+            "max_unseen_fraction": max_unseen_fraction,
+            "allow_blank_columns": allow_blank_columns,
             **(drift or DriftOptions(enabled=False)).parameters(),
         },
         home,
@@ -299,6 +303,8 @@ def _predict(
     for key in ("rows", "rejected"):
         summary[key] = int(summary[key])
     summary["rejected_columns"] = {name: int(count) for name, count in summary["rejected_columns"].items()}
+    summary["unseen_categories"] = {name: int(count) for name, count in summary["unseen_categories"].items()}
+    summary["unseen_category_rows"] = int(summary["unseen_category_rows"])
     destination = Path(output).resolve()
     destination.parent.mkdir(parents=True, exist_ok=True)
     partial = destination.with_name(destination.name + ".partial")

@@ -7,6 +7,7 @@ never a 500. Every answer names the model version that produced it.
 
 from __future__ import annotations
 
+import json
 import math
 from typing import Any
 
@@ -17,7 +18,7 @@ from kserve.protocol.infer_type import InferOutput, InferRequest, InferResponse
 from prometheus_client import Counter, Gauge
 
 from churnops import defaults
-from churnops.core.scoring import OUTPUT_COLUMNS, check_columns, split_rejects
+from churnops.core.scoring import OUTPUT_COLUMNS, CategoryCheck, check_columns, split_rejects
 from churnops.errors import DatasetError
 from churnops.serving.exposure import RequestTooLarge, too_large_message
 from churnops.serving.follower import Follower, Served
@@ -28,7 +29,13 @@ LOAD_FAILURES = Counter("churnops_model_load_failures_total",
                         "Versions the alias pointed to that failed to load or to pass the smoke prediction; "
                         "the previous version kept serving", ["model_name"])
 SWAPS = Counter("churnops_model_swaps_total", "Times a new version replaced the served one", ["model_name"])
+UNSEEN = Counter("churnops_unseen_category_values_total",
+                 "Category values in requests that the served version never saw in training (scored as if the "
+                 "column were empty; named in the answer's unseen_categories)", ["model_name", "column"])
 
+# In an answer whose rows hold category values the version never saw: {column: how many} (v1: a field
+# beside "predictions"; v2: a response parameter holding that JSON). Those rows are scored all the same.
+UNSEEN_FIELD = "unseen_categories"
 V2_TYPES = {"churn_probability": "FP64", "churn_predicted": "INT64", "model_name": "BYTES", "model_version": "BYTES"}
 
 
@@ -43,9 +50,10 @@ def record_event(event: str, resolved, _detail: str) -> None:
 
 
 def _text(value: Any) -> str | None:
-    """A JSON value as the text a CSV cell would hold (batch inference reads every cell as text)."""
-    if value is None or isinstance(value, bool):
-        return None if value is None else str(value)
+    """A JSON value as the text a CSV cell would hold (batch inference reads every cell as text, an empty
+    cell as missing)."""
+    if value is None or value == "" or isinstance(value, bool):
+        return None if value is None or value == "" else str(value)
     if isinstance(value, float) and not math.isfinite(value):
         return None if math.isnan(value) else str(value)
     return value if isinstance(value, str) else str(value)
@@ -103,13 +111,17 @@ def check_rows(rows: pd.DataFrame, served: Served) -> None:
                            "Send numbers (or blank/null for missing) in these columns.")
 
 
-def score(rows: pd.DataFrame, served: Served) -> pd.DataFrame:
+def score(rows: pd.DataFrame, served: Served) -> tuple[pd.DataFrame, dict[str, int]]:
+    """The four output columns, and the unseen category values per column (batch inference's CategoryCheck)."""
     check_rows(rows, served)
+    unseen = CategoryCheck(served.categories).add(rows)
+    for column, count in unseen.items():
+        UNSEEN.labels(served.resolved.model_name, column).inc(count)
     scored = served.model.predict(rows[served.spec.features])[list(OUTPUT_COLUMNS)]
     # The version this server resolved and loaded answers: the pyfunc's own label is the newest
     # version of its run, which differs when one logged model is registered twice.
     return scored.assign(churn_probability=scored["churn_probability"].round(defaults.PROBABILITY_DECIMALS),
-                         model_name=served.resolved.model_name, model_version=served.resolved.model_version)
+                         model_name=served.resolved.model_name, model_version=served.resolved.model_version), unseen
 
 
 class ChurnPredictor(Model):
@@ -128,13 +140,15 @@ class ChurnPredictor(Model):
     def predict(self, payload, headers=None):
         served = self.follower.served  # read once: the whole request uses this version
         if isinstance(payload, InferRequest):
-            scored = score(rows_from_v2(payload, self.max_rows), served)
+            scored, unseen = score(rows_from_v2(payload, self.max_rows), served)
             outputs = []
             for column in OUTPUT_COLUMNS:
                 values = scored[column].tolist()
                 outputs.append(InferOutput(name=column, shape=[len(values)], datatype=V2_TYPES[column],
                                            data=[str(value) for value in values] if V2_TYPES[column] == "BYTES" else values))
             return InferResponse(response_id=payload.id or "", model_name=self.name, infer_outputs=outputs,
-                                 model_version=served.resolved.model_version)
-        scored = score(rows_from_instances(payload, self.max_rows), served)
-        return {"predictions": scored.to_dict(orient="records"), "model_version": served.resolved.model_version}
+                                 model_version=served.resolved.model_version,
+                                 parameters={UNSEEN_FIELD: json.dumps(unseen, sort_keys=True)} if unseen else None)
+        scored, unseen = score(rows_from_instances(payload, self.max_rows), served)
+        answer = {"predictions": scored.to_dict(orient="records"), "model_version": served.resolved.model_version}
+        return {**answer, UNSEEN_FIELD: unseen} if unseen else answer

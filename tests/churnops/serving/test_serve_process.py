@@ -46,14 +46,14 @@ def v2_predictions(body: dict) -> list[dict]:
     return [dict(zip(OUTPUT, values, strict=True)) for values in zip(*(outputs[column] for column in OUTPUT), strict=True)]
 
 
-def batch_predictions(rows: list[dict], model_uri: str, tracking_uri: str, folder: Path) -> pd.DataFrame:
+def batch_predictions(rows: list[dict], model_uri: str, tracking_uri: str, folder: Path, *extra: str) -> pd.DataFrame:
     """`churnops predict` on the same rows (a real CLI process, the inference pipeline run locally)."""
     source = folder / "rows.csv"
     pd.DataFrame(rows).to_csv(source, index=False)
     output = folder / "predictions.csv"
     completed = subprocess.run(
         [sys.executable, "-m", "churnops", "predict", "--model-uri", model_uri, "--tracking-uri", tracking_uri,
-         "--input", str(source), "--output", str(output)],
+         "--input", str(source), "--output", str(output), *extra],
         env=serve_env(folder), capture_output=True, text=True, timeout=600,
     )
     assert completed.returncode == 0, completed.stderr[-3000:]
@@ -116,6 +116,26 @@ def test_a_bad_row_is_a_400_naming_the_column(server, champion, synthetic_csv, c
         status, answer = server.post(path, body)
         assert status == 400, (path, status, answer)
         assert message in answer["error"] and column in answer["error"], answer
+
+
+def test_unseen_categories_are_scored_like_batch_and_named_in_the_answer(server, champion, tracking, synthetic_csv,
+                                                                         tmp_path):
+    """Issue 25: unseen or malformed categories were scored silently, online and in batch."""
+    rows = raw_rows(synthetic_csv, 6, start=40)
+    rows[1]["Contract"], rows[2]["Contract"], rows[4]["Contract"] = "month-to-month", 5, "\U0001f525"
+    rows[3]["PaymentMethod"] = ["Electronic check"]
+    name = champion["model_name"]
+    status, v1 = server.post(f"/v1/models/{name}:predict", {"instances": rows})
+    assert status == 200, v1
+    assert v1["unseen_categories"] == {"Contract": 3, "PaymentMethod": 1}
+    status, v2 = server.post(f"/v2/models/{name}/infer", v2_body([{k: str(v) for k, v in row.items()} for row in rows]))
+    assert status == 200, v2
+    assert json.loads(v2["parameters"]["unseen_categories"]) == {"Contract": 3, "PaymentMethod": 1}
+    metrics = server.get("/metrics")[1]
+    assert re.search(r'churnops_unseen_category_values_total\{column="Contract",model_name="%s"\} [3-9]' % name, metrics)
+    batch = batch_predictions(rows, champion["model_uri"], tracking.url, tmp_path, "--max-unseen-fraction", "1")
+    assert [p["churn_probability"] for p in v1["predictions"]] == batch["churn_probability"].tolist()
+    assert [p["churn_probability"] for p in v2_predictions(v2)] == batch["churn_probability"].tolist()
 
 
 @pytest.mark.parametrize("body", [{"rows": []}, {"instances": "x"}, {"instances": []}, {"instances": [1, 2]}])
