@@ -35,6 +35,12 @@ from kfp.dsl.pipeline_task import PipelineTask
 from churnops import cpus
 
 CPUS_ENV = cpus.ENV_CPUS
+CACHING_DEFAULT = False
+
+
+def no_platform(component_name: str) -> dict[str, Any]:
+    """The settings of a compile without a platform config: none, so only the defaults (caching off)."""
+    return {}
 
 
 def whole_cpus(quantity: str | int | float) -> int:
@@ -79,8 +85,10 @@ def apply_to_task(task: PipelineTask, settings: dict[str, Any]) -> PipelineTask:
             backoff_factor=retries.get("factor"),
             backoff_max_duration=retries.get("max_backoff"),
         )
-    if "caching" in settings:
-        task.set_caching_options(enable_caching=settings["caching"])
+    # Off unless the platform config turns it on for a step: KFP's cache key is the inputs' URI
+    # strings, never the file's content (kfp backend cacheutils/cache.go GenerateCacheKey, issue 23),
+    # so a cached load or resolve step retrains on last week's data or scores with the old champion.
+    task.set_caching_options(enable_caching=settings.get("caching", CACHING_DEFAULT))
     return task
 
 
