@@ -17,8 +17,9 @@ import yaml
 
 import components
 from churnops.app.platform_config import read_platform_document, validate_platform
+from churnops.core import run_time
 from churnops.core.parameters import training_parameter_problems
-from churnops.errors import ConfigError, Problem, entry_label
+from churnops.errors import ChurnopsError, ConfigError, Problem, entry_label
 from churnops.schedules.cron import cron_problem
 from churnops.schedules.marker import MAX_DESCRIPTION, room_for_description
 from pipelines import PIPELINES
@@ -289,6 +290,11 @@ def _runs(items: list, defaults: dict, experiments, pipeline_decls, registry, ba
                 literal = {k: v for k, v in parameters.items() if config_map_ref(v) is None}
                 for message in training_parameter_problems(literal):
                     fail("parameters", message)
+            if isinstance(parameters.get("output_uri"), str):
+                try:  # a KFP v1 macro here would name every run's predictions the same (issue 23)
+                    run_time.check_template(parameters["output_uri"])
+                except ChurnopsError as exc:
+                    fail("parameters", str(exc))
         if ok:
             yield RecurringRunDecl(
                 name=item["name"],

@@ -16,9 +16,10 @@ def part_name(index: int) -> str:
     return f"part-{index:05d}.csv"
 
 
-def run(input_uri: str, output_uri: str) -> list[dict[str, Any]]:
+def run(input_uri: str, output_uri: str, scheduled_time: str = "") -> list[dict[str, Any]]:
     if not output_uri:
         raise DatasetError("Sharded scoring needs an output_uri (a folder or prefix the parts and manifest go to).")
+    output_uri = outputs.output_uri_for(output_uri, scheduled_time)
     outputs.check_output_uri(output_uri)
     return [{"index": index, "input_uri": uri, "part_uri": outputs.join(output_uri, part_name(index))}
             for index, uri in enumerate(outputs.list_inputs(input_uri))]

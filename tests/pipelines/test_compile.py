@@ -81,3 +81,18 @@ def test_the_sync_compiles_without_a_platform_file_with_caching_off(tmp_path):
     (compiled,) = compile_declared(load_config(config), tmp_path / "out").values()
     tasks = _tasks(yaml.safe_load(compiled.path.read_text()))
     assert not [name for name, task in tasks.items() if task.get("cachingOptions", {}).get("enableCache")]
+
+
+@pytest.mark.parametrize(("pipeline", "tasks"), [("inference", ["publish-predictions"]),
+                                                 ("sharded_inference", ["plan-shards", "write-manifest"])])
+def test_the_publishing_steps_get_the_schedule_time_the_kfp_driver_fills(compiled, pipeline, tasks):
+    """KFP 2.17's v2 driver replaces `{{$.pipeline_job_schedule_time_utc}}` only in a task input whose
+    whole value is that constant (backend/src/v2/driver/resolve.go, read at the 2.17.0 tag); the
+    step turns it into the `{scheduled_time}` of output_uri (churnops.core.run_time)."""
+    from churnops.core.run_time import KFP_PLACEHOLDER
+
+    spec = yaml.safe_load(next(p for p in compiled[0] if p.name == f"{pipeline}.yaml").read_text())
+    found = _tasks(spec)
+    for name in tasks:
+        value = found[name]["inputs"]["parameters"]["scheduled_time"]
+        assert value == {"runtimeValue": {"constant": KFP_PLACEHOLDER}}, (name, value)
