@@ -53,6 +53,10 @@ INVALID = [
      "service_account", "ServiceAccount"),
     ("enabled-not-bool", lambda d: d["recurring_runs"][0].update(enabled="yes please"), "enabled", "true or false"),
     ("missing-platform-file", lambda d: d.update(platform="nowhere.yaml"), "platform", "not found"),
+    ("pipeline-root-not-a-store", lambda d: d["defaults"].update(pipeline_root="/mnt/artifacts"),
+     "pipeline_root", "gs://BUCKET/PATH"),
+    ("pipeline-root-http", lambda d: d["recurring_runs"][0].update(pipeline_root="https://bucket/x"),
+     "pipeline_root", "object-store URI"),
 ]
 
 
