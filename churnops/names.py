@@ -83,6 +83,10 @@ RUN_TAG_ENDED_BY = "churnops.ended_by"
 ENDED_BY_OWNER_SWEEP = "owner sweep"
 ENDED_BY_EXIT_HANDLER = "exit handler"
 ENV_RUN_OWNER = "CHURNOPS_RUN_OWNER"  # set by churnops train for its step processes
+# When a local pipeline run started (UTC, churnops.core.run_time.FORMAT): the `{scheduled_time}` of
+# its output URIs, the same in every step (KFP's local runner does not fill the schedule-time
+# placeholder the cluster's driver fills). Set by churnops.app.local_runner.run_locally.
+ENV_RUN_TIME = "CHURNOPS_RUN_TIME"
 # A local run's step processes: {URI as recorded (churnops.core.secrets.redact): the URI with its
 # credentials}, JSON, set by churnops train/predict for a dataset or input URI that carries credentials,
 # so the pipeline parameter (printed by KFP's executor, kept in its records) never holds them.

@@ -59,6 +59,8 @@ def inference_pipeline(
        the summary), or a feature column is blank on every row (unless `allow_blank_columns`).
     3. publish_predictions (when `output_uri` is set: gs://, s3://, a path): the predictions
        there, whole or not at all; rejected rows beside them as <name>.rejected.csv.
+       `{scheduled_time}` in `output_uri` is the run's schedule time (20261207T073000Z): a
+       recurring run writes a new object per slot.
     4. check_drift (when `drift_check`): the input and its scores against the version's
        reference profile -> ok / warn / drifted by `drift_thresholds`, features named; the report
        (HTML, JSON, metrics) as a new run in `mlflow_experiment_name`, and as KFP Metrics,
@@ -95,6 +97,9 @@ def inference_pipeline(
                 predictions=scored.outputs["predictions"],
                 rejections=scored.outputs["rejections"],
                 output_uri=output_uri,
+                # filled by KFP's driver with the run's schedule time; its own input, since the driver
+                # replaces only a whole value (churnops.core.run_time)
+                scheduled_time=dsl.PIPELINE_JOB_SCHEDULE_TIME_UTC_PLACEHOLDER,
             ).set_display_name("Publish predictions")
 
         with dsl.If(drift_check == True, name="drift"):  # noqa: E712 (a KFP condition, not a Python comparison)

@@ -70,10 +70,8 @@ def sharded_inference_pipeline(
             mlflow_tracking_uri=mlflow_tracking_uri,
         ).set_display_name("Resolve model version")
 
-        # Never cached: its output names this run's own batch prefix, which a cached copy would share
-        # with the earlier run whose published parts it would then overwrite.
-        plan = plan_shards(input_uri=input_uri, output_uri=output_uri).set_display_name("Plan shards")
-        plan.set_caching_options(enable_caching=False)
+        plan = plan_shards(input_uri=input_uri, output_uri=output_uri,
+                           scheduled_time=dsl.PIPELINE_JOB_SCHEDULE_TIME_UTC_PLACEHOLDER).set_display_name("Plan shards")
 
         with dsl.ParallelFor(plan.output, parallelism=SHARD_PARALLELISM, name="shards") as shard:
             scored = batch_predict(
@@ -95,6 +93,7 @@ def sharded_inference_pipeline(
             shards=plan.output,
             output_uri=output_uri,
             model=resolved.outputs["model"],
+            scheduled_time=dsl.PIPELINE_JOB_SCHEDULE_TIME_UTC_PLACEHOLDER,
         ).set_display_name("Write manifest")
 
         with dsl.If(drift_check == True, name="drift"):  # noqa: E712 (a KFP condition, not a Python comparison)

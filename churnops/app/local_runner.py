@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import builtins
 import contextlib
+import functools
 import io
 import json
 import logging
@@ -24,10 +25,13 @@ from pathlib import Path
 from typing import Any, Callable, TextIO
 
 from kfp import local
+from kfp.dsl.graph_component import GraphComponent
 
 from churnops import cpus, names
 from churnops.app import warm_executor
+from churnops.core import run_time
 from churnops.errors import ChurnopsError
+from pipelines.platform import for_local_runner
 
 LOCAL_PARALLEL_TASKS = 2  # kfp.local's cap on tasks at once (see run_locally)
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -104,6 +108,13 @@ def step_error(log_text: str) -> str | None:
     return None
 
 
+@functools.lru_cache(maxsize=None)
+def local_variant(pipeline: Callable[..., Any]) -> Callable[..., Any]:
+    """The pipeline as kfp.local can run it: cluster-only placeholders left empty
+    (pipelines.platform.for_local_runner); built once per pipeline in a process."""
+    return for_local_runner(pipeline) if isinstance(pipeline, GraphComponent) else pipeline
+
+
 def run_locally(
     pipeline: Callable[..., Any],
     arguments: dict[str, Any],
@@ -136,6 +147,8 @@ def run_locally(
     # kfp 2.17.3 runs at most two ParallelFor tasks at once (kfp/local/orchestrator/
     # enhanced_dag_orchestrator.py, conservative_max = 2 in ParallelExecutor.__init__).
     os.environ[cpus.ENV_CONCURRENT_TASKS] = str(LOCAL_PARALLEL_TASKS)
+    # {scheduled_time} of this run's output URIs, the same in every step (churnops.core.run_time)
+    os.environ[names.ENV_RUN_TIME] = datetime.now(timezone.utc).strftime(run_time.FORMAT)
     local.init(
         # use_venv=False: steps run in this interpreter, where churnops and kfp are installed,
         # so no step pip-installs anything (the components set install_kfp_package=False).
@@ -162,7 +175,7 @@ def run_locally(
                 # feature, and the steps deliberately run in this interpreter, not the image.
                 warnings.filterwarnings("ignore", message=".*have no effect in the current local runner.*")
                 warnings.filterwarnings("ignore", message=".*custom or non-Python base image.*")
-                task = pipeline(**arguments)
+                task = local_variant(pipeline)(**arguments)
         except RuntimeError as exc:
             stream.flush()
             # errors="replace": a step's own output need not be UTF-8; the error line is found anyway

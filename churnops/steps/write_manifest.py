@@ -28,8 +28,10 @@ def batch_of(shards: list[dict[str, Any]]) -> str:
     return batches.pop() if batches else ""
 
 
-def run(parts: list[dict[str, Any]], shards: list[dict[str, Any]], output_uri: str, model: dict[str, Any]) -> dict[str, Any]:
+def run(parts: list[dict[str, Any]], shards: list[dict[str, Any]], output_uri: str, model: dict[str, Any],
+        scheduled_time: str = "") -> dict[str, Any]:
     """`parts`: what publish_predictions returned per shard (any order); `shards`: plan_shards' list."""
+    output_uri = outputs.output_uri_for(output_uri, scheduled_time)  # the same folder plan_shards named
     published = {outputs.normalise(part["output_uri"]): part for part in parts}
     missing = [shard["part_uri"] for shard in shards if outputs.normalise(shard["part_uri"]) not in published]
     if missing or len(parts) != len(shards):

@@ -519,9 +519,14 @@ def check_sync_order(objects: list[dict]) -> list[str]:
 
 
 def dataset_uris(schedules: dict) -> list[tuple[str, str]]:
-    """(recurring run, URI) for every `*_uri` parameter naming an object store (s3://, gs://)."""
+    """(recurring run, URI) for every `*_uri` parameter naming an object store (s3://, gs://), and
+    the gs:// pipeline root its artifacts go to (the launcher writes there with the pod's identity)."""
     found = []
+    default_root = (schedules.get("defaults") or {}).get("pipeline_root")
     for run in schedules.get("recurring_runs") or []:
+        root = run.get("pipeline_root", default_root)
+        if isinstance(root, str) and root.startswith("gs://"):
+            found.append((run.get("name", "?"), root))
         for name, value in (run.get("parameters") or {}).items():
             if name.endswith("_uri") and isinstance(value, str) and value.split("://")[0] in ("s3", "gs"):
                 found.append((run.get("name", "?"), value))
