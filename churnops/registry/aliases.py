@@ -69,8 +69,6 @@ def move_champion(
     version_tags: dict[str, str] | None = None,
     run_id: str = "",
     run_tags: dict[str, str] | None = None,
-    descriptions: dict[str, str] | None = None,
-    model_description: str = "",
 ) -> str | None:
     """Point `champion` at `version`; the replaced champion becomes `previous-champion`.
 
@@ -102,8 +100,7 @@ def move_champion(
                        "reason": f"champion moved to v{version}: {reason}"})
     journal.execute(client, model_name, journal.plan(
         version, set_aliases=set_aliases, delete_aliases=delete, version_tags={version: tags} if tags else {},
-        audits=audits, run_id=run_id, run_tags=run_tags, what=f"{action} of v{version}",
-        descriptions=descriptions, model_description=model_description))
+        audits=audits, run_id=run_id, run_tags=run_tags, what=f"{action} of v{version}"))
     return current
 
 
