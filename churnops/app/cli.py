@@ -7,15 +7,92 @@ A failure exits non-zero with a one-paragraph error, and a traceback only with -
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
 import os
+import re
 import sys
 import traceback
 from pathlib import Path
+from urllib.parse import urlparse
 
 from churnops import defaults, names
 from churnops.core.search_space import MODEL_TYPES, SEARCH  # standard library only: cheap for --help
 from churnops.errors import ChurnopsError
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse that says "did you mean" for a mistyped flag or command (Python 3.11's has no suggestions).
+
+    `argv`: the command line being parsed, set by main(): an unknown flag is reported by the top
+    parser, and the suggestions come from the options of the (sub)command the line names."""
+
+    argv: list[str] = []
+
+    def error(self, message: str):
+        hint = suggestion(self, message, self.argv)
+        super().error(f"{message}; did you mean {hint}?" if hint else message)
+
+
+def suggestion(parser: argparse.ArgumentParser, message: str, argv: list[str]) -> str:
+    """The close match of what argparse refused: an unknown flag of the command used, or a command name."""
+    if match := re.search(r"invalid choice: '([^']*)' \(choose from (.*)\)$", message):
+        close = difflib.get_close_matches(match.group(1), re.findall(r"'([^']*)'", match.group(2)), n=1, cutoff=0.6)
+        return repr(close[0]) if close else ""
+    if not message.startswith("unrecognized arguments: "):
+        return ""
+    command = parser
+    for token in argv:  # descend into the subcommands the line names
+        chosen = [action.choices[token] for action in command._actions  # noqa: SLF001 (argparse has no public walk)
+                  if isinstance(action, argparse._SubParsersAction) and token in action.choices]  # noqa: SLF001
+        if chosen:
+            command = chosen[0]
+    options = [option for action in command._actions for option in action.option_strings]  # noqa: SLF001
+    hints = {token: close[0] for token in message.removeprefix("unrecognized arguments: ").split()
+             if token.startswith("--") and (close := difflib.get_close_matches(token.split("=", 1)[0], options, n=1))}
+    if len(hints) == 1:
+        return next(iter(hints.values()))
+    return ", ".join(f"{close} for {token}" for token, close in hints.items())
+
+
+def shown(uri: str) -> str:
+    """A URI as the opening line prints it: without a user or password."""
+    parsed = urlparse(uri)
+    if parsed.scheme and "@" in parsed.netloc:
+        return parsed._replace(netloc=parsed.netloc.rsplit("@", 1)[1]).geturl()
+    return uri
+
+
+def opening_line(args: argparse.Namespace) -> str:
+    """What the command is about to do, printed before its heavy imports (MLflow, KFP: seconds)."""
+    uri = getattr(args, "tracking_uri", None)
+    store = f"tracking server {shown(uri)}" if uri else "embedded store " + os.environ.get("CHURNOPS_HOME", ".churnops")
+    command = args.command
+    if command == "train":
+        return f"churnops train: {shown(args.dataset)} -> {args.model_name} on the {store}"
+    if command == "predict":
+        return f"churnops predict: {shown(args.input)} with {args.model_uri} -> {args.output} on the {store}"
+    if command == "models":
+        return f"churnops models {args.models_command}: {args.model_name} on the {store}"
+    if command == "serve":
+        return f"churnops serve: {args.model_uri} from the {store}, on http://{args.host}:{args.port} when loaded"
+    if command == "compile":
+        return f"churnops compile: every pipeline -> {args.output_dir}"
+    if command == "sync":
+        return f"churnops sync: {args.config}" + (" (check only)" if args.check else "")
+    return f"churnops {command} {getattr(args, 'mlflow_command', '')}: starting".replace("  ", " ")
+
+
+def quiet_libraries() -> None:
+    """No MLflow warning or INFO line in churnops' output (--verbose keeps them): they name internals
+    (pyfunc type hints, database migrations) an operator cannot act on, some with raw terminal colours."""
+    import logging
+    import warnings
+
+    warnings.filterwarnings("ignore", module=r"mlflow(\.|$)")
+    warnings.filterwarnings("ignore", message="\x1b\\[")  # MLflow's coloured warnings, wherever raised
+    for logger in ("mlflow", "alembic"):
+        logging.getLogger(logger).setLevel(logging.WARNING)
 
 
 def _add_tracking(parser: argparse.ArgumentParser) -> None:
@@ -122,7 +199,7 @@ def _add_models(commands) -> None:
     listing = action("list", "versions with aliases, validation status, key metrics (also on the champion's holdout rows), "
                              "source run, created time")
     listing.add_argument("--no-rescore", action="store_true",
-                         help="skip scoring every version on the champion's holdout (champion_set_roc_auc)")
+                         help="skip scoring every version on the champion's holdout rows (roc_auc_on_champion_rows)")
     compare = action("compare", "a version against the champion on the champion's holdout rows: metrics with "
                                 "intervals, curves, calibration, disagreements, the decision (printed, MLflow artifact, HTML)")
     compare.add_argument("--version", help="version number (default: the latest)")
@@ -145,7 +222,7 @@ def _add_models(commands) -> None:
 def build_parser() -> argparse.ArgumentParser:
     import churnops
 
-    parser = argparse.ArgumentParser(prog="churnops", description=__doc__.splitlines()[0])
+    parser = Parser(prog="churnops", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"churnops {churnops.__version__}")
     parser.add_argument("--verbose", action="store_true", help="stream step logs and show tracebacks")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -251,7 +328,17 @@ def load_search_space(path: Path | None) -> list | None:
         raise ChurnopsError(f"Search space file {path} is not valid JSON/YAML ({exc}). Fix its syntax.") from None
 
 
+def probe_tracking(args: argparse.Namespace) -> None:
+    """A --tracking-uri that does not answer fails a command a person waits on within seconds
+    (interactive_wait_seconds), before its imports and its work; pipeline steps and `serve` are patient."""
+    if args.tracking_uri:
+        from churnops.registry.tracking import interactive_wait_seconds, wait_for_server
+
+        wait_for_server(args.tracking_uri, timeout=interactive_wait_seconds())
+
+
 def cmd_train(args: argparse.Namespace) -> int:
+    probe_tracking(args)
     from churnops.app import warm_executor
 
     warm_executor.start_if_warm()  # its imports overlap this process's own (and the store's opening)
@@ -308,6 +395,7 @@ def validation_line(result: dict) -> str:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
+    probe_tracking(args)
     from churnops.app import warm_executor
 
     warm_executor.start_if_warm()  # its imports overlap this process's own (and the store's opening)
@@ -351,14 +439,15 @@ def drift_options(args: argparse.Namespace):
 
 
 def cmd_models(args: argparse.Namespace) -> int:
+    from churnops.registry.tracking import churnops_home, connect, embedded_tracking_uri, interactive_wait_seconds
+
+    uri = args.tracking_uri or embedded_tracking_uri(churnops_home())
+    connect(uri, wait=interactive_wait_seconds())  # probes a server before MLflow is imported
     import mlflow
 
     from churnops.app import views
     from churnops.registry import aliases, journal
-    from churnops.registry.tracking import churnops_home, connect, embedded_tracking_uri
 
-    uri = args.tracking_uri or embedded_tracking_uri(churnops_home())
-    connect(uri)
     client = mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
     actor = args.by if getattr(args, "by", None) else aliases.default_actor()
     recovered = journal.recover(client, args.model_name, f"churnops models: {actor}")
@@ -366,9 +455,9 @@ def cmd_models(args: argparse.Namespace) -> int:
         print(f"churnops models: finished an interrupted {recovered['what']} (journal {recovered['id']}) "
               "before this command; audited on the version", file=sys.stderr)
     if args.models_command == "list":
-        rows = views.list_versions(client, args.model_name, rescore=not args.no_rescore)
-        print(json.dumps({"model_name": args.model_name, "versions": rows}, sort_keys=True) if args.json
-              else views.format_table(rows))
+        listing = views.list_versions(client, args.model_name, rescore=not args.no_rescore,
+                                      cache=churnops_home() / "cache" / "champion-rows-scores.json")
+        print(json.dumps(listing, sort_keys=True) if args.json else views.format_table(listing))
         return 0
     if args.models_command == "compare":
         from churnops.app import compare
@@ -445,6 +534,11 @@ def cmd_mlflow(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    import importlib.util
+
+    if importlib.util.find_spec("kserve") is None:
+        raise ChurnopsError("churnops serve needs the online-serving extra (the KServe model server), which is not "
+                            "installed in this environment. Install it with `make serve-setup`, then rerun.")
     from churnops.registry.tracking import churnops_home, embedded_tracking_uri
     from churnops.serving import server
 
@@ -464,7 +558,12 @@ HANDLERS = {"train": cmd_train, "predict": cmd_predict, "models": cmd_models, "c
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    parser.argv = list(sys.argv[1:] if argv is None else argv)
+    args = parser.parse_args(parser.argv)
+    print(opening_line(args), file=sys.stderr, flush=True)  # within a second, before MLflow/KFP are imported
+    if not args.verbose:
+        quiet_libraries()
     try:
         return HANDLERS[args.command](args)
     except ChurnopsError as exc:

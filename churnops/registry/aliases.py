@@ -17,6 +17,7 @@ from mlflow.exceptions import MlflowException
 from churnops import names
 from churnops.errors import RegistryError
 from churnops.registry import journal, locks
+from churnops.registry.loading import missing_model
 
 CHAMPION = names.ALIAS_CHAMPION
 PREVIOUS = names.ALIAS_PREVIOUS_CHAMPION
@@ -50,6 +51,8 @@ def get_version(client: mlflow.MlflowClient, model_name: str, version: str):
     try:
         return client.get_model_version(model_name, str(version))
     except MlflowException:
+        if missing := missing_model(client, model_name):
+            raise RegistryError(f"{missing} Pass it with --model-name.") from None
         raise RegistryError(
             f"{model_name} has no version {version}. List the versions with "
             f"`churnops models list --model-name {model_name}`."

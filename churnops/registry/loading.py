@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import re
 from dataclasses import asdict, dataclass
 
@@ -29,6 +30,38 @@ class ResolvedModel:
         return asdict(self)
 
 
+def model_names(client: mlflow.MlflowClient) -> list[str]:
+    """The registered models a user can name (not the alias leases churnops.registry.locks keeps)."""
+    return sorted(model.name for model in client.search_registered_models()
+                  if not model.name.endswith(names.LEASE_MODEL_SUFFIX))
+
+
+def missing_model(client: mlflow.MlflowClient, name: str, suggest=repr) -> str | None:
+    """None when `name` is a registered model; else a sentence naming the models there are and the
+    closest one (as `suggest(name)` writes it), so a mistyped name is never echoed back in a suggestion."""
+    known = model_names(client)
+    if name in known:
+        return None
+    close = difflib.get_close_matches(name, known, n=1)
+    return (f"There is no registered model {name!r} in this tracking store (models: {', '.join(known) or 'none'})."
+            + (f" Did you mean {suggest(close[0])}?" if close else
+               " Train and promote a version first (`churnops train`), or pass --tracking-uri for another store."))
+
+
+def unresolved(client: mlflow.MlflowClient, model_uri: str, name: str, alias: str | None, exc: Exception) -> str:
+    """Why a models:/ URI does not resolve, with what does exist."""
+    if missing := missing_model(client, name, lambda close: model_uri.replace(f"models:/{name}", f"models:/{close}", 1)):
+        return f"Cannot resolve {model_uri}: {missing}"
+    detail = str(getattr(exc, "message", exc)).strip().rstrip(".")
+    if alias:
+        aliases = sorted(client.get_registered_model(name).aliases)
+        return (f"Cannot resolve {model_uri}: {name} has no alias {alias!r} (its aliases: "
+                f"{', '.join(aliases) or 'none'}). Use one of those, or models:/{name}/VERSION; "
+                f"`churnops models list --model-name {name}` lists the versions.")
+    return (f"Cannot resolve {model_uri}: {detail}. List what exists with "
+            f"`churnops models list --model-name {name}`.")
+
+
 def resolve(model_uri: str, client: mlflow.MlflowClient) -> ResolvedModel:
     """models:/NAME@ALIAS, models:/NAME/N, models:/NAME/latest or runs:/RUN_ID/PATH -> a version."""
     if match := MODELS_URI.match(model_uri):
@@ -44,11 +77,7 @@ def resolve(model_uri: str, client: mlflow.MlflowClient) -> ResolvedModel:
             else:
                 found = client.get_model_version(name, version)
         except MlflowException as exc:
-            raise RegistryError(
-                f"Cannot resolve {model_uri}: {exc.message if hasattr(exc, 'message') else exc}. "
-                f"List what exists with `churnops models list --model-name {name}`, "
-                "or train and promote a version first (`churnops train`)."
-            ) from None
+            raise RegistryError(unresolved(client, model_uri, name, alias, exc)) from None
         return ResolvedModel(model_uri, f"models:/{name}/{found.version}", name, str(found.version), found.run_id)
     if match := RUNS_URI.match(model_uri):
         run_id = match.group("run_id")

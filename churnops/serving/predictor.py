@@ -82,7 +82,8 @@ def check_rows(rows: pd.DataFrame, served: Served) -> None:
     """Batch inference's checks: required columns, numbers in numeric columns (blank is missing, not bad)."""
     label = f"{served.resolved.model_name} v{served.resolved.model_version}"
     try:
-        check_columns(list(rows.columns), served.spec, "of this request", label)
+        check_columns(list(rows.columns), served.spec, "of this request", label,
+                      fix="Send them in every row of the request (null for a missing value).")
     except DatasetError as exc:
         raise InvalidInput(str(exc)) from None
     frame = rows.copy()

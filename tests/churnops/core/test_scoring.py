@@ -43,3 +43,16 @@ def test_a_chunk_of_only_rejected_rows_types_to_an_empty_frame():
     chunk = pd.DataFrame({"customerID": ["a"], "tenure": ["x"], "TotalCharges": ["1"], "Contract": ["One year"]})
     good, rejected, typed = split_typed(chunk, SPEC, 1)
     assert good.empty and len(rejected) == 1 and typed.empty and list(typed.columns) == SPEC.features
+
+
+def test_a_column_that_differs_only_in_case_is_named_with_its_rename():
+    import pytest
+
+    from churnops.core.scoring import check_columns
+    from churnops.errors import DatasetError
+
+    with pytest.raises(DatasetError) as error:
+        check_columns(["customerID", "Tenure", "TotalCharges"], SPEC, "in.csv", "m v1")
+    text = str(error.value)
+    assert "missing column(s) ['tenure', 'Contract']" in text
+    assert "Column names are case-sensitive: rename 'Tenure' -> 'tenure'." in text and text.endswith("its columns.")
