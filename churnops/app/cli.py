@@ -85,12 +85,23 @@ def opening_line(args: argparse.Namespace) -> str:
 
 def quiet_libraries() -> None:
     """No MLflow warning or INFO line in churnops' output (--verbose keeps them): they name internals
-    (pyfunc type hints, database migrations) an operator cannot act on, some with raw terminal colours."""
+    (pyfunc type hints, database migrations) an operator cannot act on, some with raw terminal colours.
+
+    By the warning's source, not a filter: MLflow raises some inside its own `catch_warnings()` with
+    `simplefilter("once")` (mlflow/utils/annotations.py filter_user_warnings_once), which a filter
+    installed here cannot override; `catch_warnings` keeps the `showwarning` it finds."""
     import logging
     import warnings
 
-    warnings.filterwarnings("ignore", module=r"mlflow(\.|$)")
-    warnings.filterwarnings("ignore", message="\x1b\\[")  # MLflow's coloured warnings, wherever raised
+    show = warnings.showwarning
+
+    def shown_unless_mlflow(message, category, filename, lineno, file=None, line=None):
+        package = getattr(sys.modules.get("mlflow"), "__file__", None)  # imported if it is the source
+        if (package and str(filename).startswith(os.path.dirname(package) + os.sep)) or "\x1b[" in str(message):
+            return
+        show(message, category, filename, lineno, file, line)
+
+    warnings.showwarning = shown_unless_mlflow
     for logger in ("mlflow", "alembic"):
         logging.getLogger(logger).setLevel(logging.WARNING)
 

@@ -29,7 +29,7 @@ CHAMPION_ROWS = "roc_auc_on_champion_rows"
 MARK = "*"  # the champion's row in the table
 
 
-def _registered(client: mlflow.MlflowClient, model_name: str):
+def registered_model(client: mlflow.MlflowClient, model_name: str):
     try:
         return client.get_registered_model(model_name)
     except MlflowException:
@@ -105,7 +105,7 @@ def list_versions(client: mlflow.MlflowClient, model_name: str, rescore: bool = 
 
     `cache`: a JSON file keeping those scores (a version's model and the champion's holdout never
     change, so a score is computed once per version and champion run)."""
-    registered = _registered(client, model_name)
+    registered = registered_model(client, model_name)
     aliases = {alias: str(number) for alias, number in registered.aliases.items()}
     versions = client.search_model_versions(f"name = '{model_name}'")
     datasets = trained_on(client, [version.run_id for version in versions])
@@ -204,7 +204,7 @@ def score_on(model_name: str, version: str, holdout) -> float | str:
 
 def history(client: mlflow.MlflowClient, model_name: str, version: str | None) -> dict[str, Any]:
     """The whole audit trail of a version (default: the champion), from the artifact or, for older versions, the tag."""
-    registered = _registered(client, model_name)
+    registered = registered_model(client, model_name)
     if version is None:
         version = {a: str(n) for a, n in registered.aliases.items()}.get(names.ALIAS_CHAMPION)
         if version is None:
@@ -232,7 +232,7 @@ def format_history(details: dict[str, Any]) -> str:
 
 def show_version(client: mlflow.MlflowClient, model_name: str, version: str | None) -> dict[str, Any]:
     """One version (default: the champion) with its decision, metrics and audit trail."""
-    registered = _registered(client, model_name)
+    registered = registered_model(client, model_name)
     aliases = {alias: str(number) for alias, number in registered.aliases.items()}
     if version is None:
         version = aliases.get(names.ALIAS_CHAMPION)
