@@ -31,6 +31,13 @@ SWAPS = Counter("churnops_model_swaps_total", "Times a new version replaced the 
 V2_TYPES = {"churn_probability": "FP64", "churn_predicted": "INT64", "model_name": "BYTES", "model_version": "BYTES"}
 
 
+def register_metrics(model_name: str) -> None:
+    """Every counter at 0 from the start: an alert on `churnops_model_load_failures_total` can be written
+    before the first failure (a labelled prometheus metric has no sample until its label is used)."""
+    LOAD_FAILURES.labels(model_name)
+    SWAPS.labels(model_name)
+
+
 def record_event(event: str, resolved, _detail: str) -> None:
     if event in ("serving", "swapped"):
         SERVED_VERSION.labels(resolved.model_name).set(float(resolved.model_version)
