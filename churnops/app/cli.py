@@ -294,6 +294,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="how often to ask the registry whether the alias moved (default: %(default)s)")
     serve.add_argument("--start-wait-seconds", type=float, default=defaults.SERVE_START_WAIT_SECONDS,
                        help="how long to wait for the tracking server at start (default: %(default)s)")
+    serve.add_argument("--access-log", action="store_true",
+                       help="log one JSON line per request (time, method, path, status, client); default: none")
     serve.add_argument("--verbose", action="store_true", help=argparse.SUPPRESS)
 
     _add_models(commands)
@@ -388,7 +390,8 @@ def cmd_train(args: argparse.Namespace) -> int:
             print(f"  model: {runs.describe_selection(result['selection'])}")
         print(f"  holdout: {metrics}")
         print(f"  validation: {validation_line(result)}")
-        print(f"  promoted: {'yes' if result['promoted'] else 'no'}; aliases: {result['aliases']}")
+        moved = ", ".join(f"{alias} v{version}" for alias, version in sorted(result["aliases"].items()))
+        print(f"  promoted: {'yes' if result['promoted'] else 'no'}; aliases: {moved or 'none'}")
         print(f"  tracking: {result['tracking_uri']}")
     return 0
 
@@ -554,7 +557,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from churnops.serving import server
 
     server.run(args.model_uri, args.tracking_uri or embedded_tracking_uri(churnops_home()), host=args.host,
-               port=args.port, poll_seconds=args.poll_seconds, start_wait_seconds=args.start_wait_seconds)
+               port=args.port, poll_seconds=args.poll_seconds, start_wait_seconds=args.start_wait_seconds,
+               access_log=args.access_log)
     return 0
 
 

@@ -340,7 +340,8 @@ def selection(tracking_uri: str, run_id: str) -> dict[str, Any]:
 
 def describe_selection(chosen: dict[str, Any]) -> str:
     if chosen["mode"] == "single":
-        return f"{chosen['model_type']} {chosen['hyperparameters']} (single-model mode)"
+        settings = ", ".join(f"{key}={value}" for key, value in sorted(chosen["hyperparameters"].items()))
+        return f"{chosen['model_type']} ({settings or 'default settings'}; single-model mode)"
     return (
         f"{chosen['candidate']}, best of {chosen['n_candidates']} candidates by "
         f"{chosen['cv_folds']}-fold CV ROC AUC {chosen['cv_roc_auc']:.3f}"
