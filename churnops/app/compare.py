@@ -53,7 +53,7 @@ def decision_now(tags: dict[str, str]) -> dict[str, Any]:
     history = json.loads(tags.get(names.TAG_AUDIT_HISTORY) or "[]")
     later = [entry for entry in history if at and entry.get("at", "") >= at and entry.get("action") != "recovered"
              and not (entry.get("by") == by and entry.get("action") == "promote")]  # not the decision's own move
-    superseded = (f"{later[-1]['action']} {narrative.when(later[-1].get('at', ''))} by {later[-1].get('by', '?')}: "
+    superseded = (f"{later[-1]['action']} at {narrative.when(later[-1].get('at', ''))} by {later[-1].get('by', '?')}: "
                   f"{later[-1].get('reason', '')}" if later else "")
     return {"status": tags.get(names.TAG_STATUS, names.STATUS_PENDING),
             "reason": tags.get(names.TAG_VALIDATION_REASON, "not decided by the gate"),
@@ -104,7 +104,7 @@ def review(client: mlflow.MlflowClient, model_name: str, version: str | None = N
 def _decision_line(version: str, decision: dict[str, Any]) -> str:
     when = f" ({narrative.when(decision['decided'].split(' by ')[0])})" if decision["decided"] else ""
     line = f"  gate's decision on v{version}{when}: {decision['status']}: {decision['reason']}"
-    return line + (f"\n    superseded since: {decision['superseded']}" if decision["superseded"] else "")
+    return line + (f"\n    superseded: {decision['superseded']}" if decision["superseded"] else "")
 
 
 def format_text(report: dict[str, Any]) -> str:

@@ -18,7 +18,7 @@ from mlflow.exceptions import MlflowException
 from churnops import names
 from churnops.errors import RegistryError
 from churnops.registry.aliases import get_version
-from churnops.registry.loading import missing_model
+from churnops.registry.versions import missing_model
 
 # Each version's own holdout (the rows of the data it was trained on): comparable only between
 # versions with the same `trained_on`. In the JSON rows; the table shows roc_auc of these.

@@ -17,7 +17,7 @@ from mlflow.exceptions import MlflowException
 from churnops import names
 from churnops.errors import RegistryError
 from churnops.registry import journal, locks
-from churnops.registry.loading import missing_model
+from churnops.registry.versions import missing_model
 
 CHAMPION = names.ALIAS_CHAMPION
 PREVIOUS = names.ALIAS_PREVIOUS_CHAMPION

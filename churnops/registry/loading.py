@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import re
 from dataclasses import asdict, dataclass
 
@@ -13,6 +12,7 @@ from churnops import defaults, names
 from churnops.core.features import FeatureSpec
 from churnops.core.fitting import set_cores
 from churnops.errors import RegistryError
+from churnops.registry.versions import missing_model
 
 MODELS_URI = re.compile(r"^models:/(?P<name>[^/@]+)(?:@(?P<alias>[^/]+)|/(?P<version>[^/]+))$")
 RUNS_URI = re.compile(r"^runs:/(?P<run_id>[0-9a-f]+)(?:/.*)?$")
@@ -28,24 +28,6 @@ class ResolvedModel:
 
     def to_dict(self) -> dict[str, str]:
         return asdict(self)
-
-
-def model_names(client: mlflow.MlflowClient) -> list[str]:
-    """The registered models a user can name (not the alias leases churnops.registry.locks keeps)."""
-    return sorted(model.name for model in client.search_registered_models()
-                  if not model.name.endswith(names.LEASE_MODEL_SUFFIX))
-
-
-def missing_model(client: mlflow.MlflowClient, name: str, suggest=repr) -> str | None:
-    """None when `name` is a registered model; else a sentence naming the models there are and the
-    closest one (as `suggest(name)` writes it), so a mistyped name is never echoed back in a suggestion."""
-    known = model_names(client)
-    if name in known:
-        return None
-    close = difflib.get_close_matches(name, known, n=1)
-    return (f"There is no registered model {name!r} in this tracking store (models: {', '.join(known) or 'none'})."
-            + (f" Did you mean {suggest(close[0])}?" if close else
-               " Train and promote a version first (`churnops train`), or pass --tracking-uri for another store."))
 
 
 def unresolved(client: mlflow.MlflowClient, model_uri: str, name: str, alias: str | None, exc: Exception) -> str:

@@ -55,5 +55,5 @@ def test_disagreeing_rows_are_named_by_the_id_column():
 def test_a_superseded_decision_says_what_superseded_it_and_its_own_move_does_not():
     text = compare.format_text(report())
     assert ("gate's decision on v2 (2026-03-02 06:00 UTC): passed: beats the champion\n"
-            "    superseded since: rolled-back 2026-03-03 07:30 UTC by ana: champion moved to v1: INC-7") in text
+            "    superseded: rolled-back at 2026-03-03 07:30 UTC by ana: champion moved to v1: INC-7") in text
     assert text.rstrip().endswith("gate's decision on v1 (2026-03-01 05:00 UTC): passed: no champion yet")
