@@ -18,6 +18,7 @@ from mlflow.exceptions import MlflowException
 from churnops import names
 from churnops.errors import RegistryError
 from churnops.registry.aliases import get_version
+from churnops.registry.narrative import json_tag as _json_tag
 from churnops.registry.versions import missing_model
 
 # Each version's own holdout (the rows of the data it was trained on): comparable only between
@@ -34,14 +35,6 @@ def registered_model(client: mlflow.MlflowClient, model_name: str):
         return client.get_registered_model(model_name)
     except MlflowException:
         raise RegistryError(f"{missing_model(client, model_name)} Pass it with --model-name.") from None
-
-
-def _json_tag(tags: dict[str, str], key: str) -> dict:
-    try:
-        value = json.loads(tags.get(key) or "{}")
-    except json.JSONDecodeError:
-        return {}
-    return value if isinstance(value, dict) else {}
 
 
 def _metric(tags: dict[str, str], name: str) -> float | None:

@@ -108,20 +108,16 @@ def _previous(view: View) -> str | None:
             f"(champion: v{view.champion or '-'}).")
 
 
-def _rolled_back(view: View) -> str | None:
-    last = view.last
-    if last.get("action") != "rolled-back":
-        return None
-    return (f"ROLLED BACK - not serving since {when(last.get('at', ''))}{_by(last)}{_why(last)} "
-            f"(champion: v{view.champion or '-'}).")
+def _moved_away(action: str, label: str) -> "Case":
+    """The case of a version whose last move (`action`) took it off `champion`."""
+    def case(view: View) -> str | None:
+        last = view.last
+        if last.get("action") != action:
+            return None
+        return (f"{label} - not serving since {when(last.get('at', ''))}{_by(last)}{_why(last)} "
+                f"(champion: v{view.champion or '-'}).")
 
-
-def _superseded(view: View) -> str | None:
-    last = view.last
-    if last.get("action") != "demoted":
-        return None
-    return (f"SUPERSEDED - not serving since {when(last.get('at', ''))}{_by(last)}{_why(last)} "
-            f"(champion: v{view.champion or '-'}).")
+    return case
 
 
 def _challenger(view: View) -> str | None:
@@ -147,7 +143,8 @@ def _pending(view: View) -> str | None:
 
 Case = Callable[[View], "str | None"]
 # First match wins: aliases held now, then the version's last move, then the gate's status.
-CASES: list[Case] = [_champion, _previous, _challenger, _rolled_back, _superseded, _decided_not_serving, _pending]
+CASES: list[Case] = [_champion, _previous, _challenger, _moved_away("rolled-back", "ROLLED BACK"),
+                     _moved_away("demoted", "SUPERSEDED"), _decided_not_serving, _pending]
 
 
 def status_line(facts: VersionFacts, aliases: Mapping[str, str]) -> str:

@@ -18,7 +18,8 @@ from churnops import names
 from churnops.core import narrative
 
 
-def _json(tags: dict[str, str], key: str) -> dict:
+def json_tag(tags: dict[str, str], key: str) -> dict:
+    """A JSON-object tag as a dict ({} when absent or not an object)."""
     try:
         value = json.loads(tags.get(key) or "{}")
     except json.JSONDecodeError:
@@ -28,9 +29,9 @@ def _json(tags: dict[str, str], key: str) -> dict:
 
 def facts_from_tags(version: str, tags: dict[str, str], history: list[dict], dataset: str) -> narrative.VersionFacts:
     """A version's facts from its tags: issue 13's JSON tags, or the one-tag-per-field set of older versions."""
-    evidence = _json(tags, names.TAG_VALIDATION_EVIDENCE)
+    evidence = json_tag(tags, names.TAG_VALIDATION_EVIDENCE)
     metric = str(evidence.get("primary_metric") or "roc_auc")
-    score = _json(tags, names.TAG_VALIDATION_METRICS).get("candidate", {}).get(metric)
+    score = json_tag(tags, names.TAG_VALIDATION_METRICS).get("candidate", {}).get(metric)
     if score is None:
         score = tags.get(f"{names.TAG_VALIDATION_PREFIX}candidate_{metric}")
     try:
