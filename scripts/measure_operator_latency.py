@@ -72,9 +72,12 @@ def timed(argv: list[str], env: dict[str, str], *, stop_after_first_line: bool, 
                 output += chunk
             if first is not None and stop_after_first_line:
                 break
-    if process.poll() is None and stop_after_first_line:
-        os.killpg(process.pid, signal.SIGTERM)
-    _, status, usage = os.wait4(process.pid, 0)
+    if stop_after_first_line:
+        try:
+            os.killpg(process.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass  # it had ended
+    _, status, usage = os.wait4(process.pid, 0)  # not Popen.poll/wait: they would reap it without its rusage
     process.returncode = code = os.waitstatus_to_exitcode(status)
     done = None if stop_after_first_line else time.monotonic() - started
     return {"first_line": first, "done": done, "exit": code, "cpu": usage.ru_utime + usage.ru_stime,
