@@ -351,12 +351,22 @@ def probe_tracking(args: argparse.Namespace) -> None:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    from churnops.core.parameters import resolve_training_request
+    from churnops.core.promotion import Policy
+
+    policy = Policy(dict(args.min_metric) or dict(defaults.PROMOTION_THRESHOLDS), args.promotion_metric, args.tolerance,
+                    min_test_rows=args.min_test_rows, min_class_rows=args.min_class_rows)
+    hyperparameters = dict(args.param) if args.param else None
+    search_space = load_search_space(args.search_space)
+    search_budget = {"strategy": args.search_strategy, "max_rows": args.search_max_rows}
+    # Every parameter problem before the tracking server is contacted (runs.train checks the same again).
+    resolve_training_request(args.model_type, hyperparameters, args.test_size, args.cv_folds, args.decision_threshold,
+                             search_budget, search_space, policy)
     probe_tracking(args)
     from churnops.app import warm_executor
 
     warm_executor.start_if_warm()  # its imports overlap this process's own (and the store's opening)
     from churnops.app import runs
-    from churnops.core.promotion import Policy
 
     result = runs.train(
         args.dataset,
@@ -367,16 +377,15 @@ def cmd_train(args: argparse.Namespace) -> int:
         positive_label=args.positive_label,
         test_size=args.test_size,
         model_type=args.model_type,
-        hyperparameters=dict(args.param) if args.param else None,
+        hyperparameters=hyperparameters,
         random_state=args.random_state,
         decision_threshold=args.decision_threshold,
-        policy=Policy(dict(args.min_metric) or dict(defaults.PROMOTION_THRESHOLDS), args.promotion_metric, args.tolerance,
-                      min_test_rows=args.min_test_rows, min_class_rows=args.min_class_rows),
+        policy=policy,
         force=args.force,
         verbose=args.verbose,
-        search_space=load_search_space(args.search_space),
+        search_space=search_space,
         cv_folds=args.cv_folds,
-        search_budget={"strategy": args.search_strategy, "max_rows": args.search_max_rows},
+        search_budget=search_budget,
     )
     if args.json:
         print(json.dumps(result, sort_keys=True))
