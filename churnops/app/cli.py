@@ -93,7 +93,11 @@ def quiet_libraries() -> None:
     import logging
     import warnings
 
+    for logger in ("mlflow", "alembic"):
+        logging.getLogger(logger).setLevel(logging.WARNING)
     show = warnings.showwarning
+    if getattr(show, "churnops_quiet", False):  # main() ran before in this process (tests, the e2e cli fixture)
+        return
 
     def shown_unless_mlflow(message, category, filename, lineno, file=None, line=None):
         package = getattr(sys.modules.get("mlflow"), "__file__", None)  # imported if it is the source
@@ -101,9 +105,8 @@ def quiet_libraries() -> None:
             return
         show(message, category, filename, lineno, file, line)
 
+    shown_unless_mlflow.churnops_quiet = True
     warnings.showwarning = shown_unless_mlflow
-    for logger in ("mlflow", "alembic"):
-        logging.getLogger(logger).setLevel(logging.WARNING)
 
 
 def _add_tracking(parser: argparse.ArgumentParser) -> None:
