@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 
-from support.paths import REPO
+from support.scripts import load_script as load
 
 
 def load_script():
-    spec = importlib.util.spec_from_file_location("measure", REPO / "scripts" / "measure_operator_latency.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load("measure_operator_latency")
 
 
 def test_first_line_and_exit_of_a_command_that_prints_then_works():

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import shutil
 
 import pytest
-from support.paths import REPO
+from support.scripts import load_script as load
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 
@@ -27,10 +26,7 @@ def chromium() -> str:
 
 
 def load_script():
-    spec = importlib.util.spec_from_file_location("ui_screenshots", REPO / "scripts" / "ui_screenshots.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load("ui_screenshots")
 
 
 def test_chromium_runs_headless_with_a_fresh_profile_and_no_background_traffic():
