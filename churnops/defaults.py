@@ -73,6 +73,11 @@ ALIAS_LEASE_SECONDS = 60.0
 ALIAS_LEASE_WAIT_SECONDS = 30.0
 ALIAS_LEASE_POLL_SECONDS = 0.05
 
+# How long an interactive command (churnops train/predict/models) retries a tracking server that does
+# not answer before it fails naming it (pipeline steps and serve wait CHURNOPS_TRACKING_WAIT_SECONDS,
+# default 60 s, for a restarting server).
+INTERACTIVE_TRACKING_WAIT_SECONDS = 2.0
+
 # Online serving (churnops serve, the KServe predictor): where it listens, how often it asks the
 # registry whether the alias moved, how long it waits for MLflow at start.
 SERVE_HOST = "127.0.0.1"

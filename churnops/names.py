@@ -103,8 +103,11 @@ TAG_LEASE_TOKEN = "churnops.lease.token"
 TAG_LEASE_EXPIRES = "churnops.lease.expires_ms"
 TAG_LEASE_HOLDER = "churnops.lease.holder"
 
-# On the registered model: the best primary-metric score a champion reached on one test set,
-# `best_champion.<metric>.<test-set digest>` = "<score>" (the gate's floor: that minus the tolerance).
+# On the registered model: the best primary-metric score a champion reached on each test set (the
+# gate's floor: that minus the tolerance), one JSON tag {"<metric>": {"<test-set digest>": score}}.
+# Before issue 24 it was one tag per test set, `best_champion.<metric>.<digest>` = "<score>" (two of
+# them read as two competing "best" values): still read, and replaced by the JSON tag on the next write.
+TAG_BEST_CHAMPION_SCORES = "churnops.gate.best_champion_scores"
 TAG_BEST_CHAMPION_PREFIX = "best_champion."
 
 # Reference profile and drift (issue 17).

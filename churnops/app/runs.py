@@ -25,11 +25,10 @@ from churnops.app.views import training_summary
 from churnops.core import secrets
 from churnops.core.data import encode_target
 from churnops.core.data import fingerprint as dataset_sha256
-from churnops.core.estimators import check_hyperparameters
 from churnops.core.fingerprint import training_fingerprint
-from churnops.core.parameters import training_parameter_problems
+from churnops.core.parameters import resolve_training_request
 from churnops.core.promotion import ACTION_PROMOTE, Policy
-from churnops.core.search_space import DEFAULT_SEARCH_SPACE, SEARCH, check_search_space, search_settings
+from churnops.core.search_space import search_settings
 from churnops.errors import ChurnopsError
 from churnops.registry import journal, profiles
 from churnops.registry.tracking import churnops_home, connect, embedded_tracking_uri, sweep_stale_runs
@@ -107,29 +106,8 @@ def _train(
     Idempotent: when a version with the same fingerprint (dataset content + parameters + code)
     exists, nothing runs and that version is returned with `promoted: False`, unless `force`.
     """
-    problems = training_parameter_problems({
-        "model_type": model_type or ("logistic_regression" if hyperparameters else SEARCH),
-        "hyperparameters": hyperparameters or {}, "test_size_ratio": test_size, "search_cv_folds": cv_folds,
-        "decision_threshold": decision_threshold, "search_budget": {**defaults.SEARCH_BUDGET, **(search_budget or {})},
-        **({"promotion_thresholds": dict(policy.thresholds), "promotion_metric": policy.primary_metric,
-            "promotion_min_test_rows": policy.min_test_rows, "promotion_min_class_rows": policy.min_class_rows}
-           if policy else {}),
-    })
-    if problems:  # the rules --check and the pipeline apply, before any step runs
-        raise ChurnopsError("Invalid training parameters: " + "; ".join(problems) + ".")
-    model_type = model_type or ("logistic_regression" if hyperparameters else SEARCH)
-    search_budget = {**defaults.SEARCH_BUDGET, **(search_budget or {})}
-    search_space = check_search_space(search_space if search_space is not None else DEFAULT_SEARCH_SPACE)
-    if model_type == SEARCH:
-        if hyperparameters:
-            raise ChurnopsError(
-                "Hyperparameters apply to one named model, not to the candidate search (--model-type auto). "
-                "Name the model with --model-type, or put the settings in a search space file (--search-space)."
-            )
-        hyperparameters = {}
-    else:
-        hyperparameters = hyperparameters if hyperparameters is not None else defaults.HYPERPARAMETERS.get(model_type, {})
-        check_hyperparameters(model_type, hyperparameters)  # refuse a bad model config before any step runs
+    model_type, hyperparameters, search_space, search_budget = resolve_training_request(
+        model_type, hyperparameters, test_size, cv_folds, decision_threshold, search_budget, search_space, policy)
     home = home or churnops_home()
     tracking_uri = tracking_uri or embedded_tracking_uri(home)
     connect(tracking_uri)  # fail fast on an unreachable server, before any step starts
@@ -385,7 +363,8 @@ def selection(tracking_uri: str, run_id: str) -> dict[str, Any]:
 
 def describe_selection(chosen: dict[str, Any]) -> str:
     if chosen["mode"] == "single":
-        return f"{chosen['model_type']} {chosen['hyperparameters']} (single-model mode)"
+        settings = ", ".join(f"{key}={value}" for key, value in sorted(chosen["hyperparameters"].items()))
+        return f"{chosen['model_type']} ({settings or 'default settings'}; single-model mode)"
     return (
         f"{chosen['candidate']}, best of {chosen['n_candidates']} candidates by "
         f"{chosen['cv_folds']}-fold CV ROC AUC {chosen['cv_roc_auc']:.3f}"

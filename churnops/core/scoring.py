@@ -77,12 +77,17 @@ def count_present(chunk: pd.DataFrame, columns: list[str], present: dict[str, in
         present[column] = present.get(column, 0) + int((text.notna() & (text != "")).sum())
 
 
-def check_columns(columns: list[str], spec: FeatureSpec, input_uri: str, model: str) -> None:
+def check_columns(columns: list[str], spec: FeatureSpec, input_uri: str, model: str,
+                  fix: str = "Add them to the file, or score it with a model trained on its columns.") -> None:
+    """Every feature the model scores must be a column; `fix`: what to do (a file's or a request's words)."""
     missing = [column for column in spec.features if column not in columns]
     if missing:
+        by_case = {column.lower(): column for column in columns}
+        renamed = [f"{by_case[name.lower()]!r} -> {name!r}" for name in missing if name.lower() in by_case]
+        case = (f" Column names are case-sensitive: rename {', '.join(renamed)}." if renamed else "")
         raise DatasetError(
             f"Input {input_uri} is missing column(s) {missing} that {model} needs "
-            f"(it scores {spec.features}). Add them to the file, or score it with a model trained on its columns."
+            f"(it scores {spec.features}).{case} {fix}"
         )
 
 

@@ -39,6 +39,7 @@ from mlflow.exceptions import MlflowException
 from churnops import names
 from churnops.errors import RegistryError
 from churnops.registry import locks
+from churnops.registry.narrative import narrate
 
 KILLED_EXIT_CODE = 137  # what a SIGKILLed process reports: the injected crash looks like a real one
 AUDIT_HISTORY = names.TAG_AUDIT_HISTORY
@@ -50,7 +51,7 @@ def default_actor() -> str:
 
 
 def now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")  # ordered within a second too
 
 
 def alias_version(client: mlflow.MlflowClient, model_name: str, alias: str) -> str | None:
@@ -66,13 +67,13 @@ def alias_version(client: mlflow.MlflowClient, model_name: str, alias: str) -> s
 
 
 def audit(client: mlflow.MlflowClient, model_name: str, version: str, action: str, actor: str, reason: str,
-          intent_id: str = "") -> None:
+          intent_id: str = "", at: str = "") -> None:
     """Tag who did what, when and why; keep a bounded JSON history of every action on the version.
 
     `intent_id`: the journal entry the action belongs to; an entry already in the history (a
-    recovery replaying the journal) is not added twice.
+    recovery replaying the journal) is not added twice. `at`: when it was decided (default: now).
     """
-    when = now()
+    when = at or now()
     current = client.get_model_version(model_name, version).tags.get(AUDIT_HISTORY, "[]")
     history = json.loads(current)
     if intent_id and any(e.get("intent") == intent_id and e.get("action") == action for e in history):
@@ -107,16 +108,14 @@ def boundary(name: str) -> None:
 
 def plan(version: str, *, set_aliases: dict[str, str] | None = None, delete_aliases: list[str] | None = None,
          version_tags: dict[str, dict[str, str]] | None = None, audits: list[dict[str, str]] | None = None,
-         run_id: str = "", run_tags: dict[str, str] | None = None, what: str = "",
-         descriptions: dict[str, str] | None = None, model_description: str = "") -> dict[str, Any]:
-    """A journal entry: what to write, in order. `version_tags`: {version: {tag: value}};
-    `descriptions`: {version: text} and `model_description`: the texts the gate writes (issue 13)."""
+         run_id: str = "", run_tags: dict[str, str] | None = None, what: str = "") -> dict[str, Any]:
+    """A journal entry: what to write, in order. `version_tags`: {version: {tag: value}}; `execute` adds
+    `descriptions` ({version: text}) and `model_description` (churnops.registry.narrative)."""
     return {"id": uuid.uuid4().hex[:12], "what": what, "version": str(version),
             "set_aliases": dict(set_aliases or {}), "delete_aliases": list(delete_aliases or []),
             "version_tags": {str(v): dict(t) for v, t in (version_tags or {}).items()},
             "audits": list(audits or []), "run_id": run_id, "run_tags": dict(run_tags or {}),
-            "descriptions": {str(v): str(t) for v, t in (descriptions or {}).items()},
-            "model_description": model_description}
+            "descriptions": {}, "model_description": ""}
 
 
 def read(client: mlflow.MlflowClient, model_name: str) -> dict[str, Any] | None:
@@ -155,7 +154,7 @@ def apply(client: mlflow.MlflowClient, model_name: str, intent: dict[str, Any]) 
         client.update_registered_model(model_name, description=intent["model_description"])
     for entry in intent["audits"]:
         audit(client, model_name, entry["version"], entry["action"], entry["by"], entry["reason"],
-              intent_id=intent["id"])
+              intent_id=intent["id"], at=entry.get("at", ""))
         boundary(f"promote:after-audit-{'new' if entry['version'] == intent['version'] else 'old'}")
     if intent["run_id"]:
         for key, value in intent["run_tags"].items():
@@ -169,14 +168,20 @@ def finish(client: mlflow.MlflowClient, model_name: str) -> None:
 
 
 def execute(client: mlflow.MlflowClient, model_name: str, intent: dict[str, Any]) -> None:
-    """Journal and apply `intent`; the caller holds the alias lock (every caller decides under it)."""
+    """Journal, apply and finish one move; the caller holds the alias lock (every caller decides under it).
+    Every move's entry carries the aliases it found (`before`, what a recovery compares with) and the
+    descriptions of the registry after it (churnops.registry.narrative): the words change with the
+    aliases, never later."""
     registered = client.get_registered_model(model_name)
     if registered.tags.get(names.TAG_INTENT):
         left = json.loads(registered.tags[names.TAG_INTENT])
         raise RegistryError(f"An interrupted {left.get('what') or 'alias move'} (journal {left.get('id')}) is pending "
                             f"on {model_name}; nothing was moved. Run the command again: it finishes that one first.")
     current = {alias: str(version) for alias, version in registered.aliases.items()}
-    intent = {**intent, "before": {alias: current.get(alias) for alias in touched(intent)}}
+    at = now()
+    intent = {**intent, "before": {alias: current.get(alias) for alias in touched(intent)},
+              "audits": [{"at": at, **entry} for entry in intent["audits"]]}
+    intent = narrate(client, model_name, intent)
     begin(client, model_name, intent)
     apply(client, model_name, intent)
     finish(client, model_name)

@@ -39,6 +39,13 @@ UNSEEN_FIELD = "unseen_categories"
 V2_TYPES = {"churn_probability": "FP64", "churn_predicted": "INT64", "model_name": "BYTES", "model_version": "BYTES"}
 
 
+def register_metrics(model_name: str) -> None:
+    """Every counter at 0 from the start: an alert on `churnops_model_load_failures_total` can be written
+    before the first failure (a labelled prometheus metric has no sample until its label is used)."""
+    LOAD_FAILURES.labels(model_name)
+    SWAPS.labels(model_name)
+
+
 def record_event(event: str, resolved, _detail: str) -> None:
     if event in ("serving", "swapped"):
         SERVED_VERSION.labels(resolved.model_name).set(float(resolved.model_version)
@@ -98,7 +105,8 @@ def check_rows(rows: pd.DataFrame, served: Served) -> None:
     """Batch inference's checks: required columns, numbers in numeric columns (blank is missing, not bad)."""
     label = f"{served.resolved.model_name} v{served.resolved.model_version}"
     try:
-        check_columns(list(rows.columns), served.spec, "of this request", label)
+        check_columns(list(rows.columns), served.spec, "of this request", label,
+                      fix="Send them in every row of the request (null for a missing value).")
     except DatasetError as exc:
         raise InvalidInput(str(exc)) from None
     frame = rows.copy()

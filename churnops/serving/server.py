@@ -18,6 +18,7 @@ closed until it is named there.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 
@@ -37,7 +38,7 @@ def configure_mlflow_client() -> None:
 
 
 def configure_logging() -> None:
-    """churnops.serving's swaps, load failures and failed polls on stderr, beside kserve's own lines."""
+    """churnops.serving's swaps, load failures, failed polls and client errors on stderr, beside kserve's own lines."""
     log = logging.getLogger("churnops.serving")
     if not log.handlers:
         handler = logging.StreamHandler()
@@ -74,7 +75,63 @@ def exposed_server_class():
             super()._add_middlewares(app)
             install(app, self.exposed)
 
+        def _add_exception_handlers(self, app) -> None:
+            from kserve.errors import InvalidInput, ModelNotFound
+
+            super()._add_exception_handlers(app)
+            for error in (InvalidInput, ModelNotFound):  # replaces kserve's: one line, the online fix
+                app.add_exception_handler(error, client_error)
+
     return ExposedRESTServer
+def production_logs(access_log: bool = False) -> None:
+    """Per request at most one line: JSON, and only with `access_log`; a client error is one WARNING line
+    (client_error). Called after kserve.ModelServer() applied kserve's logging config (kserve 0.21.0
+    kserve/logging.py KSERVE_LOG_CONFIG): its `kserve.trace` logger writes two timing lines per request
+    (PrintTimings in kserve/protocol/rest/server.py) - raised to WARNING here -, and `uvicorn.access`
+    one plain line per request - off, or JSON. FastAPI warns on every v1 answer that kserve's
+    ORJSONResponse is deprecated: not the operator's to act on, ignored."""
+    import warnings
+
+    from fastapi.exceptions import FastAPIDeprecationWarning
+
+    logging.getLogger("kserve.trace").setLevel(logging.WARNING)
+    access = logging.getLogger("uvicorn.access")
+    access.disabled = not access_log
+    if access_log:
+        handler = logging.StreamHandler()
+        handler.setFormatter(AccessJson())
+        access.handlers = [handler]
+    warnings.filterwarnings("ignore", category=FastAPIDeprecationWarning)
+
+
+class AccessJson(logging.Formatter):
+    """One JSON object per request from uvicorn's access record (args: client, method, path, HTTP version, status)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        from urllib.parse import unquote
+
+        client, method, path, _, status = record.args
+        return json.dumps({"time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"), "method": method,
+                           "path": unquote(path), "status": status, "client": client})
+
+
+V2_BINARY_HINT = ('Send the v2 request as JSON with the header "Content-Type: application/json": '
+                  '{"inputs": [{"name": COLUMN, "shape": [ROWS], "datatype": "BYTES", "data": [...]}, ...]} '
+                  "(binary tensor data is not supported).")
+
+
+async def client_error(request, exc):
+    """A client's mistake (kserve.errors.InvalidInput 400, ModelNotFound 404): the answer says what to
+    send, and the log gets one WARNING line - kserve's own handlers log an ERROR with a traceback."""
+    from fastapi.responses import JSONResponse
+    from kserve.constants.constants import INFERENCE_CONTENT_LENGTH_HEADER
+    from kserve.errors import ModelNotFound
+
+    status = 404 if isinstance(exc, ModelNotFound) else 400
+    message = V2_BINARY_HINT if INFERENCE_CONTENT_LENGTH_HEADER in str(exc) else str(exc)
+    logging.getLogger("churnops.serving").warning("%d %s %s: %s", status, request.method, request.url.path,
+                                                  message[:500])
+    return JSONResponse(status_code=status, content={"error": message})
 
 
 def model_name(model_uri: str) -> str:
@@ -87,7 +144,8 @@ def model_name(model_uri: str) -> str:
 
 def run(model_uri: str, tracking_uri: str, *, host: str = defaults.SERVE_HOST, port: int = defaults.SERVE_PORT,
         poll_seconds: float = defaults.SERVE_POLL_SECONDS,
-        start_wait_seconds: float = defaults.SERVE_START_WAIT_SECONDS, exposure: Exposure | None = None) -> None:
+        start_wait_seconds: float = defaults.SERVE_START_WAIT_SECONDS, exposure: Exposure | None = None,
+        access_log: bool = False) -> None:
     name = model_name(model_uri)
     if not 0 < port < 65536:
         raise ServingError(f"--port must be 1-65535, got {port}.")
@@ -105,13 +163,15 @@ def run(model_uri: str, tracking_uri: str, *, host: str = defaults.SERVE_HOST, p
 
     ExposedRESTServer = exposed_server_class()  # noqa: N806 (a class)
 
-    from churnops.serving.predictor import ChurnPredictor, record_event
+    from churnops.serving.predictor import ChurnPredictor, record_event, register_metrics
 
     configure_logging()
+    register_metrics(name)
     follower = Follower(model_uri, tracking_uri, poll_seconds, on_event=record_event)
     follower.start_serving(start_wait_seconds)
     model = ChurnPredictor(name, follower, max_rows=exposure.max_rows)
     server = ModelServer(http_port=port, enable_grpc=False, workers=1, enable_latency_logging=False)
+    production_logs(access_log)  # after ModelServer(): it applied kserve's logging config
     server.register_model(model)
     server.dataplane.ready = readiness(server.dataplane, name, follower)
     rest = ExposedRESTServer(exposure, FASTAPI_APP_IMPORT_STRING, server.dataplane, server.model_repository_extension,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from churnops import names
 from churnops.core import data, secrets
 from churnops.storage.datasets import read_dataset
 
@@ -19,6 +20,9 @@ def run(
     """Read, validate and split; write x_train/y_train/x_test/y_test CSVs to `paths`."""
     frame = read_dataset(dataset_uri)
     split = data.split_dataset(frame, target_column, test_size_ratio, random_state, positive_label)
+    if not positive_label:  # the run says which value it took for churn (the model's metadata keeps it)
+        print(f"{names.PROGRESS_PREFIX}target {target_column}: {split.positive_label!r} means churn (read from its "
+              "values; --positive-label overrides)", flush=True)
     split.x_train.to_csv(paths["x_train"], index=False)
     split.y_train.to_frame().to_csv(paths["y_train"], index=False)
     split.x_test.to_csv(paths["x_test"], index=False)

@@ -67,7 +67,7 @@ def test_models_list_scores_every_version_on_the_champions_rows_and_history_read
     listed = {row["version"]: row for row in cli("models", "list")["versions"]}
     # Same data and split for all three: on the champion's (v3's) rows each scores its own holdout AUC.
     for version in ("1", "2", "3"):
-        assert listed[version]["champion_set_roc_auc"] == pytest.approx(listed[version]["roc_auc"], abs=1e-4)
+        assert listed[version]["roc_auc_on_champion_rows"] == pytest.approx(listed[version]["roc_auc"], abs=1e-4)
     trail = cli("models", "history", "--version", "1")
     assert trail["source"] == "artifact"
     assert [entry["action"] for entry in trail["history"]][:2] == ["promote", "demoted"]

@@ -58,3 +58,14 @@ def test_the_category_check_counts_unseen_values_per_column_and_rows_once():
     present: dict[str, int] = {}
     count_present(pd.DataFrame({"a": ["", " ", None], "b": ["1", "", None]}), ["a", "b"], present)
     assert blank_columns(present, ["a", "b"]) == ["a"]
+def test_a_column_that_differs_only_in_case_is_named_with_its_rename():
+    import pytest
+
+    from churnops.core.scoring import check_columns
+    from churnops.errors import DatasetError
+
+    with pytest.raises(DatasetError) as error:
+        check_columns(["customerID", "Tenure", "TotalCharges"], SPEC, "in.csv", "m v1")
+    text = str(error.value)
+    assert "missing column(s) ['tenure', 'Contract']" in text
+    assert "Column names are case-sensitive: rename 'Tenure' -> 'tenure'." in text and text.endswith("its columns.")

@@ -77,6 +77,46 @@ def test_the_server_binds_loopback_and_lists_the_model(server, champion):
     assert f"listening on {server.url}" in log
 
 
+def test_counters_exist_at_zero_before_any_event(server, champion):
+    """An alert on load failures can be written before the first one (issue 24): every counter has a sample."""
+    _, metrics = server.get("/metrics")
+    for counter in ("churnops_model_load_failures_total", "churnops_model_swaps_total"):
+        assert re.search(r'%s\{model_name="%s"\} 0\.0' % (counter, champion["model_name"]), metrics), metrics
+
+
+def test_requests_leave_no_log_lines_and_a_client_error_is_one_warning(server, champion, synthetic_csv):
+    """Issue 24: ~660 requests wrote 3,744 lines (access, two kserve.trace and a FastAPI deprecation warning per
+    request, a 30-line traceback per 400). Now: nothing per good request, one WARNING line per client error."""
+    import urllib.error
+    import urllib.request
+
+    log = server.service.log_path
+    before = log.read_text().splitlines()
+    rows = raw_rows(synthetic_csv, 2)
+    path = f"/v1/models/{champion['model_name']}:predict"
+    for _ in range(20):
+        assert server.post(path, {"instances": rows})[0] == 200
+    status, answer = server.post(path, {"instances": [{"tenure": "x"}]})
+    assert status == 400 and answer["error"].endswith("Send them in every row of the request (null for a missing value).")
+    assert server.post("/v1/models/no-such-model:predict", {"instances": rows})[0] == 404
+    # v2 without a Content-Type: kserve reads binary tensors and asked for inference-header-content-length
+    request = urllib.request.Request(f"{server.url}/v2/models/{champion['model_name']}/infer", method="POST",
+                                     data=json.dumps(v2_body(rows)).encode())
+    request.remove_header("Content-type")
+    try:
+        urllib.request.urlopen(request, timeout=30)
+        raise AssertionError("a v2 body without Content-Type was accepted")
+    except urllib.error.HTTPError as exc:
+        assert exc.code == 400 and 'with the header "Content-Type: application/json"' in json.loads(exc.read())["error"]
+    wait_until(lambda: len(log.read_text().splitlines()) >= len(before) + 3, 10, "the client errors to be logged")
+    time.sleep(0.5)  # anything else the requests would log
+    new = log.read_text().splitlines()[len(before):]
+    assert len(new) == 3, "\n".join(new)
+    assert all(" churnops.serving WARNING " in line for line in new), "\n".join(new)
+    assert " 400 POST /v1/models/" in new[0] and "missing column(s)" in new[0]
+    assert " 404 POST /v1/models/no-such-model:predict: " in new[1] and "Content-Type: application/json" in new[2]
+
+
 def test_v1_and_v2_answers_equal_churnops_predict_on_telco_rows(server, champion, tracking, telco_csv, tmp_path):
     rows = raw_rows(telco_csv, 25, start=100)
     status, v1 = server.post(f"/v1/models/{champion['model_name']}:predict", {"instances": rows})

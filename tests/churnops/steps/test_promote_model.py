@@ -1,42 +1,32 @@
-"""The version description the gate writes: status and verdict first (what the MLflow version page shows above the fold)."""
+"""The gate step on real trained versions: its floor (the best champion score per test set) is one readable
+registered-model tag, a copy of the target as a column does not pass, a champion that cannot score does not block."""
 
 from __future__ import annotations
 
+import json
+
+import mlflow
 import pytest
 
-from churnops.core import promotion
-from churnops.steps.promote_model import version_description
-
-POLICY = promotion.Policy({"roc_auc": 0.6}, "roc_auc", 0.005, min_test_rows=0, min_class_rows=0)
-HOLDOUT = (400, 100)
+from churnops import names
+from churnops.registry.tracking import embedded_tracking_uri
+from churnops.steps.promote_model import record_best, stored_best
 
 
-@pytest.mark.parametrize(("candidate", "champion", "champion_now", "start"), [
-    (0.85, None, None, "PASSED - PROMOTED to champion: no champion yet"),
-    (0.85, 0.80, "1", "PASSED - PROMOTED to champion: beats the champion"),
-    (0.70, 0.80, "1", "FAILED - kept as challenger: worse than the champion"),
-    (0.50, None, None, "FAILED - kept as challenger: "),
-    (0.85, 0.80, "2", "FAILED - not moved (the champion changed meanwhile): the champion changed during this run"),
-])
-def test_the_description_starts_with_status_and_verdict_then_says_data_and_comparison(candidate, champion,
-                                                                                      champion_now, start):
-    decision = promotion.decide({"roc_auc": candidate}, "1" if champion else None,
-                                {"roc_auc": champion} if champion else None, champion_now, POLICY, HOLDOUT)
-    text = version_description(decision, "3", "churn_synthetic@b86bccb1efbd")
-    assert text.startswith(start), text
-    assert text.split(" - ", 1)[0] == decision.status.upper()
-    assert decision.reason.rstrip(".") in text
-    assert f"v3 trained on churn_synthetic@b86bccb1efbd; holdout roc_auc {candidate:.4f}; " in text
-    against = "compared with champion v1 on the same 400 holdout rows." if champion else "no champion to compare with."
-    assert text.endswith(against), text
-    assert ".." not in text
-
-
-def test_unknown_data_and_a_missing_score_are_said_plainly():
-    decision = promotion.decide({}, None, None, None, promotion.Policy({}, "roc_auc", 0.0, 0, 0))
-    text = version_description(decision, "1", "")
-    assert text.startswith(f"{decision.status.upper()} - ")
-    assert "v1 trained on unknown data; holdout roc_auc -;" in text
+def test_best_scores_are_one_json_tag_and_an_old_per_test_set_tag_is_read_then_replaced(tmp_path):
+    uri = embedded_tracking_uri(tmp_path)
+    client = mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
+    client.create_registered_model("floors", tags={"best_champion.roc_auc.454ee810c133864f": "0.844349"})
+    tags = client.get_registered_model("floors").tags
+    assert stored_best(tags, "roc_auc", "454ee810c133864f") == 0.844349  # a store written before issue 24
+    assert stored_best(tags, "roc_auc", "0000000000000000") is None
+    record_best(client, "floors", "roc_auc", "454ee810c133864f", 0.85)
+    record_best(client, "floors", "roc_auc", "b86bccb1efbd0000", 0.8482)
+    tags = client.get_registered_model("floors").tags
+    assert set(tags) == {names.TAG_BEST_CHAMPION_SCORES}
+    assert json.loads(tags[names.TAG_BEST_CHAMPION_SCORES]) == {"roc_auc": {"454ee810c133864f": 0.85,
+                                                                            "b86bccb1efbd0000": 0.8482}}
+    assert stored_best(tags, "roc_auc", "454ee810c133864f") == 0.85
 
 
 # The gate on real trained versions (issue 25): a copy of the target as a column must not pass, and a champion
@@ -96,12 +86,13 @@ def _champion(uri: str) -> str:
 
 
 def test_a_column_equal_to_the_target_stops_the_promotion_naming_it(gated):
-    decision = _train_and_gate(gated["uri"], *gated["leaky"], c=1.0)
+    champion = _champion(gated["uri"])
+    decision = _train_and_gate(gated["uri"], *gated["leaky"], c=2.0)  # its own version, in any test order
     assert decision["candidate_metrics"]["roc_auc"] > 0.99  # what fooled the gate before
     assert not decision["promoted"] and decision["status"] == "failed"
     assert decision["reason"].startswith("leakage: ") and f"'{LEAK}'" in decision["reason"], decision["reason"]
     assert decision["evidence"]["single_feature_auc"][LEAK] == 1.0
-    assert _champion(gated["uri"]) == gated["first"]["model_version"]
+    assert _champion(gated["uri"]) == champion
 
 
 def test_a_champion_that_cannot_score_the_data_does_not_block_the_next_retrain(gated):
