@@ -18,7 +18,8 @@ from typing import Any
 
 import mlflow
 
-from churnops import defaults, names
+from churnops import defaults, events, names
+from churnops.app import governed
 from churnops.app.local_runner import run_locally
 from churnops.app.views import training_summary
 from churnops.core.data import encode_target
@@ -26,7 +27,7 @@ from churnops.core.data import fingerprint as dataset_sha256
 from churnops.core.estimators import check_hyperparameters
 from churnops.core.fingerprint import training_fingerprint
 from churnops.core.parameters import training_parameter_problems
-from churnops.core.promotion import ACTION_PROMOTE, Policy
+from churnops.core.promotion import ACTION_PROMOTE, Governance, Policy
 from churnops.core.search_space import DEFAULT_SEARCH_SPACE, SEARCH, check_search_space, search_settings
 from churnops.errors import ChurnopsError
 from churnops.registry import journal, profiles
@@ -63,6 +64,7 @@ def train(
     search_space: list[dict[str, Any]] | None = None,
     cv_folds: int = defaults.CV_FOLDS,
     search_budget: dict[str, Any] | None = None,
+    governance: Governance | None = None,
 ) -> dict[str, Any]:
     """Run the training pipeline locally and return what it registered (see summary.training_summary).
 
@@ -70,6 +72,8 @@ def train(
     by `search_budget` (default churnops.defaults.SEARCH_BUDGET: successive halving);
     any estimator name trains that one model with `hyperparameters`. Not given: the search, or
     logistic regression when `hyperparameters` are given (what they meant before the search).
+
+    `governance`: `promotion` auto|approval, `guard` report|enforce, `approval_hours` (issue 27).
 
     Idempotent: when a version with the same fingerprint (dataset content + parameters + code)
     exists, nothing runs and that version is returned with `promoted: False`, unless `force`.
@@ -81,6 +85,8 @@ def train(
         **({"promotion_thresholds": dict(policy.thresholds), "promotion_metric": policy.primary_metric,
             "promotion_min_test_rows": policy.min_test_rows, "promotion_min_class_rows": policy.min_class_rows}
            if policy else {}),
+        **({"promotion": governance.promotion, "promotion_guard": governance.guard,
+            "approval_hours": governance.approval_hours} if governance else {}),
     })
     if problems:  # the rules --check and the pipeline apply, before any step runs
         raise ChurnopsError("Invalid training parameters: " + "; ".join(problems) + ".")
@@ -99,8 +105,10 @@ def train(
         check_hyperparameters(model_type, hyperparameters)  # refuse a bad model config before any step runs
     home = home or churnops_home()
     tracking_uri = tracking_uri or embedded_tracking_uri(home)
+    events.check()  # a bad CHURNOPS_EVENT_SINKS is refused before any step runs
     connect(tracking_uri)  # fail fast on an unreachable server, before any step starts
     policy = policy or Policy()
+    governance = governance or Governance()
     dataset_uri = absolute_dataset_uri(dataset)
     started = time.monotonic()
     started_ms = int(time.time() * 1000)
@@ -121,6 +129,7 @@ def train(
     del frame
     client = mlflow.MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
     recovered = journal.recover(client, model_name, f"churnops train: {journal.default_actor()}")
+    governed.check_registry(client, model_name, f"churnops train: {journal.default_actor()}")
     existing = None if force else find_by_fingerprint(client, model_name, fingerprint)
     # A pending version is one whose run was killed before the gate decided: the pipeline runs
     # again, finds that version (registration reuses it) and decides it.
@@ -137,7 +146,7 @@ def train(
     try:
         version = _run_training(dataset_uri, tracking_uri, experiment, model_name, model_type, hyperparameters, target,
                                 positive_label, test_size, random_state, search_space, cv_folds, search_budget,
-                                decision_threshold, policy, force, home, verbose)
+                                decision_threshold, policy, force, home, verbose, governance)
     except BaseException:
         # A failed step leaves its run RUNNING (KFP's local runner runs no exit handler): mark them FAILED.
         found = client.get_experiment_by_name(experiment)
@@ -163,7 +172,7 @@ def train(
 
 def _run_training(dataset_uri, tracking_uri, experiment, model_name, model_type, hyperparameters, target,
                   positive_label, test_size, random_state, search_space, cv_folds, search_budget,
-                  decision_threshold, policy, force, home, verbose) -> str:
+                  decision_threshold, policy, force, home, verbose, governance) -> str:
     return run_locally(
         training_pipeline,
         {
@@ -186,6 +195,9 @@ def _run_training(dataset_uri, tracking_uri, experiment, model_name, model_type,
             "promotion_tolerance": policy.tolerance,
             "promotion_min_test_rows": policy.min_test_rows,
             "promotion_min_class_rows": policy.min_class_rows,
+            "promotion": governance.promotion,
+            "promotion_guard": governance.guard,
+            "approval_hours": governance.approval_hours,
             "force": force,
         },
         home,

@@ -35,6 +35,14 @@ def _registered(client: mlflow.MlflowClient, model_name: str):
         ) from None
 
 
+def champion_version(client: mlflow.MlflowClient, model_name: str) -> str:
+    """The champion's version number; a clear error when there is none."""
+    version = {a: str(n) for a, n in _registered(client, model_name).aliases.items()}.get(names.ALIAS_CHAMPION)
+    if version is None:
+        raise RegistryError(f"{model_name} has no champion yet; pass --version N.")
+    return version
+
+
 def _json_tag(tags: dict[str, str], key: str) -> dict:
     try:
         value = json.loads(tags.get(key) or "{}")

@@ -10,8 +10,10 @@ from __future__ import annotations
 import math
 from typing import Any, Callable
 
+from churnops import defaults
 from churnops.core.estimators import ESTIMATORS
 from churnops.core.halving import budget_problems
+from churnops.core.promotion import governance_problems
 from churnops.core.search_space import MODEL_TYPES, SEARCH
 
 # The metrics a promotion threshold can name: churnops.core.evaluation.METRIC_NAMES, written
@@ -142,6 +144,10 @@ def training_parameter_problems(parameters: dict[str, Any]) -> list[str]:
         problems.append(f"promotion_min_class_rows ({per_class}) of each class needs at least {2 * per_class} test rows, "
                         f"more than promotion_min_test_rows ({rows}); raise promotion_min_test_rows or lower "
                         "promotion_min_class_rows")
+    if {"promotion", "promotion_guard", "approval_hours"} & set(parameters):
+        problems.extend(governance_problems(parameters.get("promotion", defaults.PROMOTION_MODE),
+                                            parameters.get("promotion_guard", defaults.GUARD_MODE),
+                                            parameters.get("approval_hours", defaults.APPROVAL_HOURS)))
     if "promotion_metric" in parameters and parameters["promotion_metric"] not in PROMOTION_METRICS:
         problems.append(f"promotion_metric {parameters['promotion_metric']!r} is unknown; "
                         f"choose from {list(PROMOTION_METRICS)}")

@@ -93,7 +93,7 @@ def move_champion(
     if alias_version(client, model_name, CHALLENGER) == version:
         delete.append(CHALLENGER)
     tags = dict(version_tags or {})
-    if action == "promote" and current and current != version:
+    if action in ("promote", names.AUDIT_APPROVE) and current and current != version:
         tags[REPLACED_TAG] = current
     audits = [{"version": version, "action": action, "by": actor, "reason": reason}]
     if current and current != version:

@@ -16,11 +16,11 @@ from urllib.parse import urlparse
 
 import mlflow
 
-from churnops import names
+from churnops import defaults, names
 from churnops.errors import TrackingError
 
-HOME_ENV = "CHURNOPS_HOME"
-DEFAULT_HOME = ".churnops"
+HOME_ENV = names.ENV_HOME
+DEFAULT_HOME = defaults.HOME
 
 
 def churnops_home(environ: dict | None = None) -> Path:
