@@ -97,7 +97,7 @@ def limits(card: dict[str, Any]) -> list[str]:
     rows = card["holdout"].get("rows")
     if rows:
         found.append(f"Measured on {rows} holdout rows ({card['holdout'].get('churners')} churners) of the same "
-                     "data: the intervals below are for that population; the drift check says when scoring data moves away.")
+                     "data: the intervals above are for that population; the drift check says when scoring data moves away.")
     found.append(f"Trained on {card['dataset'] or 'unrecorded data'}; a customer population unlike it (another "
                  "market, product or period) was never measured.")
     return found

@@ -136,15 +136,16 @@ def _put_back(client: mlflow.MlflowClient, model_name: str, found: list[Finding]
 
 
 def served_version(client: mlflow.MlflowClient, model_name: str, alias: str, resolved_version: str, *,
-                   actor: str, origin: str) -> str:
-    """The version serving may follow for `alias`: the alias's own, unless the guard refuses the move
-    (policy `enforce`), then the version churnops put there. Runs the check (announce, put back)."""
+                   actor: str, origin: str) -> tuple[str, list[Finding]]:
+    """The version serving may follow for `alias`, and the findings of the check it runs (announce, put back):
+    the alias's own version, unless the guard refuses the move (policy `enforce`), then where churnops put it."""
     if alias not in names.GUARDED_ALIASES:
-        return resolved_version
-    found = [f for f in check(client, model_name, actor=actor, origin=origin) if f.alias == alias]
-    if not found:
-        return resolved_version
+        return resolved_version, []
+    found = check(client, model_name, actor=actor, origin=origin)
+    mine = [f for f in found if f.alias == alias]
+    if not mine or not mine[0].expected:
+        return resolved_version, found
     registered = _registered(client, model_name)
-    if registered is None or policy(registered).guard != "enforce" or not found[0].expected:
-        return resolved_version
-    return found[0].expected
+    if registered is None or policy(registered).guard != "enforce":
+        return resolved_version, found
+    return mine[0].expected, found

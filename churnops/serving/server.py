@@ -66,10 +66,12 @@ def run(model_uri: str, tracking_uri: str, *, host: str = defaults.SERVE_HOST, p
     from kserve.model_server import FASTAPI_APP_IMPORT_STRING, ModelServer
     from kserve.protocol.rest.server import RESTServer
 
+    from churnops.serving import governance
     from churnops.serving.predictor import ChurnPredictor, record_event
 
     configure_logging()
-    follower = Follower(model_uri, tracking_uri, poll_seconds, on_event=record_event)
+    governance.register_metrics(name)
+    follower = Follower(model_uri, tracking_uri, poll_seconds, on_event=record_event, vet=governance.Vet())
     follower.start_serving(start_wait_seconds)
     model = ChurnPredictor(name, follower)
     server = ModelServer(http_port=port, enable_grpc=False, workers=1, enable_latency_logging=False)
@@ -77,6 +79,9 @@ def run(model_uri: str, tracking_uri: str, *, host: str = defaults.SERVE_HOST, p
     rest = RESTServer(FASTAPI_APP_IMPORT_STRING, server.dataplane, server.model_repository_extension, port,
                       workers=1, grace_period=10)
     rest.config.host = host
+    from kserve.model_server import app
+
+    governance.mount(app, follower, name)  # POST /churnops/v1/events: an alias moved, resolve now (issue 27)
     follower.start_polling()
     logging.getLogger("churnops.serving").info("listening on http://%s:%d (model %s)", host, port, name)
     try:
