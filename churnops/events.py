@@ -196,13 +196,14 @@ class Publisher:
             if delivery.state != "pending":
                 return False
             delivery.state, delivery.detail = state, detail
+        if state == "dead-letter":
+            self._write_dead_letter(delivery)  # before `done`: whoever waits finds the record written
         self._say(delivery)
         delivery.done.set()
         return True
 
     def _give_up(self, delivery: Delivery, detail: str) -> None:
-        if self._finish(delivery, "dead-letter", detail):
-            self._write_dead_letter(delivery)
+        self._finish(delivery, "dead-letter", detail)
 
     def _say(self, delivery: Delivery) -> None:
         try:
