@@ -24,6 +24,8 @@ from datetime import datetime
 
 import mlflow
 from prometheus_client import Counter, Gauge
+from starlette.requests import Request  # at module level: FastAPI reads the handler's annotations
+from starlette.responses import JSONResponse
 
 from churnops import defaults, events, names
 from churnops.registry import guard, journal, webhooks
@@ -126,9 +128,6 @@ def hint_source(headers: dict[str, str], body: bytes, model_name: str, secret: s
 
 def mount(app, follower, model_name: str) -> None:
     """Add POST EVENTS_PATH to the predictor's FastAPI app (kserve.model_server.app)."""
-    from starlette.requests import Request
-    from starlette.responses import JSONResponse
-
     async def receive(request: Request) -> JSONResponse:
         body = await request.body()
         status, what = hint_source(dict(request.headers), body, model_name, os.environ.get(ENV_WEBHOOK_SECRET, ""))
