@@ -62,6 +62,8 @@ def pages(base: str, experiment_id: str, run_id: str, version: str) -> dict[str,
         "runs-list": f"{base}/#/experiments/{experiment_id}/runs?{view}",
         "run-page": f"{base}/#/experiments/{experiment_id}/runs/{run_id}?{view}",
         "model-version": f"{base}/#/models/{MODEL}/versions/{version}?{view}",
+        # where the version description's "Model card" link leads (churnops.registry.cards.link)
+        "model-card": f"{base}/#/experiments/{experiment_id}/runs/{run_id}/artifactPath/card/model-card.html?{view}",
     }
 
 
@@ -265,7 +267,9 @@ def main(argv: list[str] | None = None) -> int:
     port = free_port()
     ui = subprocess.Popen([sys.executable, "-m", "churnops", "mlflow", "ui", "--port", str(port)], cwd=REPO,
                           env={**os.environ, "CHURNOPS_HOME": str(home)}, start_new_session=True)
-    status = version.tags.get(names.TAG_STATUS, "").upper()
+    # The description's first words: the gate's status and verdict (PASSED - PROMOTED to champion ...),
+    # or under the approval policy who approved it (APPROVED by ...).
+    status = (version.description or version.tags.get(names.TAG_STATUS, "").upper())[:24]
     expected = {
         "runs-list": {"run name": {"text": run.info.run_name}, "dataset": {"text": "churn_synthetic"}},
         "run-page": {"dataset": {"text": "churn_synthetic"},
@@ -274,10 +278,14 @@ def main(argv: list[str] | None = None) -> int:
             # the alias chip of the version header (MLflow renders it with the alias as its title)
             "champion": {"selector": f'[title="{names.ALIAS_CHAMPION}"][data-component-id*="aliastag"]'},
             # the gate's description starts with the status and verdict (promote_model.version_description)
-            "status": {"text": f"{status} - PROMOTED to champion"},
+            "status": {"text": status},
             "description": {"text": "trained on churn_synthetic"},
             "status tag": {"selector": f'tr[data-row-key="{names.TAG_STATUS}"]'},
+            # issue 27: the description links the version's model card (churnops.registry.cards.link)
+            "card link": {"selector": f'a[href*="artifactPath/{names.CARD_HTML}"]'},
         },
+        # the run's artifact view with the card selected: MLflow renders the HTML in a frame
+        "model-card": {"card file": {"text": "model-card.html"}, "card frame": {"selector": "iframe"}},
     }
     local_storage = {} if args.assistant_default else ASSISTANT_CLOSED
     report = {}

@@ -35,7 +35,8 @@ VARIABLE = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?")
 GRAFANA_BUILTINS = {"__interval", "__rate_interval", "__range", "__interval_ms", "__range_s", "__range_ms"}
 
 
-def rule_groups(path: Path = RULE) -> tuple[list[dict], list[str]]:
+def rule_groups(path: Path | None = None) -> tuple[list[dict], list[str]]:
+    path = path or RULE
     document = yaml.safe_load(path.read_text(encoding="utf-8"))
     problems = []
     if document.get("apiVersion") != "monitoring.coreos.com/v1" or document.get("kind") != "PrometheusRule":
