@@ -3,26 +3,15 @@ churnops, and the approval policy's approve / reject / expiry. Versions without 
 
 from __future__ import annotations
 
-import itertools
 import json
 from datetime import datetime, timedelta, timezone
 
-import mlflow
 import pytest
 from support.receivers import Receiver
 
 from churnops import events, names
 from churnops.errors import RegistryError
 from churnops.registry import aliases, approvals, guard
-from churnops.registry.tracking import embedded_tracking_uri
-
-_models = itertools.count(1)
-
-
-@pytest.fixture(scope="module")
-def store(tmp_path_factory):
-    uri = embedded_tracking_uri(tmp_path_factory.mktemp("governance-store"))
-    return mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
 
 
 @pytest.fixture
@@ -45,14 +34,11 @@ def types(sink: Receiver) -> list[str]:
 
 
 @pytest.fixture
-def model(store):
-    """Versions 1-3; v1 made champion by churnops (so the guard has its record)."""
-    name = f"governed-{next(_models)}"
-    store.create_registered_model(name)
-    for _ in range(3):
-        store.create_model_version(name, "file:///nowhere")
-    aliases.promote(store, name, "1", actor="tester", reason="first")
-    return store, name
+def model(fresh_model):
+    """Versions 1-3 (conftest); v1 made champion by churnops (so the guard has its record)."""
+    client, name = fresh_model
+    aliases.promote(client, name, "1", actor="tester", reason="first")
+    return client, name
 
 
 def current(client, name) -> dict[str, str]:

@@ -28,7 +28,6 @@ from support import serving
 from support.serving import CHAMPION_URI, Tracking, serve_env, services, wait_until
 
 from churnops import defaults, events, names
-from churnops.app import mlflow_server
 from churnops.serving import governance
 
 pytestmark = [pytest.mark.serving]
@@ -44,18 +43,11 @@ ROW = {"gender": "Female", "SeniorCitizen": "0", "Partner": "Yes", "Dependents":
 @pytest.fixture(scope="module")
 def tracking(tmp_path_factory) -> Tracking:
     """An mlflow server that delivers registry webhooks to loopback (off by default: https and public IPs only)."""
-    root = tmp_path_factory.mktemp("events-mlflow")
-    port = services.free_port()
-    config = mlflow_server.ServerConfig(backend_store_uri=f"sqlite:///{root / 'mlflow.db'}",
-                                        artifacts_destination=str(root / "artifacts"), port=port)
-    env = {**mlflow_server.job_execution_env(serve_env(root)), "MLFLOW_WEBHOOK_ALLOW_PRIVATE_IPS": "true",
-           "MLFLOW_WEBHOOK_ALLOWED_SCHEMES": "http,https",
-           "MLFLOW_WEBHOOK_SECRET_ENCRYPTION_KEY": Fernet.generate_key().decode()}
-    service = services.Service("mlflow", mlflow_server.server_command(config), env, root / "mlflow.log",
-                               config.url + "/health")
-    service.start().wait_ready(serving.MLFLOW_READY_SECONDS)
-    yield Tracking(config.url, root / "artifacts", service)
-    service.stop()
+    started = serving.start_tracking(tmp_path_factory.mktemp("events-mlflow"), MLFLOW_WEBHOOK_ALLOW_PRIVATE_IPS="true",
+                                     MLFLOW_WEBHOOK_ALLOWED_SCHEMES="http,https",
+                                     MLFLOW_WEBHOOK_SECRET_ENCRYPTION_KEY=Fernet.generate_key().decode())
+    yield started
+    started.service.stop()
 
 
 @pytest.fixture(scope="module")
