@@ -143,6 +143,10 @@ def train(
     swept = sweep_stale_runs(client, experiment_ids) if experiment_ids else []  # runs a killed train left RUNNING
     me = f"{socket.gethostname()}:{os.getpid()}"
     os.environ[names.ENV_RUN_OWNER] = me  # the step processes tag their runs with this train's owner
+    # The steps' dead letters beside this run's store (a step's working directory is kfp.local's, not ours).
+    ours = events.ENV_DEAD_LETTER not in os.environ
+    if ours:
+        os.environ[events.ENV_DEAD_LETTER] = str(events.dead_letter_path({names.ENV_HOME: str(home)}))
     try:
         version = _run_training(dataset_uri, tracking_uri, experiment, model_name, model_type, hyperparameters, target,
                                 positive_label, test_size, random_state, search_space, cv_folds, search_budget,
@@ -155,6 +159,8 @@ def train(
         raise
     finally:
         os.environ.pop(names.ENV_RUN_OWNER, None)
+        if ours:
+            os.environ.pop(events.ENV_DEAD_LETTER, None)
     result = training_summary(tracking_uri, model_name, version)
     result["selection"] = selection(tracking_uri, result["run_id"])
     reused = result["created_ms"] < started_ms  # registration found an identical version (a race)
