@@ -12,6 +12,8 @@ import shutil
 import socket
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -143,14 +145,11 @@ def train(
     swept = sweep_stale_runs(client, experiment_ids) if experiment_ids else []  # runs a killed train left RUNNING
     me = f"{socket.gethostname()}:{os.getpid()}"
     os.environ[names.ENV_RUN_OWNER] = me  # the step processes tag their runs with this train's owner
-    # The steps' dead letters beside this run's store (a step's working directory is kfp.local's, not ours).
-    ours = events.ENV_DEAD_LETTER not in os.environ
-    if ours:
-        os.environ[events.ENV_DEAD_LETTER] = str(events.dead_letter_path({names.ENV_HOME: str(home)}))
     try:
-        version = _run_training(dataset_uri, tracking_uri, experiment, model_name, model_type, hyperparameters, target,
-                                positive_label, test_size, random_state, search_space, cv_folds, search_budget,
-                                decision_threshold, policy, force, home, verbose, governance)
+        with dead_letters_beside(home):
+            version = _run_training(dataset_uri, tracking_uri, experiment, model_name, model_type, hyperparameters,
+                                    target, positive_label, test_size, random_state, search_space, cv_folds,
+                                    search_budget, decision_threshold, policy, force, home, verbose, governance)
     except BaseException:
         # A failed step leaves its run RUNNING (KFP's local runner runs no exit handler): mark them FAILED.
         found = client.get_experiment_by_name(experiment)
@@ -159,8 +158,6 @@ def train(
         raise
     finally:
         os.environ.pop(names.ENV_RUN_OWNER, None)
-        if ours:
-            os.environ.pop(events.ENV_DEAD_LETTER, None)
     result = training_summary(tracking_uri, model_name, version)
     result["selection"] = selection(tracking_uri, result["run_id"])
     reused = result["created_ms"] < started_ms  # registration found an identical version (a race)
@@ -174,6 +171,20 @@ def train(
         duration_seconds=round(time.monotonic() - started, 2),
     )
     return result
+
+
+@contextmanager
+def dead_letters_beside(home: Path) -> Iterator[None]:
+    """The steps' undelivered events go to this run's CHURNOPS_HOME (a step runs in kfp.local's working
+    directory, not ours), unless CHURNOPS_EVENT_DEAD_LETTER names a file already."""
+    if events.ENV_DEAD_LETTER in os.environ:
+        yield
+        return
+    os.environ[events.ENV_DEAD_LETTER] = str(events.dead_letter_path({names.ENV_HOME: str(home)}))
+    try:
+        yield
+    finally:
+        os.environ.pop(events.ENV_DEAD_LETTER, None)
 
 
 def _run_training(dataset_uri, tracking_uri, experiment, model_name, model_type, hyperparameters, target,
@@ -260,20 +271,21 @@ def predict(
     connect(tracking_uri)
     started = time.monotonic()
     started_ms = int(time.time() * 1000)
-    summary = dict(run_locally(
-        inference_pipeline,
-        {
-            "model_uri": model_uri,
-            "input_uri": absolute_dataset_uri(input_uri),
-            "mlflow_tracking_uri": tracking_uri,
-            "chunk_rows": chunk_rows,
-            "max_rejected_fraction": max_rejected_fraction,
-            **(drift or DriftOptions(enabled=False)).parameters(),
-        },
-        home,
-        verbose=verbose,
-        result_task="batch-predict",  # the pipeline returns nothing: its body is in a dsl.ExitHandler
-    ))
+    with dead_letters_beside(home):
+        summary = dict(run_locally(
+            inference_pipeline,
+            {
+                "model_uri": model_uri,
+                "input_uri": absolute_dataset_uri(input_uri),
+                "mlflow_tracking_uri": tracking_uri,
+                "chunk_rows": chunk_rows,
+                "max_rejected_fraction": max_rejected_fraction,
+                **(drift or DriftOptions(enabled=False)).parameters(),
+            },
+            home,
+            verbose=verbose,
+            result_task="batch-predict",  # the pipeline returns nothing: its body is in a dsl.ExitHandler
+        ))
     # KFP passes a dict output through a protobuf Struct: every number comes back as a float.
     for key in ("rows", "rejected"):
         summary[key] = int(summary[key])
