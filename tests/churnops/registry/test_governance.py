@@ -7,30 +7,10 @@ import json
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from support.receivers import Receiver
 
 from churnops import events, names
 from churnops.errors import RegistryError
 from churnops.registry import aliases, approvals, guard
-
-
-@pytest.fixture
-def receiver(monkeypatch, tmp_path):
-    """A loopback CloudEvents receiver as the only sink of this test."""
-    sink = Receiver()
-    monkeypatch.setenv(events.ENV_SINKS, sink.url)
-    monkeypatch.setenv(events.ENV_DEAD_LETTER, str(tmp_path / "dead.jsonl"))
-    events.reset()
-    yield sink
-    events.flush(5)
-    events.reset()
-    sink.close()
-
-
-def types(sink: Receiver) -> list[str]:
-    """The kinds the sink got, sorted (each event is sent from its own thread: arrival order varies)."""
-    events.flush(5)
-    return sorted(json.loads(r["body"])["type"].removeprefix("io.churnops.") for r in sink.received)
 
 
 @pytest.fixture
@@ -62,7 +42,7 @@ def test_a_churnops_move_is_recorded_and_raises_no_finding(model):
     assert guard.check(client, name, actor="t", origin="test") == []
 
 
-def test_a_move_outside_churnops_is_reported_once_and_left_under_report(model, receiver):
+def test_a_move_outside_churnops_is_reported_once_and_left_under_report(model, event_sink):
     client, name = model
     set_policy(client, name, "report")
     client.set_registered_model_alias(name, names.ALIAS_CHAMPION, "3")  # the plain MLflow client: no audit entry
@@ -72,10 +52,10 @@ def test_a_move_outside_churnops_is_reported_once_and_left_under_report(model, r
     assert history(client, name, "3") == [names.AUDIT_GUARD_REPORTED]
     guard.check(client, name, actor="tester", origin="test")  # the next command: no second announcement
     assert history(client, name, "3") == [names.AUDIT_GUARD_REPORTED]
-    assert types(receiver) == [events.GUARD_FINDING]
+    assert event_sink.kinds() == [events.GUARD_FINDING]
 
 
-def test_a_move_outside_churnops_is_put_back_under_enforce(model, receiver):
+def test_a_move_outside_churnops_is_put_back_under_enforce(model, event_sink):
     client, name = model
     set_policy(client, name, "enforce")
     client.set_registered_model_alias(name, names.ALIAS_CHAMPION, "3")
@@ -85,7 +65,7 @@ def test_a_move_outside_churnops_is_put_back_under_enforce(model, receiver):
     assert history(client, name, "1")[-1] == names.AUDIT_GUARD_RESTORED
     assert history(client, name, "3") == [names.AUDIT_GUARD_REFUSED]
     assert guard.check(client, name, actor="tester", origin="test") == []  # consistent again
-    assert types(receiver) == sorted([events.GUARD_FINDING, events.ALIAS_MOVED])
+    assert event_sink.kinds() == sorted([events.GUARD_FINDING, events.ALIAS_MOVED])
 
 
 def test_a_deleted_champion_is_a_finding_too(model):
@@ -120,7 +100,7 @@ def awaiting(client, name, version, *, compared="1", expires_in_hours=72.0):
     client.update_model_version(name, version, description="AWAITING-APPROVAL - passed the gate: beats the champion.")
 
 
-def test_approve_moves_the_champion_with_the_approver_audited(model, receiver):
+def test_approve_moves_the_champion_with_the_approver_audited(model, event_sink):
     client, name = model
     awaiting(client, name, "2")
     result = approvals.approve(client, name, "2", actor="alice", reason="card reviewed")
@@ -131,7 +111,7 @@ def test_approve_moves_the_champion_with_the_approver_audited(model, receiver):
     assert (last["action"], last["by"], last["reason"]) == ("approve", "alice", "approved: card reviewed")
     assert found.description.startswith("APPROVED by alice")
     assert "AWAITING-APPROVAL - passed the gate" in found.description  # the gate's verdict stays below
-    assert types(receiver) == sorted([events.APPROVAL_APPROVED, events.ALIAS_MOVED])
+    assert event_sink.kinds() == sorted([events.APPROVAL_APPROVED, events.ALIAS_MOVED])
     assert guard.check(client, name, actor="t", origin="test") == []  # an approval is a churnops move
 
 
@@ -150,7 +130,7 @@ def test_only_an_awaiting_version_can_be_approved(model):
         approvals.approve(client, name, "2", actor="alice", reason="ok")
 
 
-def test_reject_ends_the_wait_and_keeps_the_champion(model, receiver):
+def test_reject_ends_the_wait_and_keeps_the_champion(model, event_sink):
     client, name = model
     awaiting(client, name, "2")
     client.set_registered_model_alias(name, names.ALIAS_CHALLENGER, "2")
@@ -159,10 +139,10 @@ def test_reject_ends_the_wait_and_keeps_the_champion(model, receiver):
     found = client.get_model_version(name, "2")
     assert found.tags[names.TAG_STATUS] == names.STATUS_REJECTED
     assert found.description.startswith("REJECTED by carol")
-    assert types(receiver) == [events.APPROVAL_REJECTED]
+    assert event_sink.kinds() == [events.APPROVAL_REJECTED]
 
 
-def test_an_overdue_approval_expires_and_cannot_be_approved(model, receiver):
+def test_an_overdue_approval_expires_and_cannot_be_approved(model, event_sink):
     client, name = model
     awaiting(client, name, "2", expires_in_hours=1)
     later = datetime.now(timezone.utc) + timedelta(hours=2)
@@ -172,4 +152,4 @@ def test_an_overdue_approval_expires_and_cannot_be_approved(model, receiver):
     assert client.get_model_version(name, "2").tags[names.TAG_STATUS] == names.STATUS_EXPIRED
     assert current(client, name)[names.ALIAS_CHAMPION] == "1"
     assert history(client, name, "2") == [names.AUDIT_EXPIRE]
-    assert types(receiver) == [events.APPROVAL_EXPIRED]
+    assert event_sink.kinds() == [events.APPROVAL_EXPIRED]
