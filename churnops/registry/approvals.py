@@ -107,7 +107,10 @@ def expire_overdue(client: mlflow.MlflowClient, model_name: str, *, actor: str, 
     except mlflow.exceptions.MlflowException:
         return []
     expired = []
+    champion = aliases.alias_version(client, model_name, names.ALIAS_CHAMPION)
     for found in waiting:
+        if str(found.version) == champion:
+            continue  # made champion meanwhile by `models promote`, on an operator's authority: nothing to expire
         if overdue(found, now):
             _end(client, model_name, found, names.STATUS_EXPIRED, names.AUDIT_EXPIRE, actor,
                  f"not approved by {evidence(found).get('approval_expires')}", events.APPROVAL_EXPIRED, origin)

@@ -153,3 +153,11 @@ def test_an_overdue_approval_expires_and_cannot_be_approved(model, event_sink):
     assert current(client, name)[names.ALIAS_CHAMPION] == "1"
     assert history(client, name, "2") == [names.AUDIT_EXPIRE]
     assert event_sink.kinds() == [events.APPROVAL_EXPIRED]
+
+
+def test_a_version_an_operator_promoted_meanwhile_does_not_expire(model):
+    client, name = model
+    awaiting(client, name, "2", expires_in_hours=1)
+    aliases.promote(client, name, "2", actor="bob", reason="on my authority")
+    assert approvals.expire_overdue(client, name, actor="t", now=datetime.now(timezone.utc) + timedelta(hours=2)) == []
+    assert client.get_model_version(name, "2").tags[names.TAG_STATUS] == names.STATUS_AWAITING_APPROVAL
