@@ -1,4 +1,4 @@
-"""The check every churnops command runs on the registry before its own work (issue 27).
+"""The check `churnops train|predict|models` run on the registry before their own work (issue 27).
 
 After the journal's recovery: the guard (an alias moved outside churnops is announced and, under
 the recorded policy `enforce`, put back) and the approval deadlines (an approval nobody gave in

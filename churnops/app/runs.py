@@ -33,6 +33,7 @@ from churnops.core.promotion import ACTION_PROMOTE, Governance, Policy
 from churnops.core.search_space import DEFAULT_SEARCH_SPACE, SEARCH, check_search_space, search_settings
 from churnops.errors import ChurnopsError
 from churnops.registry import journal, profiles
+from churnops.registry.loading import MODELS_URI
 from churnops.registry.tracking import churnops_home, connect, embedded_tracking_uri, sweep_stale_runs
 from churnops.registry.versions import find_by_fingerprint
 from churnops.storage.datasets import local_path, read_dataset, write_error
@@ -268,7 +269,11 @@ def predict(
     home = home or churnops_home()
     check_output_writable(Path(output).resolve())  # before the whole file is scored, not after
     tracking_uri = tracking_uri or embedded_tracking_uri(home)
+    events.check()
     connect(tracking_uri)
+    if found := MODELS_URI.match(model_uri):  # an alias moved outside churnops is found before it is scored with
+        client = mlflow.MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+        governed.check_registry(client, found.group("name"), f"churnops predict: {journal.default_actor()}")
     started = time.monotonic()
     started_ms = int(time.time() * 1000)
     with dead_letters_beside(home):
