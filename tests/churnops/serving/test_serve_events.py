@@ -33,6 +33,10 @@ from churnops.serving import governance
 pytestmark = [pytest.mark.serving]
 NAME = "churn-classifier"
 SECRET = "webhook-secret-for-the-test"
+# How long an event may take to act: seconds on a quiet machine; a put-back through the server is a lease
+# and a journal entry (~20 HTTP calls), which took over 30 s with the 2 cores shared by several test runs.
+# Far below the predictor's 600 s poll either way.
+EVENT_SECONDS = 120
 ROW = {"gender": "Female", "SeniorCitizen": "0", "Partner": "Yes", "Dependents": "No", "tenure": "5",
        "PhoneService": "Yes", "MultipleLines": "No", "InternetService": "Fiber optic", "OnlineSecurity": "No",
        "OnlineBackup": "No", "DeviceProtection": "No", "TechSupport": "No", "StreamingTV": "No",
@@ -96,8 +100,8 @@ def test_our_alias_moved_event_swaps_the_predictor_at_once(tracking, predictor, 
     started = time.monotonic()
     churnops(tracking.url, tmp_path, "models", "promote", "--version", "2", "--reason", "event test",
              sinks=predictor.url + governance.EVENTS_PATH)
-    wait_until(lambda: answering(predictor, "2"), 30, "v2 to answer after its alias-moved event")
-    assert time.monotonic() - started < 60  # the poll is every 600 s: the event did it
+    wait_until(lambda: answering(predictor, "2"), EVENT_SECONDS, "v2 to answer after its alias-moved event")
+    assert time.monotonic() - started < EVENT_SECONDS + 30  # the poll is every 600 s: the event did it
 
 
 def test_mlflow_webhook_swaps_it_and_the_guard_puts_back_a_foreign_move(tracking, versions, predictor, tmp_path):
@@ -105,12 +109,12 @@ def test_mlflow_webhook_swaps_it_and_the_guard_puts_back_a_foreign_move(tracking
                     "--secret-env", "CHURNOPS_WEBHOOK_SECRET")
     assert hook["events"] == ["model_version_alias.created", "model_version_alias.deleted"]
     churnops(tracking.url, tmp_path, "models", "rollback", "--reason", "webhook test")  # no sink: only MLflow tells
-    wait_until(lambda: answering(predictor, "1"), 30, "v1 to answer after MLflow's webhook")
+    wait_until(lambda: answering(predictor, "1"), EVENT_SECONDS, "v1 to answer after MLflow's webhook")
     versions.set_registered_model_tag(NAME, names.TAG_POLICY, json.dumps(
         {"promotion": "approval", "guard": "enforce", "approval_hours": 72}))
     versions.set_registered_model_alias(NAME, names.ALIAS_CHAMPION, "2")  # outside churnops: no audit entry
     wait_until(lambda: {a: str(v) for a, v in versions.get_registered_model(NAME).aliases.items()}[
-        names.ALIAS_CHAMPION] == "1", 30, "the predictor's guard to put the champion back")
+        names.ALIAS_CHAMPION] == "1", EVENT_SECONDS, "the predictor's guard to put the champion back")
     audit = json.loads(versions.get_model_version(NAME, "2").tags[names.TAG_AUDIT_HISTORY])
     assert audit[-1]["action"] == names.AUDIT_GUARD_REFUSED and audit[-1]["by"].startswith("churnops serve")
     assert all(answering(predictor, "1") for _ in range(5))  # it never followed the refused move
