@@ -1,6 +1,7 @@
 """The platform config reaches every task of the compiled pipeline YAML, and only the copy for the cluster."""
 
 # No `from __future__ import annotations`: KFP reads the real annotations of the pipeline below.
+import builtins
 from pathlib import Path
 
 import pytest
