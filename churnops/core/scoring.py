@@ -9,10 +9,9 @@ imputes them exactly as it did in training.
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
-from churnops.core.features import FeatureSpec
+from churnops.core.features import FeatureSpec, parse_numbers
 from churnops.errors import DatasetError
 
 OUTPUT_COLUMNS = ("churn_probability", "churn_predicted", "model_name", "model_version")
@@ -54,10 +53,7 @@ def _split(chunk: pd.DataFrame, spec: FeatureSpec, first_row: int):
     problems = pd.Series("", index=chunk.index, dtype=object)
     parsed: dict = {}
     for column in spec.numeric:
-        text = chunk[column].astype("string").str.strip()
-        blank = (text.isna() | (text == "")).fillna(True).to_numpy(dtype=bool)
-        numbers = pd.to_numeric(text.where(~blank), errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
-        bad = ~blank & ~np.isfinite(numbers)
+        numbers, bad = parse_numbers(chunk[column])
         if bad.any():
             problems[bad] += column + "=" + chunk.loc[bad, column].map(repr) + " is not a number; "
         parsed[column] = numbers

@@ -10,14 +10,15 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import pandas as pd
+import numpy as np
 from kserve import Model
 from kserve.errors import InvalidInput
 from kserve.protocol.infer_type import InferOutput, InferRequest, InferResponse
 from prometheus_client import Counter, Gauge
 
 from churnops import defaults
-from churnops.core.scoring import OUTPUT_COLUMNS, check_columns, split_rejects
+from churnops.core.features import parse_numbers
+from churnops.core.scoring import OUTPUT_COLUMNS, check_columns
 from churnops.errors import DatasetError
 from churnops.serving.follower import Follower, Served
 
@@ -50,7 +51,11 @@ def _text(value: Any) -> str | None:
     return value if isinstance(value, str) else str(value)
 
 
-def rows_from_instances(payload: Any) -> pd.DataFrame:
+# A request's rows as columns: name -> one value per row, as text or None (what a CSV cell holds).
+Columns = dict[str, list]
+
+
+def rows_from_instances(payload: Any) -> Columns:
     if isinstance(payload, (bytes, str)):  # kserve decodes JSON only when the content type says JSON
         raise InvalidInput('Send the rows as JSON with the header "Content-Type: application/json".')
     if not isinstance(payload, dict) or "instances" not in payload:
@@ -61,47 +66,52 @@ def rows_from_instances(payload: Any) -> pd.DataFrame:
     bad = [index + 1 for index, row in enumerate(instances) if not isinstance(row, dict)]
     if bad:
         raise InvalidInput(f"instance(s) {bad[:10]} are not objects: each instance is one row, {{\"column\": value, ...}}.")
-    columns = list(dict.fromkeys(column for row in instances for column in row))
-    return pd.DataFrame([[_text(row.get(column)) for column in columns] for row in instances],
-                        columns=columns, dtype=object)
+    columns = dict.fromkeys(column for row in instances for column in row)
+    return {column: [_text(row.get(column)) for row in instances] for column in columns}
 
 
-def rows_from_v2(request: InferRequest) -> pd.DataFrame:
+def rows_from_v2(request: InferRequest) -> Columns:
     """One input tensor per column (shape [rows]), as the Open Inference Protocol's columnar form."""
     if not request.inputs:
         raise InvalidInput("The v2 request has no inputs: send one input tensor per column, shape [rows].")
     lengths = {infer_input.name: len(infer_input.data) for infer_input in request.inputs}
     if len(set(lengths.values())) != 1:
         raise InvalidInput(f"Every input tensor needs one value per row; their lengths differ: {lengths}.")
-    return pd.DataFrame({infer_input.name: [_text(value.decode() if isinstance(value, bytes) else value)
-                                            for value in infer_input.data] for infer_input in request.inputs},
-                        dtype=object)
+    return {infer_input.name: [_text(value.decode() if isinstance(value, bytes) else value) for value in infer_input.data]
+            for infer_input in request.inputs}
 
 
-def check_rows(rows: pd.DataFrame, served: Served) -> None:
-    """Batch inference's checks: required columns, numbers in numeric columns (blank is missing, not bad)."""
+def check_rows(rows: Columns, served: Served) -> dict[str, Any]:
+    """Batch inference's checks: required columns, numbers in numeric columns (blank is missing, not bad).
+
+    Returns the typed columns the model scores (churnops.core.features.parse_numbers, the parse of
+    batch scoring, for numbers; the text for categories): no DataFrame is built for a request.
+    """
     label = f"{served.resolved.model_name} v{served.resolved.model_version}"
     try:
-        check_columns(list(rows.columns), served.spec, "of this request", label)
+        check_columns(list(rows), served.spec, "of this request", label)
     except DatasetError as exc:
         raise InvalidInput(str(exc)) from None
-    frame = rows.copy()
-    frame.index = pd.RangeIndex(len(frame))
-    spec = type(served.spec)(served.spec.numeric, served.spec.categorical, [], served.spec.dropped)
-    _, rejected = split_rejects(frame, spec, first_row=1)
-    if len(rejected):
-        shown = "; ".join(f"row {row}: {problems}" for row, problems in zip(rejected["row"], rejected["problems"], strict=True))
-        raise InvalidInput(f"{len(rejected)} of {len(frame)} rows have values that are not numbers: {shown[:2000]}. "
+    typed: dict[str, Any] = {}
+    problems: dict[int, list[str]] = {}
+    for column in served.spec.numeric:
+        typed[column], bad = parse_numbers(rows[column])
+        for position in np.flatnonzero(bad).tolist():
+            problems.setdefault(position, []).append(f"{column}={rows[column][position]!r} is not a number")
+    if problems:
+        shown = "; ".join(f"row {row + 1}: {'; '.join(items)}" for row, items in sorted(problems.items()))
+        count = len(rows[served.spec.numeric[0]])
+        raise InvalidInput(f"{len(problems)} of {count} rows have values that are not numbers: {shown[:2000]}. "
                            "Send numbers (or blank/null for missing) in these columns.")
+    typed.update((column, rows[column]) for column in served.spec.categorical)
+    return typed
 
 
-def score(rows: pd.DataFrame, served: Served) -> pd.DataFrame:
-    check_rows(rows, served)
-    scored = served.model.predict(rows[served.spec.features])[list(OUTPUT_COLUMNS)]
-    # The version this server resolved and loaded answers: the pyfunc's own label is the newest
-    # version of its run, which differs when one logged model is registered twice.
-    return scored.assign(churn_probability=scored["churn_probability"].round(defaults.PROBABILITY_DECIMALS),
-                         model_name=served.resolved.model_name, model_version=served.resolved.model_version)
+def score(rows: Columns, served: Served) -> tuple[list[float], list[int]]:
+    """(churn_probability rounded as batch files are, churn_predicted) per row, by the version's own form."""
+    probability = served.scorer.churn_probability(check_rows(rows, served))
+    decided = probability >= served.scorer.decision_threshold
+    return np.round(probability, defaults.PROBABILITY_DECIMALS).tolist(), decided.astype(np.int64).tolist()
 
 
 class ChurnPredictor(Model):
@@ -118,14 +128,18 @@ class ChurnPredictor(Model):
 
     def predict(self, payload, headers=None):
         served = self.follower.served  # read once: the whole request uses this version
+        name, version = served.resolved.model_name, served.resolved.model_version
         if isinstance(payload, InferRequest):
-            scored = score(rows_from_v2(payload), served)
-            outputs = []
-            for column in OUTPUT_COLUMNS:
-                values = scored[column].tolist()
-                outputs.append(InferOutput(name=column, shape=[len(values)], datatype=V2_TYPES[column],
-                                           data=[str(value) for value in values] if V2_TYPES[column] == "BYTES" else values))
+            probability, predicted = score(rows_from_v2(payload), served)
+            values = {"churn_probability": probability, "churn_predicted": predicted,
+                      "model_name": [name] * len(predicted), "model_version": [version] * len(predicted)}
+            outputs = [InferOutput(name=column, shape=[len(predicted)], datatype=V2_TYPES[column], data=values[column])
+                       for column in OUTPUT_COLUMNS]
             return InferResponse(response_id=payload.id or "", model_name=self.name, infer_outputs=outputs,
-                                 model_version=served.resolved.model_version)
-        scored = score(rows_from_instances(payload), served)
-        return {"predictions": scored.to_dict(orient="records"), "model_version": served.resolved.model_version}
+                                 model_version=version)
+        probability, predicted = score(rows_from_instances(payload), served)
+        # The version this server resolved and loaded answers: the pyfunc's own label is the newest
+        # version of its run, which differs when one logged model is registered twice.
+        return {"predictions": [{"churn_probability": p, "churn_predicted": d, "model_name": name, "model_version": version}
+                                for p, d in zip(probability, predicted, strict=True)],
+                "model_version": version}

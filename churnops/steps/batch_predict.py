@@ -20,11 +20,11 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 
-from churnops import defaults
+from churnops import cpus, defaults
 from churnops.core.features import FeatureSpec
 from churnops.core.scoring import check_columns, split_typed
 from churnops.errors import DatasetError
-from churnops.registry.loading import ResolvedModel, decision_threshold, feature_spec, load_pipeline
+from churnops.registry.loading import ResolvedModel, decision_threshold, feature_spec, load_scorer
 from churnops.storage import uris
 from churnops.storage.datasets import SNIFF_BYTES, check_csv_text, local_path, write_error
 
@@ -69,7 +69,8 @@ def predict_file(
     check_columns(columns, spec, input_uri, label)
     id_columns = [column for column in spec.id_columns if column in columns]
     spec = FeatureSpec(spec.numeric, spec.categorical, id_columns, spec.dropped)
-    model = load_pipeline(resolved.model_uri)
+    # The version's own form (compiled when it has one): the same answers as `churnops serve` and the pyfunc.
+    model = load_scorer(resolved.model_uri, cpus.cpu_budget())
     info = mlflow.models.get_model_info(resolved.model_uri)
     # The threshold logged inside the model (what its pyfunc applies); versions older than the
     # pyfunc: the one their run was evaluated with.
@@ -119,6 +120,7 @@ def predict_file(
         "rejected": rejected,
         "rejected_columns": bad_columns,
         "decision_threshold": threshold,
+        "form": model.form,
         "positive_label": (info.metadata or {}).get("positive_label", ""),
         "id_columns": id_columns,
         "seconds": round(seconds, 2),
@@ -171,5 +173,5 @@ def score_chunks(
         for chunk in reader:
             good, rejected, typed = split_typed(chunk, spec, first_row)  # each number parsed once
             first_row += len(chunk)
-            probability = model.predict_proba(typed)[:, 1] if len(good) else np.empty(0)
+            probability = model.churn_probability(typed)
             yield good, rejected, probability
