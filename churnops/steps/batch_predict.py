@@ -11,6 +11,7 @@ import io
 import os
 import re
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import BinaryIO, Iterator
 
@@ -164,14 +165,24 @@ def input_columns(input_uri: str) -> list[str]:
 def score_chunks(
     model, spec: FeatureSpec, input_uri: str, chunk_rows: int, id_columns: list[str]
 ) -> Iterator[tuple[pd.DataFrame, pd.DataFrame, np.ndarray]]:
-    """Yield (good rows, rejected rows, churn probabilities of the good rows) per chunk."""
+    """Yield (good rows, rejected rows, churn probabilities of the good rows) per chunk, in order.
+
+    A chunk is scored in a worker thread while the next one is read and checked and the previous
+    one written (onnxruntime and scikit-learn's tree walks release the GIL), so reading and scoring
+    overlap on two cores; at most two chunks are held at once.
+    """
     usecols = list(dict.fromkeys(id_columns + spec.features))
-    with uris.open_input(input_uri, "--input") as stream:
+    with uris.open_input(input_uri, "--input") as stream, ThreadPoolExecutor(max_workers=1) as scoring:
         reader = pd.read_csv(stream, dtype=str, keep_default_na=False, na_values=[""],
                              usecols=usecols, chunksize=chunk_rows)
         first_row = 1
+        pending = None
         for chunk in reader:
             good, rejected, typed = split_typed(chunk, spec, first_row)  # each number parsed once
             first_row += len(chunk)
-            probability = model.churn_probability(typed)
-            yield good, rejected, probability
+            scored = (good, rejected, scoring.submit(model.churn_probability, typed))
+            if pending is not None:
+                yield pending[0], pending[1], pending[2].result()
+            pending = scored
+        if pending is not None:
+            yield pending[0], pending[1], pending[2].result()
