@@ -11,6 +11,8 @@ one worker each:
                         scikit-learn form every version was served with before the compiled form
 Latency: for 1-row and 100-row requests (Telco rows as text, target dropped), --requests requests per
 server over one kept-alive connection, the servers interleaved request by request: p50 and p99.
+Two stand-ins price the layers under the model: a bare ASGI app on uvicorn and kserve's REST server
+with a model that answers a constant, both sent the same single-row v1 body.
 Throughput: 8 concurrent clients (threads, one kept-alive connection each), then 1, for --seconds per
 server, servers in turn: requests/s. Memory: each server's RSS after the runs. Breakdown: where one
 row's time goes in churnops serve's own code, measured in this process on the loaded version.
@@ -188,6 +190,52 @@ def breakdown(model_uri: str, tracking_uri: str, rows: list[dict], count: int) -
     return measured
 
 
+CONSTANT = {"predictions": [{"churn_probability": 0.5, "churn_predicted": 1, "model_name": "m", "model_version": "1"}],
+            "model_version": "1"}
+
+
+def constant_server(kind: str, port: int) -> None:
+    """A stand-in that answers CONSTANT: "asgi" (uvicorn and a bare ASGI app) or "kserve" (its REST
+    server and dataplane, as churnops serve starts them, around a model that does nothing)."""
+    import asyncio
+
+    import orjson
+    import uvicorn
+
+    if kind == "asgi":
+        async def app(scope, receive, send):
+            if scope["type"] != "http":
+                return
+            body = b""
+            while True:
+                message = await receive()
+                body += message.get("body", b"")
+                if not message.get("more_body"):
+                    break
+            if body:
+                orjson.loads(body)
+            await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/json")]})
+            await send({"type": "http.response.body", "body": orjson.dumps(CONSTANT)})
+
+        uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+        return
+    from kserve import Model
+    from kserve.model_server import FASTAPI_APP_IMPORT_STRING, ModelServer
+    from kserve.protocol.rest.server import RESTServer
+
+    class Constant(Model):
+        def predict(self, payload, headers=None):
+            return CONSTANT
+
+    model = Constant("m")
+    model.ready = True
+    server = ModelServer(http_port=port, enable_grpc=False, workers=1, enable_latency_logging=False)
+    server.register_model(model)
+    rest = RESTServer(FASTAPI_APP_IMPORT_STRING, server.dataplane, server.model_repository_extension, port, workers=1)
+    rest.config.host = "127.0.0.1"
+    asyncio.run(rest.start())
+
+
 def train_models(source: Path, home: Path) -> dict[str, dict]:
     from churnops.app import runs
 
@@ -245,6 +293,10 @@ def start_servers(trained: dict[str, dict], sklearn_uri: str, tracking_uri: str,
                                       home / f"mlflow-{kind}.log"))
     servers.append(_mlflow_server("mlflow models serve (forest, scikit-learn form)", sklearn_uri, env,
                                   home / "mlflow-forest-sklearn.log"))
+    for kind, path, ready in (("asgi", "/", "/"), ("kserve", "/v1/models/m:predict", "/v2/health/ready")):
+        servers.append(Server(f"stand-in: {kind}, constant answer", [sys.executable, str(Path(__file__).resolve()),
+                              "--constant-server", kind, "--port", str(free_port())], path, ready, v1_body,
+                              home / f"constant-{kind}.log", env))
     return servers
 
 
@@ -260,7 +312,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=5.0, help="seconds per server of each throughput case")
     parser.add_argument("--rows", type=int, nargs="+", default=[1, 100], help="rows per request (default: 1 100)")
     parser.add_argument("--data", type=Path, default=TELCO if TELCO.exists() else SYNTHETIC)
+    parser.add_argument("--constant-server", choices=["asgi", "kserve"], help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.constant_server:
+        constant_server(args.constant_server, args.port)
+        return 0
     if args.requests < 10:
         parser.error("--requests must be >= 10 (p99 of fewer is meaningless)")
 

@@ -3,6 +3,12 @@
 Rows are checked with churnops.core.scoring, the rules and messages of batch inference: a missing
 column or a value that is not a number is a 400 (kserve.errors.InvalidInput) naming the column,
 never a 500. Every answer names the model version that produced it.
+
+Nothing stands between the decoded request and the model that the model does not need: the rows
+become columns of text (rows_from_instances, rows_from_v2), check_rows checks and types them with
+batch scoring's own parse (churnops.core.features.parse_numbers) and score hands them to the
+version's scorer (its compiled form: onnxruntime), no DataFrame built (benchmarks/serving.py prints
+where one row's time goes).
 """
 
 from __future__ import annotations
