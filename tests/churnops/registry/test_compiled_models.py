@@ -59,9 +59,15 @@ def scored_by_every_loader(model_uri: str, uri: str, rows: pd.DataFrame, folder:
     resolved = loading.resolve(model_uri, mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri))
     predict_file(resolved, str(folder / "rows.csv"), str(folder / "out.csv"), str(folder / "rejected.csv"),
                  tracking_uri=uri, chunk_rows=97)
+    typed = typed_features(rows, scorer_spec(scorer))
+    # As churnops serve hands them over (serving.predictor.check_rows): arrays of numbers, lists of text or None.
+    columns = {**{name: typed[name].to_numpy() for name in scorer.numeric},
+               **{name: typed[name].tolist() for name in scorer.categorical}}
+    by_columns = scorer.churn_probability(columns)
+    assert np.array_equal(by_columns, scorer.churn_probability(typed))
     return {
         "pyfunc": pyfunc.predict(rows)["churn_probability"].to_numpy(),
-        "scorer": scorer.churn_probability(typed_features(rows, scorer_spec(scorer))),
+        "scorer": by_columns,
         "batch": pd.read_csv(folder / "out.csv")["churn_probability"].to_numpy(),
         "form": scorer.form,
         "pyfunc_form": pyfunc.unwrap_python_model().form,
