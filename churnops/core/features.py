@@ -128,16 +128,20 @@ def parse_numbers(values) -> tuple[np.ndarray, np.ndarray]:
     blank, True where a value is not blank and not a finite number).
 
     Blank (missing, empty or whitespace only) is missing, not bad: the model imputes it. The one
-    parse of batch scoring, the pyfunc and `churnops serve`, so all three read a value alike.
+    parse of batch scoring, the pyfunc and `churnops serve`, so all three read a value alike: a few
+    values of text or None (a served row) through str.strip, a column (a Series) or more values
+    through pandas' string methods, the same characters stripped and the same pd.to_numeric.
     """
-    values = values.to_numpy(dtype=object) if isinstance(values, pd.Series) else np.asarray(values, dtype=object).ravel()
-    if len(values) <= SMALL_PARSE and all(v is None or type(v) is str for v in values):
-        text = np.array([None if v is None else (v.strip() or None) for v in values], dtype=object)
-    else:
-        stripped = pd.Series(values, dtype=object).astype("string").str.strip()
-        text = stripped.where(stripped != "").to_numpy(dtype=object, na_value=None)
-    blank = pd.isna(text)
-    numbers = np.asarray(pd.to_numeric(text, errors="coerce"), dtype=np.float64).reshape(len(text))
+    if not isinstance(values, pd.Series):
+        values = np.asarray(values, dtype=object).ravel()
+        if len(values) <= SMALL_PARSE and all(v is None or type(v) is str for v in values):
+            text = np.array([None if v is None else (v.strip() or None) for v in values], dtype=object)
+            numbers = np.asarray(pd.to_numeric(text, errors="coerce"), dtype=np.float64).reshape(len(text))
+            return numbers, ~pd.isna(text) & ~np.isfinite(numbers)
+        values = pd.Series(values, dtype=object)
+    text = values.astype("string").str.strip()
+    blank = (text.isna() | (text == "")).to_numpy(dtype=bool, na_value=True)
+    numbers = pd.to_numeric(text.where(~blank), errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
     return numbers, ~blank & ~np.isfinite(numbers)
 
 
