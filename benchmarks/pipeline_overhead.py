@@ -52,7 +52,7 @@ def in_process_run(dataset: str, home: Path) -> None:
     paths = {name: str(home / f"{name}.csv") for name in ("x_train", "y_train", "x_test", "y_test")}
     info = load_and_preprocess_data.run(dataset, 0.2, "Churn", 42, "", paths)
     trained = train_model.run(paths["x_train"], paths["y_train"], info, uri, "churn", "churn-classifier",
-                          "logistic_regression", {"C": 1.0}, 42)
+                          "logistic_regression", {"C": 1.0}, 42, x_test_path=paths["x_test"])
     result = evaluate_model.run(paths["x_test"], paths["y_test"], trained["model_uri"], trained["run_id"], uri, 0.5)
     profile_reference.run(paths["x_train"], paths["x_test"], trained["model_uri"], trained["run_id"], uri,
                           "churn-classifier")

@@ -38,15 +38,19 @@ TAG_VALIDATION_METRICS = "validation_metrics"  # JSON: {"candidate": {...}, "cha
 TAG_VALIDATION_EVIDENCE = "validation_evidence"  # JSON: compared champion, primary metric, tolerance, bootstrap ...
 TAG_VALIDATION_DECIDED = "validation_decided"  # "<when> by <who>"
 TAG_KFP_RUN = "kfp_run_id"  # the KFP run that trained the version (absent for local runs without one)
+# What scores the version: "onnx" (its compiled form passed the parity gate) or "sklearn". The gate's
+# record (why, tolerance, largest differences, opsets, versions) is the model's `compiled` metadata.
+TAG_SERVING_FORM = "serving_form"
 VERSION_TAGS = (TAG_STATUS, TAG_VALIDATION_ACTION, TAG_VALIDATION_REASON, TAG_VALIDATION_METRICS,
                 TAG_VALIDATION_EVIDENCE, TAG_VALIDATION_DECIDED, TAG_TEST_METRICS, TAG_DATASET_SHA256,
-                TAG_FINGERPRINT, TAG_KFP_RUN, TAG_REPLACED_CHAMPION, TAG_AUDIT_HISTORY)
+                TAG_FINGERPRINT, TAG_KFP_RUN, TAG_REPLACED_CHAMPION, TAG_AUDIT_HISTORY, TAG_SERVING_FORM)
 AUDIT_ARTIFACT = "registry/{model_name}-v{version}-audit.json"  # in the version's source run, rewritten per action
 
 # Run tags.
 RUN_TAG_STEP = "churnops.step"
 RUN_TAG_VERSION = "churnops.version"
 RUN_TAG_MODEL_NAME = "churnops.model_name"
+RUN_TAG_SERVING_FORM = "churnops.serving_form"  # the logged model's form (TAG_SERVING_FORM's values)
 RUN_TAG_CANDIDATE = "churnops.candidate"
 # On a candidate's run: the successive-halving round (0-based) after which it was not scored again.
 RUN_TAG_HALVING_ROUND_OUT = "churnops.halving_round_out"

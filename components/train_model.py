@@ -7,6 +7,7 @@ from components.images import COMPONENT_IMAGE
 def train_model(
     x_train: dsl.Input[dsl.Dataset],
     y_train: dsl.Input[dsl.Dataset],
+    x_test: dsl.Input[dsl.Dataset],
     mlflow_tracking_uri: str,
     mlflow_experiment_name: str,
     model_name: str,
@@ -28,6 +29,7 @@ def train_model(
     search's parent run, which then receives the refit model. The model's pyfunc applies
     `decision_threshold` (the same one the evaluation and the gate use). `kfp_*`: the KFP run this
     step runs in (the pipeline passes KFP's run-time placeholders), tagged on the MLflow run.
+    `x_test`: the holdout the compiled form of the model is checked on (its parity gate), never fitted on.
     """
     from churnops.steps.runtime import skip_teardown_at_exit
 
@@ -49,6 +51,7 @@ def train_model(
         candidate=candidate,
         kfp_run={"run_id": kfp_run_id, "run_name": kfp_run_name, "pipeline_name": kfp_pipeline_name},
         decision_threshold=decision_threshold,
+        x_test_path=x_test.path,
     )
     model.metadata.update(info)
     model.metadata["dataset_sha256"] = x_train.metadata.get("dataset_sha256", "")

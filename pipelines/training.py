@@ -69,8 +69,9 @@ def training_pipeline(
        strategy "exhaustive" scores every setting there); select_best_candidate takes the best
        mean ROC AUC on the final budget.
        Any other `model_type` (single-model mode): single_model passes it on with `hyperparameters`.
-       train_model refits the choice on the whole training split and logs the model to MLflow
-       (into the search's parent run).
+       train_model refits the choice on the whole training split, compiles it to ONNX (kept only
+       when it matches the pipeline on the test split and edge rows: the parity gate) and logs the
+       model to MLflow (into the search's parent run).
     3. evaluate_model: holdout metrics and plots, logged to the same run and to KFP.
        profile_reference: the reference profile (training feature distributions, holdout
        score distribution) on the same run, before registration, for the drift check.
@@ -137,6 +138,7 @@ def training_pipeline(
         trained = train_model(
             x_train=data.outputs["x_train"],
             y_train=data.outputs["y_train"],
+            x_test=data.outputs["x_test"],  # the compiled form's parity gate only
             mlflow_tracking_uri=mlflow_tracking_uri,
             mlflow_experiment_name=mlflow_experiment_name,
             model_name=model_name,

@@ -499,7 +499,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
         print(json.dumps(result, sort_keys=True))
     else:
         print(f"Scored {result['rows']} rows with {result['model_name']} version {result['model_version']} "
-              f"({args.model_uri}) -> {result['output']}")
+              f"({args.model_uri}, scored by {result.get('form', 'sklearn')}) -> {result['output']}")
         if result["rejected"]:
             print(f"  rejected {result['rejected']} rows with unparseable values -> {result['rejections']}")
         if result["unseen_category_rows"]:

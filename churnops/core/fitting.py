@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
@@ -17,6 +17,10 @@ from churnops.errors import DatasetError
 class FittedModel:
     pipeline: Pipeline
     spec: FeatureSpec
+    # The compiled form (ONNX graph) when it passed the parity gate, and the gate's record
+    # (churnops.core.conversion.compile_checked); logged with the model.
+    compiled: bytes | None = None
+    compiled_record: dict[str, Any] = field(default_factory=dict)
 
 
 def typed_features(frame: pd.DataFrame, spec: FeatureSpec) -> pd.DataFrame:

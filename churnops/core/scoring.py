@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from churnops.core.features import FeatureSpec
+from churnops.core.features import FeatureSpec, parse_numbers
 from churnops.errors import DatasetError
 
 OUTPUT_COLUMNS = ("churn_probability", "churn_predicted", "model_name", "model_version")
@@ -36,8 +36,11 @@ class CategoryCheck:
         self.values: dict[str, list[str]] = {}
         self.rows = 0
 
-    def add(self, frame: pd.DataFrame) -> dict[str, int]:
-        """Count the unseen values of these rows (raw text or None per cell); returns this frame's counts."""
+    def add(self, frame) -> dict[str, int]:
+        """Count the unseen values of these rows (raw text or None per cell): a DataFrame (a batch chunk)
+        or {column: values} (a serving request, scored without a DataFrame); returns these rows' counts."""
+        if not isinstance(frame, pd.DataFrame):
+            return self._add_columns(frame)
         found: dict[str, int] = {}
         any_row = np.zeros(len(frame), dtype=bool)
         for column, seen in self.known.items():
@@ -47,17 +50,34 @@ class CategoryCheck:
             text = values.where(values.notna(), MISSING_CATEGORY).astype(str)
             unseen = (~text.isin(seen) & values.notna()).to_numpy(dtype=bool)
             if unseen.any():
-                found[column] = int(unseen.sum())
-                self.counts[column] = self.counts.get(column, 0) + found[column]
-                examples = self.values.setdefault(column, [])
-                for value in dict.fromkeys(text[unseen]):
-                    if len(examples) >= SHOWN_VALUES:
-                        break
-                    if value not in examples:
-                        examples.append(value)
+                found[column] = self._record(column, int(unseen.sum()), text[unseen])
                 any_row |= unseen
         self.rows += int(any_row.sum())
         return found
+
+    def _add_columns(self, columns: dict[str, list]) -> dict[str, int]:
+        found: dict[str, int] = {}
+        rows: set[int] = set()
+        for column, seen in self.known.items():
+            values = columns.get(column)
+            if values is None:
+                continue
+            unseen = [row for row, value in enumerate(values) if value is not None and str(value) not in seen]
+            if unseen:
+                found[column] = self._record(column, len(unseen), [str(values[row]) for row in unseen])
+                rows.update(unseen)
+        self.rows += len(rows)
+        return found
+
+    def _record(self, column: str, count: int, texts) -> int:
+        self.counts[column] = self.counts.get(column, 0) + count
+        examples = self.values.setdefault(column, [])
+        for value in dict.fromkeys(texts):
+            if len(examples) >= SHOWN_VALUES:
+                break
+            if value not in examples:
+                examples.append(value)
+        return count
 
     def describe(self) -> str:
         return "; ".join(f"{column}: {count} value(s) never seen in training, e.g. "
@@ -118,10 +138,7 @@ def _split(chunk: pd.DataFrame, spec: FeatureSpec, first_row: int):
     problems = pd.Series("", index=chunk.index, dtype=object)
     parsed: dict = {}
     for column in spec.numeric:
-        text = chunk[column].astype("string").str.strip()
-        blank = (text.isna() | (text == "")).fillna(True).to_numpy(dtype=bool)
-        numbers = pd.to_numeric(text.where(~blank), errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
-        bad = ~blank & ~np.isfinite(numbers)
+        numbers, bad = parse_numbers(chunk[column])
         if bad.any():
             problems[bad] += column + "=" + chunk.loc[bad, column].map(repr) + " is not a number; "
         parsed[column] = numbers

@@ -82,7 +82,7 @@ def audit(client: mlflow.MlflowClient, model_name: str, version: str, action: st
     history.append(entry)
     while len(json.dumps(history)) > MAX_HISTORY_CHARS and len(history) > 1:
         history.pop(0)
-    # One tag (the last entry is the latest action; names.VERSION_TAGS keeps a version at 12 tags)
+    # One tag (the last entry is the latest action; names.VERSION_TAGS keeps a version at 13 tags)
     # and the same history as an artifact of the version's source run, rewritten on every action.
     client.set_model_version_tag(model_name, version, AUDIT_HISTORY, json.dumps(history))
     write_history_artifact(client, model_name, version, history)

@@ -99,6 +99,26 @@ def load_pipeline(model_uri: str, n_jobs: int | None = None):
     return pipeline if n_jobs is None else set_cores(pipeline, n_jobs)
 
 
+def load_scorer(model_uri: str, cores: int = 1):
+    """What scores the version wherever it is used (batch steps, `churnops serve`, the pyfunc): its
+    churnops.registry.serving.ChurnModel, whose churn_probability runs the compiled form when the
+    version has one, else the scikit-learn pipeline. `cores`: how many it may use (batch scoring).
+
+    Versions logged with the sklearn flavour (before the pyfunc) get a ChurnModel around their pipeline.
+    """
+    from churnops.registry.serving import ChurnModel
+
+    info = mlflow.models.get_model_info(model_uri)
+    if "sklearn" in (info.flavors or {}):
+        spec = feature_spec(model_uri)
+        model = ChurnModel(mlflow.sklearn.load_model(model_uri), spec.to_dict(), defaults.DECISION_THRESHOLD, "", "")
+    else:
+        model = mlflow.pyfunc.load_model(model_uri).unwrap_python_model()
+        if not hasattr(model, "churn_probability"):
+            raise RegistryError(f"Model {model_uri} holds no churnops pipeline; it was not logged by churnops.")
+    return model.use_cores(cores)
+
+
 def _load_pipeline(model_uri: str):
     info = mlflow.models.get_model_info(model_uri)
     if "sklearn" in (info.flavors or {}):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.metadata
+import logging
 import shutil
 import tempfile
 from contextlib import contextmanager
@@ -18,14 +19,17 @@ from sklearn.metrics import roc_auc_score
 
 import churnops
 from churnops import defaults, names
+from churnops.core import conversion
 from churnops.core.fitting import FittedModel, fit_model, set_cores, typed_features
 from churnops.registry import journal, tracking
-from churnops.registry.serving import ChurnModel
+from churnops.registry.serving import COMPILED_ARTIFACT, ChurnModel
+
+log = logging.getLogger("churnops.registry")
 
 MODEL_ARTIFACT = "model"
 # What the logged model needs to load and score. Listing it skips MLflow's requirement
 # inference, which re-imports the model in a subprocess and costs ~10 s per log.
-MODEL_PACKAGES = ("mlflow", "scikit-learn", "pandas", "numpy", "scipy", "cloudpickle")
+MODEL_PACKAGES = ("mlflow", "scikit-learn", "pandas", "numpy", "scipy", "cloudpickle", "onnxruntime")
 
 
 @dataclass
@@ -45,21 +49,28 @@ MODEL_CODE = (
     "__init__.py",
     "core/__init__.py",
     "core/features.py",
+    "core/compiled.py",
     "registry/__init__.py",
     "registry/serving.py",
 )
 
 
 @contextmanager
-def _code_paths() -> Iterator[list[str]]:
-    """A minimal copy of the churnops package (MODEL_CODE) for code_paths; removed after logging."""
+def _model_files(fitted: FittedModel) -> Iterator[tuple[list[str], dict[str, str]]]:
+    """(code_paths, artifacts) for logging: a minimal copy of the churnops package (MODEL_CODE) and
+    the compiled form when it passed its parity gate; removed after logging."""
     source = Path(churnops.__file__).parent
     with tempfile.TemporaryDirectory(prefix="churnops-model-code-") as folder:
         package = Path(folder) / "churnops"
         for relative in MODEL_CODE:
             (package / relative).parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(source / relative, package / relative)
-        yield [str(package)]
+        artifacts = {}
+        if fitted.compiled is not None:
+            graph = Path(folder) / "model.onnx"
+            graph.write_bytes(fitted.compiled)
+            artifacts[COMPILED_ARTIFACT] = str(graph)
+        yield [str(package)], artifacts
 
 
 def model_metadata(fitted: FittedModel, target: str, positive_label: str,
@@ -70,6 +81,8 @@ def model_metadata(fitted: FittedModel, target: str, positive_label: str,
         "positive_label": positive_label,
         "decision_threshold": float(decision_threshold),
         "churnops_version": churnops.__version__,
+        # The parity gate's record: form (onnx or sklearn), why, tolerance, largest differences, versions.
+        "compiled": dict(fitted.compiled_record),
     }
 
 
@@ -91,22 +104,34 @@ def python_model(fitted: FittedModel, metadata: dict[str, Any], model_name: str,
 def save_model_copy(fitted: FittedModel, path: str, example: pd.DataFrame, metadata: dict[str, Any],
                     model_name: str = "", run_id: str = "") -> None:
     """Write the model in MLflow format to a local folder (the KFP Model artifact)."""
-    with _code_paths() as code_paths:
+    with _model_files(fitted) as (code_paths, artifacts):
         mlflow.pyfunc.save_model(
             path, python_model=python_model(fitted, metadata, model_name, run_id), signature=model_signature(fitted),
-            pip_requirements=model_requirements(), code_paths=code_paths, metadata=metadata,
+            pip_requirements=model_requirements(), code_paths=code_paths, metadata=metadata, artifacts=artifacts or None,
         )
 
 
 def log_model(fitted: FittedModel, example: pd.DataFrame, metadata: dict[str, Any], model_name: str = "",
               run_id: str = "") -> mlflow.models.model.ModelInfo:
-    """Log the model (a pyfunc over the fitted pipeline) to the active run, with signature, raw input example."""
-    with _code_paths() as code_paths:
+    """Log the model (a pyfunc over the fitted pipeline and its compiled form) to the active run,
+    with signature, raw input example."""
+    with _model_files(fitted) as (code_paths, artifacts):
         return mlflow.pyfunc.log_model(
             name=MODEL_ARTIFACT, python_model=python_model(fitted, metadata, model_name, run_id),
             signature=model_signature(fitted), input_example=example, pip_requirements=model_requirements(),
-            code_paths=code_paths, metadata=metadata,
+            code_paths=code_paths, metadata=metadata, artifacts=artifacts or None,
         )
+
+
+def compile_model(fitted: FittedModel, holdout: pd.DataFrame, decision_threshold: float, rows: str) -> None:
+    """The parity gate (churnops.core.conversion): fills fitted.compiled (or leaves it None) and its
+    record, and says so when the version will be served by scikit-learn. `rows`: what `holdout` is."""
+    fitted.compiled, fitted.compiled_record = conversion.compile_checked(
+        fitted.pipeline, fitted.spec, typed_features(holdout, fitted.spec), decision_threshold)
+    fitted.compiled_record["parity_rows"] = rows
+    if fitted.compiled is None:
+        log.warning("No compiled form for this model; it will be served by scikit-learn: %s",
+                    fitted.compiled_record["reason"])
 
 
 def raw_example(x_train: pd.DataFrame, fitted: FittedModel) -> pd.DataFrame:
@@ -131,16 +156,20 @@ def train_and_log(
     decision_threshold: float = defaults.DECISION_THRESHOLD,
     run_tags: dict[str, str] | None = None,
     n_jobs: int = 1,
+    holdout: pd.DataFrame | None = None,
 ) -> tuple[FittedModel, LoggedModel]:
-    """Fit, then log params, training metrics and the model in one MLflow run.
+    """Fit, compile (with its parity gate), then log params, training metrics and the model in one MLflow run.
 
     A new run, or the existing run `run_id` (the parent run of a candidate search). `n_jobs`: cores
-    the fit may use (OpenMP threads included).
+    the fit may use (OpenMP threads included). `holdout`: raw rows the model did not train on (the
+    test split) for the parity gate; without it the gate compares on the training rows.
     """
     from threadpoolctl import threadpool_limits
 
     with threadpool_limits(limits=n_jobs):
         fitted = fit_model(x_train, y_train, model_type, hyperparameters, random_state, n_jobs)
+        compile_model(fitted, x_train if holdout is None else holdout, decision_threshold,
+                      "training" if holdout is None else "holdout")
     typed = typed_features(x_train, fitted.spec)
     example = raw_example(x_train, fitted)
     if run_id:
@@ -166,6 +195,7 @@ def train_and_log(
             }
         )
         mlflow.log_dict(fitted.spec.to_dict(), "feature_spec.json")
+        mlflow.set_tag(names.RUN_TAG_SERVING_FORM, fitted.compiled_record["form"])
         with threadpool_limits(limits=n_jobs):
             train_scores = fitted.pipeline.predict_proba(typed)[:, 1]
         mlflow.log_metric("train_roc_auc", float(roc_auc_score(y_train, train_scores)))

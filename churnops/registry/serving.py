@@ -5,8 +5,14 @@ serve`, KServe's MLflow runtime) returns one row per input row, in order, with
 churn_probability, churn_predicted (the decision threshold the model was logged with applied),
 model_name and model_version.
 
+The probabilities come from the model's compiled form (the ONNX graph logged as the artifact
+COMPILED_ARTIFACT, churnops.core.compiled) when the version has one, else from the scikit-learn
+pipeline: whatever loads the version (this pyfunc, `churnops predict`, `churnops serve`) scores
+with the same form, so their answers are equal.
+
 This module ships inside the model (code_paths): it may import only what the model's own pickle
-needs (churnops.core.features, numpy, pandas, scikit-learn) and MLflow, never the rest of churnops.
+needs (churnops.core.features, churnops.core.compiled, numpy, pandas, scikit-learn, onnxruntime)
+and MLflow, never the rest of churnops.
 """
 
 from __future__ import annotations
@@ -19,13 +25,19 @@ import pandas as pd
 from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 
+from churnops.core.compiled import FORM_COMPILED, FORM_SKLEARN, CompiledModel
+from churnops.core.features import parse_numbers
+
 OUTPUT_COLUMNS = ("churn_probability", "churn_predicted", "model_name", "model_version")
 # Bad values named in an error, at most.
 SHOWN_PROBLEMS = 5
+# The pyfunc artifact holding the compiled form (absent: the version scores with scikit-learn).
+COMPILED_ARTIFACT = "compiled_model"
 
 
 class ChurnModel(mlflow.pyfunc.PythonModel):
-    """The fitted sklearn pipeline with its feature spec, decision threshold and registered name."""
+    """The fitted sklearn pipeline with its feature spec, decision threshold and registered name,
+    and (after load_context) its compiled form when the version was logged with one."""
 
     def __init__(self, pipeline: Any, spec: dict[str, Any], decision_threshold: float, model_name: str,
                  run_id: str) -> None:
@@ -35,11 +47,38 @@ class ChurnModel(mlflow.pyfunc.PythonModel):
         self.model_name = model_name
         self.run_id = run_id
         self.model_version = ""
+        self.compiled: CompiledModel | None = None
 
     def load_context(self, context) -> None:
         # MLflow hands load_context only the artifacts and model_config, and the MLmodel file
         # was written before registration: the version is looked up by this model's run.
         self.model_version = registered_version(self.model_name, self.run_id)
+        path = (context.artifacts or {}).get(COMPILED_ARTIFACT) if context is not None else None
+        self.compiled = CompiledModel.load(path, self.numeric, self.categorical) if path else None
+
+    @property
+    def form(self) -> str:
+        """What scores: FORM_COMPILED (onnxruntime) or FORM_SKLEARN (the pipeline; versions without a compiled form)."""
+        return FORM_COMPILED if getattr(self, "compiled", None) is not None else FORM_SKLEARN
+
+    def use_cores(self, cores: int) -> ChurnModel:
+        """Score batches on `cores` cores (a logged model answers one row on one)."""
+        if getattr(self, "compiled", None) is not None:
+            self.compiled = self.compiled.with_threads(cores)
+        classifier = self.pipeline.steps[-1][1]
+        if "n_jobs" in classifier.get_params():
+            classifier.set_params(n_jobs=int(cores))
+        return self
+
+    def churn_probability(self, typed: Any) -> np.ndarray:
+        """P(churn) per row of typed features (self.typed's output, or a mapping column -> typed values)."""
+        rows = len(typed) if isinstance(typed, pd.DataFrame) else len(next(iter(typed.values()), ()))
+        if not rows:
+            return np.empty(0)
+        if getattr(self, "compiled", None) is not None:
+            return self.compiled.churn_probability(typed)
+        frame = typed if isinstance(typed, pd.DataFrame) else pd.DataFrame(dict(typed))[self.numeric + self.categorical]
+        return self.pipeline.predict_proba(frame)[:, 1]
 
     @property
     def numeric(self) -> list[str]:
@@ -62,10 +101,7 @@ class ChurnModel(mlflow.pyfunc.PythonModel):
         problems: list[str] = []
         for column in self.numeric:
             values = frame[column]
-            text = values.astype("string").str.strip()
-            blank = (text.isna() | (text == "")).to_numpy(dtype=bool, na_value=True)
-            parsed = pd.to_numeric(text.where(~blank), errors="coerce").astype("float64")
-            bad = ~blank & ~np.isfinite(parsed.to_numpy(dtype="float64", na_value=np.nan))
+            parsed, bad = parse_numbers(values)
             problems.extend(f"row {position}: {column}={values.iloc[position]!r}" for position in np.flatnonzero(bad))
             typed[column] = parsed
         if problems:
@@ -81,8 +117,7 @@ class ChurnModel(mlflow.pyfunc.PythonModel):
 
     def predict(self, context, model_input, params=None) -> pd.DataFrame:
         frame = model_input if isinstance(model_input, pd.DataFrame) else pd.DataFrame(model_input)
-        typed = self.typed(frame)
-        probability = self.pipeline.predict_proba(typed)[:, 1] if len(typed) else np.empty(0)
+        probability = self.churn_probability(self.typed(frame))
         return pd.DataFrame({
             "churn_probability": probability.astype("float64"),
             "churn_predicted": (probability >= self.decision_threshold).astype("int64"),

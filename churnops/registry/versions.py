@@ -13,14 +13,15 @@ from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 
 from churnops import names
+from churnops.core.compiled import FORM_SKLEARN
 from churnops.errors import RegistryError
 from churnops.registry import journal
 
 
-def check_model_files(model_uri: str) -> None:
+def check_model_files(model_uri: str) -> mlflow.models.model.ModelInfo:
     """Refuse to register a URI whose MLmodel cannot be read: a version must always have its files."""
     try:
-        mlflow.models.get_model_info(model_uri)
+        return mlflow.models.get_model_info(model_uri)
     except (MlflowException, OSError) as exc:
         raise RegistryError(
             f"Model files for {model_uri} cannot be read ({exc}); nothing was registered. "
@@ -29,10 +30,13 @@ def check_model_files(model_uri: str) -> None:
 
 
 def register_version(model_uri: str, model_name: str, tags: dict[str, str]) -> ModelVersion:
-    """Register `model_uri` under `model_name`, tag it pending, and point `candidate-latest` at it."""
-    check_model_files(model_uri)
+    """Register `model_uri` under `model_name`, tag it pending and with its serving form, and point
+    `candidate-latest` at it."""
+    info = check_model_files(model_uri)
+    form = ((info.metadata or {}).get("compiled") or {}).get("form", FORM_SKLEARN)  # older versions: scikit-learn
     journal.boundary("register:before-create")
-    version = mlflow.register_model(model_uri, model_name, tags={names.TAG_STATUS: names.STATUS_PENDING, **tags})
+    version = mlflow.register_model(model_uri, model_name, tags={names.TAG_STATUS: names.STATUS_PENDING,
+                                                                 names.TAG_SERVING_FORM: form, **tags})
     journal.boundary("register:after-create")
     client = mlflow.MlflowClient()
     client.set_registered_model_alias(model_name, names.ALIAS_CANDIDATE, version.version)

@@ -35,6 +35,10 @@ class Served:
     spec: FeatureSpec
     smoke_rows: pd.DataFrame
     categories: dict = field(default_factory=dict)  # known_categories: what each category column saw in training
+    # The pyfunc's churnops.registry.serving.ChurnModel: churn_probability(typed columns) with the
+    # version's form (compiled when it has one), what requests are scored with, no DataFrame between.
+    scorer: object = None
+    form: str = ""  # "onnx", or "sklearn: why there is no compiled form"
 
 
 def load_version(resolved: ResolvedModel) -> Served:
@@ -44,6 +48,9 @@ def load_version(resolved: ResolvedModel) -> Served:
     if not stored:
         raise RegistryError(f"{resolved.model_uri} has no feature_spec metadata: it was not logged by churnops.")
     spec = FeatureSpec(**stored)
+    scorer = model.unwrap_python_model()
+    if not hasattr(scorer, "churn_probability"):
+        raise RegistryError(f"{resolved.model_uri} is not a churnops pyfunc (no churn_probability); log it with churnops.")
     smoke = smoke_rows(model, spec)
     scored = model.predict(smoke)
     missing = [column for column in ("churn_probability", "churn_predicted") if column not in scored.columns]
@@ -53,8 +60,16 @@ def load_version(resolved: ResolvedModel) -> Served:
             f"with columns {list(scored.columns)}; a churnops model returns churn_probability, churn_predicted, "
             "model_name, model_version for every row."
         )
-    pipeline = getattr(model.unwrap_python_model(), "pipeline", None)
-    return Served(resolved, model, spec, smoke, known_categories(pipeline, spec) if pipeline is not None else {})
+    return Served(resolved, model, spec, smoke, known_categories(getattr(scorer, "pipeline", None), spec), scorer,
+                  serving_form(scorer, model.metadata.metadata or {}))
+
+
+def serving_form(scorer, metadata: dict) -> str:
+    """What answers, said in the log: the compiled form, or scikit-learn and why."""
+    if scorer.form != "sklearn":
+        return scorer.form
+    reason = (metadata.get("compiled") or {}).get("reason") or "the version was logged before compiled forms"
+    return f"sklearn ({reason})"
 
 
 def smoke_rows(model, spec: FeatureSpec) -> pd.DataFrame:
@@ -110,7 +125,8 @@ class Follower:
         except Exception as exc:  # noqa: BLE001 - nothing serves yet: the start fails with the reason
             raise ServingError(f"Cannot serve {resolved.model_uri} ({self.model_uri}): {exc}") from None
         self._on_event("serving", resolved, "")
-        log.info("serving %s version %s (%s)", resolved.model_name, resolved.model_version, self.model_uri)
+        log.info("serving %s version %s (%s), scored by %s", resolved.model_name, resolved.model_version,
+                 self.model_uri, self.served.form)
         return self.served
 
     def poll_once(self) -> str:
@@ -136,8 +152,8 @@ class Follower:
             return "failed"
         self.served = candidate  # one attribute assignment: requests see the old or the new, whole
         self._failed_version = ""
-        log.info("swapped to %s version %s (was %s)", resolved.model_name, resolved.model_version,
-                 current.resolved.model_version if current else "none")
+        log.info("swapped to %s version %s (was %s), scored by %s", resolved.model_name, resolved.model_version,
+                 current.resolved.model_version if current else "none", candidate.form)
         self._on_event("swapped", resolved, "")
         return "swapped"
 

@@ -3,6 +3,12 @@
 Rows are checked with churnops.core.scoring, the rules and messages of batch inference: a missing
 column or a value that is not a number is a 400 (kserve.errors.InvalidInput) naming the column,
 never a 500. Every answer names the model version that produced it.
+
+Nothing stands between the decoded request and the model that the model does not need: the rows
+become columns of text (rows_from_instances, rows_from_v2), check_rows checks and types them with
+batch scoring's own parse (churnops.core.features.parse_numbers) and score hands them to the
+version's scorer (its compiled form: onnxruntime), no DataFrame built (benchmarks/serving.py prints
+where one row's time goes).
 """
 
 from __future__ import annotations
@@ -11,14 +17,15 @@ import json
 import math
 from typing import Any
 
-import pandas as pd
+import numpy as np
 from kserve import Model
 from kserve.errors import InvalidInput
 from kserve.protocol.infer_type import InferOutput, InferRequest, InferResponse
 from prometheus_client import Counter, Gauge
 
 from churnops import defaults
-from churnops.core.scoring import OUTPUT_COLUMNS, CategoryCheck, check_columns, split_rejects
+from churnops.core.features import parse_numbers
+from churnops.core.scoring import OUTPUT_COLUMNS, CategoryCheck, check_columns
 from churnops.errors import DatasetError
 from churnops.serving.exposure import RequestTooLarge, too_large_message
 from churnops.serving.follower import Follower, Served
@@ -71,7 +78,11 @@ def check_row_count(count: int, max_rows: int) -> None:
         raise RequestTooLarge(too_large_message(f"{count} rows", max_rows, "--max-rows"))
 
 
-def rows_from_instances(payload: Any, max_rows: int = defaults.SERVE_MAX_ROWS) -> pd.DataFrame:
+# A request's rows as columns: name -> one value per row, as text or None (what a CSV cell holds).
+Columns = dict[str, list]
+
+
+def rows_from_instances(payload: Any, max_rows: int = defaults.SERVE_MAX_ROWS) -> Columns:
     if isinstance(payload, (bytes, str)):  # kserve decodes JSON only when the content type says JSON
         raise InvalidInput('Send the rows as JSON with the header "Content-Type: application/json".')
     if not isinstance(payload, dict) or "instances" not in payload:
@@ -83,12 +94,11 @@ def rows_from_instances(payload: Any, max_rows: int = defaults.SERVE_MAX_ROWS) -
     bad = [index + 1 for index, row in enumerate(instances) if not isinstance(row, dict)]
     if bad:
         raise InvalidInput(f"instance(s) {bad[:10]} are not objects: each instance is one row, {{\"column\": value, ...}}.")
-    columns = list(dict.fromkeys(column for row in instances for column in row))
-    return pd.DataFrame([[_text(row.get(column)) for column in columns] for row in instances],
-                        columns=columns, dtype=object)
+    columns = dict.fromkeys(column for row in instances for column in row)
+    return {column: [_text(row.get(column)) for row in instances] for column in columns}
 
 
-def rows_from_v2(request: InferRequest, max_rows: int = defaults.SERVE_MAX_ROWS) -> pd.DataFrame:
+def rows_from_v2(request: InferRequest, max_rows: int = defaults.SERVE_MAX_ROWS) -> Columns:
     """One input tensor per column (shape [rows]), as the Open Inference Protocol's columnar form."""
     if not request.inputs:
         raise InvalidInput("The v2 request has no inputs: send one input tensor per column, shape [rows].")
@@ -96,40 +106,47 @@ def rows_from_v2(request: InferRequest, max_rows: int = defaults.SERVE_MAX_ROWS)
     if len(set(lengths.values())) != 1:
         raise InvalidInput(f"Every input tensor needs one value per row; their lengths differ: {lengths}.")
     check_row_count(max(lengths.values()), max_rows)
-    return pd.DataFrame({infer_input.name: [_text(value.decode() if isinstance(value, bytes) else value)
-                                            for value in infer_input.data] for infer_input in request.inputs},
-                        dtype=object)
+    return {infer_input.name: [_text(value.decode() if isinstance(value, bytes) else value) for value in infer_input.data]
+            for infer_input in request.inputs}
 
 
-def check_rows(rows: pd.DataFrame, served: Served) -> None:
-    """Batch inference's checks: required columns, numbers in numeric columns (blank is missing, not bad)."""
+def check_rows(rows: Columns, served: Served) -> dict[str, Any]:
+    """Batch inference's checks: required columns, numbers in numeric columns (blank is missing, not bad).
+
+    Returns the typed columns the model scores (churnops.core.features.parse_numbers, the parse of
+    batch scoring, for numbers; the text for categories): no DataFrame is built for a request.
+    """
     label = f"{served.resolved.model_name} v{served.resolved.model_version}"
     try:
-        check_columns(list(rows.columns), served.spec, "of this request", label,
+        check_columns(list(rows), served.spec, "of this request", label,
                       fix="Send them in every row of the request (null for a missing value).")
     except DatasetError as exc:
         raise InvalidInput(str(exc)) from None
-    frame = rows.copy()
-    frame.index = pd.RangeIndex(len(frame))
-    spec = type(served.spec)(served.spec.numeric, served.spec.categorical, [], served.spec.dropped)
-    _, rejected = split_rejects(frame, spec, first_row=1)
-    if len(rejected):
-        shown = "; ".join(f"row {row}: {problems}" for row, problems in zip(rejected["row"], rejected["problems"], strict=True))
-        raise InvalidInput(f"{len(rejected)} of {len(frame)} rows have values that are not numbers: {shown[:2000]}. "
+    typed: dict[str, Any] = {}
+    problems: dict[int, list[str]] = {}
+    for column in served.spec.numeric:
+        typed[column], bad = parse_numbers(rows[column])
+        for position in np.flatnonzero(bad).tolist():
+            problems.setdefault(position, []).append(f"{column}={rows[column][position]!r} is not a number")
+    if problems:
+        shown = "; ".join(f"row {row + 1}: {'; '.join(items)}" for row, items in sorted(problems.items()))
+        count = len(rows[served.spec.numeric[0]])
+        raise InvalidInput(f"{len(problems)} of {count} rows have values that are not numbers: {shown[:2000]}. "
                            "Send numbers (or blank/null for missing) in these columns.")
+    typed.update((column, rows[column]) for column in served.spec.categorical)
+    return typed
 
 
-def score(rows: pd.DataFrame, served: Served) -> tuple[pd.DataFrame, dict[str, int]]:
-    """The four output columns, and the unseen category values per column (batch inference's CategoryCheck)."""
-    check_rows(rows, served)
-    unseen = CategoryCheck(served.categories).add(rows)
+def score(rows: Columns, served: Served) -> tuple[list[float], list[int], dict[str, int]]:
+    """(churn_probability rounded as batch files are, churn_predicted) per row, by the version's own form,
+    and the unseen category values per column (batch inference's CategoryCheck, on the same text)."""
+    typed = check_rows(rows, served)
+    unseen = CategoryCheck(served.categories).add({column: rows[column] for column in served.spec.categorical})
     for column, count in unseen.items():
         UNSEEN.labels(served.resolved.model_name, column).inc(count)
-    scored = served.model.predict(rows[served.spec.features])[list(OUTPUT_COLUMNS)]
-    # The version this server resolved and loaded answers: the pyfunc's own label is the newest
-    # version of its run, which differs when one logged model is registered twice.
-    return scored.assign(churn_probability=scored["churn_probability"].round(defaults.PROBABILITY_DECIMALS),
-                         model_name=served.resolved.model_name, model_version=served.resolved.model_version), unseen
+    probability = served.scorer.churn_probability(typed)
+    decided = probability >= served.scorer.decision_threshold
+    return np.round(probability, defaults.PROBABILITY_DECIMALS).tolist(), decided.astype(np.int64).tolist(), unseen
 
 
 class ChurnPredictor(Model):
@@ -147,16 +164,20 @@ class ChurnPredictor(Model):
 
     def predict(self, payload, headers=None):
         served = self.follower.served  # read once: the whole request uses this version
+        name, version = served.resolved.model_name, served.resolved.model_version
         if isinstance(payload, InferRequest):
-            scored, unseen = score(rows_from_v2(payload, self.max_rows), served)
-            outputs = []
-            for column in OUTPUT_COLUMNS:
-                values = scored[column].tolist()
-                outputs.append(InferOutput(name=column, shape=[len(values)], datatype=V2_TYPES[column],
-                                           data=[str(value) for value in values] if V2_TYPES[column] == "BYTES" else values))
+            probability, predicted, unseen = score(rows_from_v2(payload, self.max_rows), served)
+            values = {"churn_probability": probability, "churn_predicted": predicted,
+                      "model_name": [name] * len(predicted), "model_version": [version] * len(predicted)}
+            outputs = [InferOutput(name=column, shape=[len(predicted)], datatype=V2_TYPES[column], data=values[column])
+                       for column in OUTPUT_COLUMNS]
             return InferResponse(response_id=payload.id or "", model_name=self.name, infer_outputs=outputs,
-                                 model_version=served.resolved.model_version,
+                                 model_version=version,
                                  parameters={UNSEEN_FIELD: json.dumps(unseen, sort_keys=True)} if unseen else None)
-        scored, unseen = score(rows_from_instances(payload, self.max_rows), served)
-        answer = {"predictions": scored.to_dict(orient="records"), "model_version": served.resolved.model_version}
+        probability, predicted, unseen = score(rows_from_instances(payload, self.max_rows), served)
+        # The version this server resolved and loaded answers: the pyfunc's own label is the newest
+        # version of its run, which differs when one logged model is registered twice.
+        answer = {"predictions": [{"churn_probability": p, "churn_predicted": d, "model_name": name,
+                                   "model_version": version} for p, d in zip(probability, predicted, strict=True)],
+                  "model_version": version}
         return {**answer, UNSEEN_FIELD: unseen} if unseen else answer

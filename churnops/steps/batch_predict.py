@@ -14,6 +14,7 @@ import io
 import os
 import re
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import BinaryIO, Iterator
 
@@ -23,12 +24,12 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 
-from churnops import defaults
+from churnops import cpus, defaults
 from churnops.core import secrets
 from churnops.core.features import FeatureSpec, known_categories
 from churnops.core.scoring import CategoryCheck, blank_columns, check_columns, count_present, split_typed
 from churnops.errors import DatasetError
-from churnops.registry.loading import ResolvedModel, decision_threshold, feature_spec, load_pipeline
+from churnops.registry.loading import ResolvedModel, decision_threshold, feature_spec, load_scorer
 from churnops.storage import uris
 from churnops.storage.datasets import SNIFF_BYTES, check_csv_text, local_path, write_error
 
@@ -78,7 +79,8 @@ def predict_file(
     check_columns(columns, spec, input_uri, label)
     id_columns = [column for column in spec.id_columns if column in columns]
     spec = FeatureSpec(spec.numeric, spec.categorical, id_columns, spec.dropped)
-    model = load_pipeline(resolved.model_uri)
+    # The version's own form (compiled when it has one): the same answers as `churnops serve` and the pyfunc.
+    model = load_scorer(resolved.model_uri, cpus.cpu_budget())
     info = mlflow.models.get_model_info(resolved.model_uri)
     # The threshold logged inside the model (what its pyfunc applies); versions older than the
     # pyfunc: the one their run was evaluated with.
@@ -89,7 +91,7 @@ def predict_file(
     Path(rejections_path).parent.mkdir(parents=True, exist_ok=True)
     scored = rejected = 0
     bad_columns: dict[str, int] = {}
-    categories = CategoryCheck(known_categories(model, spec))
+    categories = CategoryCheck(known_categories(model.pipeline, spec))
     present: dict[str, int] = {}
     try:
         with open(partial, "wb") as out, open(rejections_path, "w", newline="") as rejects:
@@ -147,6 +149,7 @@ def predict_file(
         "unseen_category_rows": categories.rows,
         "unseen_category_values": categories.describe(),
         "decision_threshold": threshold,
+        "form": model.form,
         "positive_label": (info.metadata or {}).get("positive_label", ""),
         "id_columns": id_columns,
         "seconds": round(seconds, 2),
@@ -191,13 +194,19 @@ def score_chunks(
     model, spec: FeatureSpec, input_uri: str, chunk_rows: int, id_columns: list[str],
     categories: CategoryCheck | None = None, present: dict[str, int] | None = None,
 ) -> Iterator[tuple[pd.DataFrame, pd.DataFrame, np.ndarray]]:
-    """Yield (good rows, rejected rows, churn probabilities of the good rows) per chunk; `categories`
-    counts the good rows' unseen categories, `present` every row's non-blank cells per feature."""
+    """Yield (good rows, rejected rows, churn probabilities of the good rows) per chunk, in order;
+    `categories` counts the good rows' unseen categories, `present` every row's non-blank cells per feature.
+
+    A chunk is scored in a worker thread while the next one is read and checked and the previous
+    one written (onnxruntime and scikit-learn's tree walks release the GIL), so reading and scoring
+    overlap on two cores; at most two chunks are held at once.
+    """
     usecols = list(dict.fromkeys(id_columns + spec.features))
-    with uris.open_input(input_uri, "--input") as stream:
+    with uris.open_input(input_uri, "--input") as stream, ThreadPoolExecutor(max_workers=1) as scoring:
         reader = pd.read_csv(stream, dtype=str, keep_default_na=False, na_values=[""],
                              usecols=usecols, chunksize=chunk_rows)
         first_row = 1
+        pending = None
         for chunk in reader:
             good, rejected, typed = split_typed(chunk, spec, first_row)  # each number parsed once
             first_row += len(chunk)
@@ -205,5 +214,9 @@ def score_chunks(
                 count_present(chunk, spec.features, present)
             if categories is not None:
                 categories.add(typed)
-            probability = model.predict_proba(typed)[:, 1] if len(good) else np.empty(0)
-            yield good, rejected, probability
+            scored = (good, rejected, scoring.submit(model.churn_probability, typed))
+            if pending is not None:
+                yield pending[0], pending[1], pending[2].result()
+            pending = scored
+        if pending is not None:
+            yield pending[0], pending[1], pending[2].result()

@@ -29,8 +29,12 @@ def run(
     candidate: dict[str, Any] | None = None,
     kfp_run: dict[str, str] | None = None,
     decision_threshold: float = defaults.DECISION_THRESHOLD,
+    x_test_path: str | None = None,
 ) -> dict[str, Any]:
     """Fit and log the model in an MLflow run; optionally write a local MLflow-format copy.
+
+    `x_test_path`: the holdout's features, on which the compiled form must match the pipeline (the
+    parity gate, churnops.core.conversion); nothing is fitted or chosen on them.
 
     `candidate` (from the search or single-model mode) overrides `model_type`/`hyperparameters`;
     when it carries a `run_id` (the search's parent run) the model is logged into that run.
@@ -70,6 +74,7 @@ def run(
             # leaves a run the pipeline's exit handler must still find by its KFP run id.
             run_tags=lineage.kfp_tags(kfp_run or {}),
             n_jobs=cpus.cpu_budget(),  # the refit runs alone: every core this step has
+            holdout=read_features(x_test_path) if x_test_path else None,
         )
     except ChurnopsError:
         raise

@@ -65,7 +65,7 @@ def test_search_chain_refits_the_best_candidate_into_the_parent_run(tmp_path, sp
 
     model = artifact(dsl.Model, tmp_path, "model")
     train_model.python_func(
-        x_train=split["x_train"], y_train=split["y_train"], mlflow_tracking_uri=tracking_uri,
+        x_train=split["x_train"], y_train=split["y_train"], x_test=split["x_test"], mlflow_tracking_uri=tracking_uri,
         mlflow_experiment_name="search", model_name="m", model=model, candidate=chosen,
         model_type="auto", hyperparameters={}, random_state=42,
     )

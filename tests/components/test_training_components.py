@@ -45,7 +45,7 @@ def test_load_stops_on_bad_data_before_writing_anything(tmp_path):
 def test_train_evaluate_register_chain(tmp_path, split, tracking_uri):
     model = artifact(dsl.Model, tmp_path, "model")
     model_uri = train_model.python_func(
-        x_train=split["x_train"], y_train=split["y_train"], mlflow_tracking_uri=tracking_uri,
+        x_train=split["x_train"], y_train=split["y_train"], x_test=split["x_test"], mlflow_tracking_uri=tracking_uri,
         mlflow_experiment_name="components", model_name="churn-components", model=model,
         model_type="logistic_regression", hyperparameters={"C": 0.5}, random_state=42, candidate={},
     )

@@ -75,6 +75,7 @@ def test_the_server_binds_loopback_and_lists_the_model(server, champion):
     log = server.service.log_path.read_text()
     assert f"Uvicorn running on {server.url}" in log  # bound to the host we asked for, not kserve's 0.0.0.0
     assert f"listening on {server.url}" in log
+    assert f"version {champion['model_version']} (models:/" in log and "scored by onnx" in log  # its compiled form
 
 
 def test_counters_exist_at_zero_before_any_event(server, champion):
