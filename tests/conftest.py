@@ -10,8 +10,9 @@ import pandas as pd
 import pytest
 from support.paths import SYNTHETIC_CSV, TELCO_CSV
 
-# The run's shared folder and the services it starts (the `postgres` fixture): tests/support/shared.py.
-pytest_plugins = ["support.shared"]
+# The run's shared folder and the services it starts (the `postgres` fixture): tests/support/shared.py;
+# one xdist worker per test module (tests/support/grouping.py).
+pytest_plugins = ["support.shared", "support.grouping"]
 
 
 @pytest.fixture(scope="session")
@@ -125,18 +126,6 @@ def churn_dataset_csv(tmp_path_factory):
         return path, target
 
     return write
-
-
-def pytest_collection_modifyitems(config, items):
-    """Under `pytest -n 2 --dist loadgroup` (make test) each module runs on one worker, so a module's
-    fixtures are built once; a package whose fixture is package-scoped (tests/integration: the
-    topology of three mlflow servers) is one group. A test's own xdist_group mark wins."""
-    for item in items:
-        if item.get_closest_marker("xdist_group"):
-            continue
-        path = Path(str(item.fspath))
-        group = "tests/integration" if "integration" in path.parts and path.parent.name == "integration" else path
-        item.add_marker(pytest.mark.xdist_group(str(group)))
 
 
 @pytest.fixture
