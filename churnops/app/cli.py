@@ -14,7 +14,6 @@ import re
 import sys
 import traceback
 from pathlib import Path
-from urllib.parse import urlparse
 
 from churnops import defaults, names
 from churnops.core.search_space import MODEL_TYPES, SEARCH  # standard library only: cheap for --help
@@ -56,11 +55,10 @@ def suggestion(parser: argparse.ArgumentParser, message: str, argv: list[str]) -
 
 
 def shown(uri: str) -> str:
-    """A URI as the opening line prints it: without a user or password."""
-    parsed = urlparse(uri)
-    if parsed.scheme and "@" in parsed.netloc:
-        return parsed._replace(netloc=parsed.netloc.rsplit("@", 1)[1]).geturl()
-    return uri
+    """A URI as the opening line prints it: redacted as every record is (no user, password or signed-URL token)."""
+    from churnops.core.secrets import redact
+
+    return redact(uri)
 
 
 def opening_line(args: argparse.Namespace) -> str:
