@@ -6,6 +6,7 @@ before .venv exists).
     python3.11 scripts/bootstrap.py tool-venv NAME FILE         a tool in its own venv (.tools/NAME)
     python3.11 scripts/bootstrap.py kubectl                     kubectl + helm into .tools/bin
     python3.11 scripts/bootstrap.py chromium                    Debian's chromium (apt-get, as root)
+    python3.11 scripts/bootstrap.py redis                       Debian's redis-server (apt-get, as root)
     python3.11 scripts/bootstrap.py watch --what TEXT -- CMD    any long command, with heartbeats
 
 Caches live outside the checkout, keyed by what they hold ($CHURNOPS_CACHE, else
@@ -263,16 +264,15 @@ def cmd_kubectl(args: argparse.Namespace) -> None:
             link(TOOLS / "bin" / name, entry / name)
 
 
-def cmd_chromium(args: argparse.Namespace) -> None:
-    """Debian's chromium for the screenshot tests: installed where we are root, else the fix is named."""
-    if shutil.which("chromium"):
+def apt_install(package: str, binary: str, why: str, expected: str, skip_hint: str = "") -> None:
+    """A Debian package, installed with apt-get where this run is root; else the command to run is named."""
+    if shutil.which(binary):
         return
-    command = ["apt-get", "install", "-y", "--no-install-recommends", "chromium"]
+    command = ["apt-get", "install", "-y", "--no-install-recommends", package]
     if os.geteuid() != 0:
-        raise SystemExit(f"{PREFIX} the screenshot tests need Debian's chromium, which is not installed and this run "
-                         f"is not root: run `sudo {' '.join(command)}` (or skip them on purpose: "
-                         "CHURNOPS_SKIP_BROWSER=1 make test)")
-    say("installing Debian's chromium with apt-get (first time: ~1-2 min, ~100 MB)")
+        raise SystemExit(f"{PREFIX} {why} needs Debian's {package}, which is not installed and this run "
+                         f"is not root: run `sudo {' '.join(command)}`{skip_hint}")
+    say(f"installing Debian's {package} with apt-get (first time: {expected})")
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     archives = Path("/var/cache/apt/archives")
     fresh_lists = not any(Path("/var/lib/apt/lists").glob("*Packages*"))
@@ -280,12 +280,25 @@ def cmd_chromium(args: argparse.Namespace) -> None:
         if fresh_lists or attempt != "first":  # no package lists yet, or stale ones (a 404 on an old version)
             watch(["apt-get", "update"], "apt-get update", env=env)
         try:
-            watch(command, "apt-get install chromium", env=env, detail=lambda: f"{tree_size_mb(archives):.0f} MB downloaded",
-                  show=lambda line: line.startswith(("Get:", "Setting up chromium", "E:")))
+            watch(command, f"apt-get install {package}", env=env,
+                  detail=lambda: f"{tree_size_mb(archives):.0f} MB downloaded",
+                  show=lambda line: line.startswith(("Get:", f"Setting up {package}", "E:")))
             return
         except SystemExit:
             if attempt != "first" or fresh_lists:
                 raise
+
+
+def cmd_chromium(args: argparse.Namespace) -> None:
+    """Debian's chromium for the screenshot tests: installed where we are root, else the fix is named."""
+    apt_install("chromium", "chromium", "the screenshot tests", "~1-2 min, ~100 MB",
+                " (or skip them on purpose: CHURNOPS_SKIP_BROWSER=1 make test)")
+
+
+def cmd_redis(args: argparse.Namespace) -> None:
+    """Debian's redis-server for the local control plane's Argo CD (scripts/cluster): apt-get where root."""
+    apt_install("redis-server", "redis-server", "Argo CD's cache in the local control plane (make cluster-up)",
+                "~20 s, ~2 MB")
 
 
 def cmd_watch(args: argparse.Namespace) -> None:
@@ -310,6 +323,7 @@ def build_parser() -> argparse.ArgumentParser:
     tool.set_defaults(func=cmd_tool_venv)
     commands.add_parser("kubectl", help="kubectl + helm into .tools/bin").set_defaults(func=cmd_kubectl)
     commands.add_parser("chromium", help="Debian's chromium (apt-get, as root)").set_defaults(func=cmd_chromium)
+    commands.add_parser("redis", help="Debian's redis-server (apt-get, as root)").set_defaults(func=cmd_redis)
     run = commands.add_parser("watch", help="run a long command with progress lines")
     run.add_argument("--what", required=True)
     run.add_argument("--expected", default="")
