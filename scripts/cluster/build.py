@@ -155,7 +155,23 @@ def build(component: pins.Component) -> float:
     return seconds
 
 
+def download_crd_modules() -> None:
+    """The modules only CRDs come from: `go mod download` into the shared module cache."""
+    for name, spec in pins.crd_modules().items():
+        if all((pins.module_dir(spec["module"], spec["version"]) / f).exists() for f in spec["files"]):
+            continue
+        say(f"downloading {spec['module']}@{spec['version']} for its CRDs ({name})")
+        env = {**go_env(pins.Component(name=name, module=spec["module"], version=spec["version"], binaries={})),
+               "GOFLAGS": ""}
+        found = subprocess.run(["go", "mod", "download", f"{spec['module']}@{spec['version']}"], env=env,
+                               capture_output=True, text=True, cwd=pins.cache_root())
+        if found.returncode != 0:
+            raise SystemExit(f"churnops cluster: the module proxy did not serve {spec['module']}@{spec['version']}: "
+                             f"{found.stderr.strip()}")
+
+
 def build_all(names: list[str] | None = None) -> None:
+    download_crd_modules()
     wanted = pins.components()
     missing = [c for name, c in wanted.items() if (not names or name in names) and not built(c)]
     if not missing:

@@ -42,6 +42,7 @@ class AppState:
     conditions: list[str]
     message: str
     unhealthy: list[str]
+    hooks: list[str]  # "<kind> <namespace>/<name> <hook type> <phase>" of the last sync operation
 
     @property
     def green(self) -> bool:
@@ -92,6 +93,8 @@ def applications(namespace: str) -> list[AppState]:
         status = app.get("status", {})
         operation = status.get("operationState", {})
         unhealthy = []
+        hooks = [f"{res.get('kind')} {res.get('namespace')}/{res.get('name')} {res.get('hookType')} {res.get('hookPhase')}"
+                 for res in operation.get("syncResult", {}).get("resources", []) or [] if res.get("hookType")]
         for res in status.get("resources", []):
             health = res.get("health", {}).get("status", "")
             if res.get("status") != "Synced" or health not in ("", "Healthy"):
@@ -109,7 +112,7 @@ def applications(namespace: str) -> list[AppState]:
             sync=status.get("sync", {}).get("status", "") or "-", health=status.get("health", {}).get("status", "") or "-",
             phase=operation.get("phase", ""),
             conditions=[f"{c['type']}: {c.get('message', '')}" for c in status.get("conditions", [])],
-            message=operation.get("message", ""), unhealthy=unhealthy))
+            message=operation.get("message", ""), unhealthy=unhealthy, hooks=hooks))
     return sorted(states, key=lambda s: (s.wave, s.name))
 
 

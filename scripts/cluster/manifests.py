@@ -31,7 +31,13 @@ SKIP_TAG_RESOLVING = "ghcr.io,docker.io,index.docker.io,kind.local,ko.local,dev.
 
 def module_dir(component: str) -> Path:
     spec = pins.components()[component]
-    return pins.cache_root() / "go" / "mod" / f"{spec.module}@{spec.version}"
+    return pins.module_dir(spec.module, spec.version)
+
+
+def crd_module_objects() -> list[dict]:
+    """The CRDs of versions.toml [crds.*] (e.g. prometheus-operator's ServiceMonitor)."""
+    return [obj for spec in pins.crd_modules().values() for name in spec["files"]
+            for obj in load_all((pins.module_dir(spec["module"], spec["version"]) / name).read_text())]
 
 
 def load_all(text: str) -> list[dict]:

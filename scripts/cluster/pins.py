@@ -65,3 +65,12 @@ def toolchain(path: Path = VERSIONS) -> str:
 
 def binary(component: str, name: str | None = None) -> Path:
     return components()[component].binary(name or next(iter(components()[component].binaries)))
+
+
+def crd_modules(path: Path = VERSIONS) -> dict[str, dict]:
+    """Modules that only CRDs are taken from (downloaded, not built)."""
+    return load(path).get("crds", {})
+
+
+def module_dir(module: str, version: str) -> Path:
+    return cache_root() / "go" / "mod" / f"{module}@{version}"

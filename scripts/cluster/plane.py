@@ -262,7 +262,7 @@ def start_serving(ports: dict[str, int]) -> None:
     proxy_map = pins.state() / "netproxy.json"
     knative, kserve = manifests.knative_objects(), manifests.kserve_objects()
     # CRDs, namespaces, RBAC, ConfigMaps and Services first; the webhook configurations once their servers run
-    apply([o for o in knative + kserve if not manifests.is_webhook_configuration(o)])
+    apply([o for o in knative + kserve if not manifests.is_webhook_configuration(o)] + manifests.crd_module_objects())
     kserve_certs = pins.state() / "tmp" / "kserve-controller" / "k8s-webhook-server" / "serving-certs"
     kserve_certs.mkdir(parents=True, exist_ok=True)
     make_cert(pki_dir(), "ca", "kserve-webhook", ["kserve-webhook-server-service.kserve.svc",
@@ -366,3 +366,25 @@ def status() -> int:
     for name in dead:
         print(f"--- {name}: last lines of {processes.log_path(name)}\n{processes.log_tail(name, 15)}")
     return 1 if dead else 0
+
+
+def reset(namespaces: tuple[str, ...], timeout: float = 90) -> None:
+    """Back to an empty cluster (CRDs and the platform stay) between two scenarios: every Application
+    and AppProject of Argo CD goes (finalizers dropped: Argo CD's cascade is not under test here) and so
+    do `namespaces` with everything in them (kube-controller-manager's namespace controller, kwok
+    removing the pods)."""
+    for kind in ("applications.argoproj.io", "appprojects.argoproj.io"):
+        names = kubectl("-n", ARGOCD_NAMESPACE, "get", kind, "-o", "name").stdout.split()
+        for name in names:
+            kubectl("-n", ARGOCD_NAMESPACE, "patch", name, "--type=merge", "-p", '{"metadata":{"finalizers":null}}',
+                    check=False)
+        if names:
+            kubectl("-n", ARGOCD_NAMESPACE, "delete", *names, "--wait=true", check=False)
+    present = [n for n in namespaces if kubectl("get", "namespace", n, check=False).returncode == 0]
+    if present:
+        kubectl("delete", "namespace", *present, "--wait=false")
+    kubectl("delete", "clusterroles,clusterrolebindings", "-l", "app.kubernetes.io/part-of=churnops",
+            "--ignore-not-found", check=False)
+    processes.wait_for(f"namespaces {', '.join(present)} deleted", lambda: all(
+        kubectl("get", "namespace", n, check=False).returncode != 0 for n in present), timeout,
+        "kube-controller-manager")
