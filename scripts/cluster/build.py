@@ -46,7 +46,7 @@ def upstream_gomod(component: pins.Component, env: dict[str, str]) -> str:
                            capture_output=True, text=True, env=env, cwd=component.home)
     info = json.loads(found.stdout or "{}")
     if found.returncode != 0 or info.get("Error") or not info.get("GoMod"):
-        raise SystemExit(f"churnops cluster: the module proxy did not serve {component.module}@{component.version}: "
+        raise SystemExit(f"churnops cluster: go mod download {component.module}@{component.version} failed: "
                          f"{info.get('Error') or found.stderr.strip()}")
     return Path(info["GoMod"]).read_text()
 
@@ -127,7 +127,16 @@ def built(component: pins.Component) -> bool:
 
 
 def build(component: pins.Component) -> float:
-    """Build one component into its cache entry; returns the wall seconds (0 if it was already built)."""
+    """Build one component into its cache entry (two checkouts building it wait for each other);
+    returns the wall seconds (0 if it was already built)."""
+    sys.path.insert(0, str(pins.ROOT / "scripts"))
+    import bootstrap
+
+    with bootstrap.locked(component.home):
+        return _build(component)
+
+
+def _build(component: pins.Component) -> float:
     if built(component):
         return 0.0
     started = time.monotonic()
@@ -177,8 +186,8 @@ def build_all(names: list[str] | None = None) -> None:
     if not missing:
         return
     say(f"{len(missing)} of {len(wanted)} components to build from source: {', '.join(c.name for c in missing)} "
-        f"(all cold: ~{sum(COLD_MINUTES.get(c.name, 3) for c in missing)} min on 2 idle cores, "
-        "mostly kube-apiserver and Argo CD)")
+        f"(with a cold Go cache: ~{sum(COLD_MINUTES.get(c.name, 3) for c in missing)} min on 2 idle cores; "
+        "much longer on a busy machine)")
     started = time.monotonic()
     for component in missing:
         build(component)

@@ -4,7 +4,8 @@
   repo-server, redis: "Argo CD core"), and k8s/argocd/argocd-cm.application-health.yaml of this
   repository (what docs/kubernetes.md tells every user to add).
 - Knative Serving: config/core/**.yaml of knative.dev/serving.
-- KServe: `kustomize build config/default` of github.com/kserve/kserve (its own kustomization).
+- KServe: `kustomize build config/overlays/standalone/kserve` of github.com/kserve/kserve (its own
+  standalone install: namespace, inferenceservice-config, CRDs, RBAC, webhooks).
 - kwok: kustomize/stage/{node/fast,pod/general} of sigs.k8s.io/kwok, with our delays.
 Their Deployments/StatefulSets (and Argo CD's redis secret Job, cert-manager's Issuer/Certificate)
 are left out: their binaries run on loopback instead (plane.py), with the env those Deployments set.
@@ -27,6 +28,11 @@ ARGOCD_HEALTH = ROOT / "k8s" / "argocd" / "argocd-cm.application-health.yaml"
 # Knative resolves image tags to digests by asking the registry; this machine reaches none, so the
 # harness skips it for the registries the bundle uses (config-deployment registries-skipping-tag-resolving).
 SKIP_TAG_RESOLVING = "ghcr.io,docker.io,index.docker.io,kind.local,ko.local,dev.local"
+# No ingress controller runs here, so no Ingress ever gets a load balancer address, which is what
+# Argo CD's Ingress health waits for; the local Argo CD is told so instead (and says it).
+NO_INGRESS_CONTROLLER = {"resource.customizations.health.networking.k8s.io_Ingress": (
+    'hs = {}\nhs.status = "Healthy"\nhs.message = "no ingress controller on the local control plane: '
+    'accepted by the apiserver, no address"\nreturn hs\n')}
 
 
 def module_dir(component: str) -> Path:
@@ -72,7 +78,7 @@ def argocd_objects(namespace: str) -> list[dict]:
             obj["metadata"]["namespace"] = namespace
         if obj["kind"] == "ConfigMap" and obj["metadata"]["name"] == "argocd-cm":
             health = yaml.safe_load(ARGOCD_HEALTH.read_text())
-            obj["data"] = {**(obj.get("data") or {}), **health["data"]}
+            obj["data"] = {**(obj.get("data") or {}), **health["data"], **NO_INGRESS_CONTROLLER}
     namespace_obj = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}}
     crds = [o for o in objects if o["kind"] == "CustomResourceDefinition"]
     return [namespace_obj, *crds, *[o for o in objects if o["kind"] != "CustomResourceDefinition"]]
@@ -83,8 +89,31 @@ def knative_all() -> list[dict]:
     return [obj for path in sorted(core.rglob("*.yaml")) for obj in load_all(path.read_text())]
 
 
+def required_version(component: str, module: str) -> str:
+    """The version of `module` that the component's own go.mod requires (what its build used)."""
+    spec = pins.components()[component]
+    gomod = (pins.cache_root() / "go" / "mod" / "cache" / "download" / spec.module / "@v" / f"{spec.version}.mod")
+    for line in gomod.read_text().splitlines():
+        parts = line.split()
+        if len(parts) >= 2 and parts[0] in (module, "require") and module in parts:
+            return parts[parts.index(module) + 1]
+    raise SystemExit(f"churnops cluster: {spec.module}@{spec.version} does not require {module}")
+
+
+def knative_linked() -> list[dict]:
+    """What Knative Serving's config/core links in from knative.dev/networking (config-network, the
+    Ingress, Certificate, ServerlessService, ClusterDomainClaim CRDs) and knative.dev/caching (the
+    Image CRD): symbolic links in its repository, which a Go module zip leaves out. Read from those
+    modules at the versions knative.dev/serving's go.mod requires (its release YAML bundles them too)."""
+    objects = []
+    for module in ("knative.dev/networking", "knative.dev/caching"):
+        folder = pins.module_dir(module, required_version("knative-serving", module)) / "config"
+        objects += [obj for path in sorted(folder.glob("*.yaml")) for obj in load_all(path.read_text())]
+    return objects
+
+
 def knative_objects() -> list[dict]:
-    objects = kept(knative_all())
+    objects = knative_linked() + kept(knative_all())
     for obj in objects:
         if obj["kind"] == "ConfigMap" and obj["metadata"]["name"] == "config-deployment":
             obj["data"]["registries-skipping-tag-resolving"] = SKIP_TAG_RESOLVING
@@ -117,24 +146,43 @@ def knative_env(deployment: str) -> dict[str, str]:
 
 def kserve_objects() -> list[dict]:
     kustomize = pins.binary("kustomize")
-    built = subprocess.run([str(kustomize), "build", str(module_dir("kserve") / "config" / "default")],
-                           capture_output=True, text=True)
+    install = module_dir("kserve") / "config" / "overlays" / "standalone" / "kserve"
+    built = subprocess.run([str(kustomize), "build", str(install)], capture_output=True, text=True)
     if built.returncode != 0:
-        raise SystemExit(f"churnops cluster: kustomize build of KServe's config/default failed: {built.stderr}")
+        raise SystemExit(f"churnops cluster: kustomize build of {install} failed: {built.stderr}")
     objects = kept(load_all(built.stdout))
     crds = [o for o in objects if o["kind"] == "CustomResourceDefinition"]
-    namespaces = [o for o in objects if o["kind"] == "Namespace"]
+    # a namespace an object names but the install does not create
+    named = {o["metadata"].get("namespace") for o in objects} - {None}
+    namespaces = [o for o in objects if o["kind"] == "Namespace"] + [
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": n}} for n in sorted(named)
+        if n not in {o["metadata"]["name"] for o in objects if o["kind"] == "Namespace"}]
     return namespaces + crds + [o for o in objects if o["kind"] not in {"CustomResourceDefinition", "Namespace"}]
 
 
+def kwok_volume_objects() -> list[dict]:
+    """What kwok's volume/fast stages need in the cluster: its StorageClass `kwok-volume` (made the
+    default here, as a cloud cluster has one, so the StatefulSets' PVCs get it)."""
+    folder = module_dir("kwok") / "kustomize" / "stage" / "volume" / "fast"
+    objects = [o for o in load_all((folder / "storage-class.yaml").read_text())]
+    for obj in objects:
+        obj["metadata"].setdefault("annotations", {})["storageclass.kubernetes.io/is-default-class"] = "true"
+    return objects
+
+
 def kwok_stages(delay_ms: int) -> str:
-    """kwok's node/fast and pod/general stages, with every pod stage delayed delay_ms (+ up to delay_ms jitter)."""
+    """kwok's node/fast, pod/general and volume/fast stages (PVCs get a PV and bind), with every pod
+    stage delayed delay_ms (+ up to delay_ms jitter)."""
     stage = module_dir("kwok") / "kustomize" / "stage"
     docs = []
-    for folder in (stage / "node" / "fast", stage / "pod" / "general"):
+    for folder in (stage / "node" / "fast", stage / "pod" / "general", stage / "volume" / "fast"):
         listed = yaml.safe_load((folder / "kustomization.yaml").read_text())["resources"]
         for name in listed:
+            if not (folder / name).is_file():
+                continue  # a sub-kustomization (volume/fast's ../rbac: kwok runs as the admin here)
             for doc in load_all((folder / name).read_text()):
+                if doc["kind"] != "Stage":
+                    continue
                 delay = doc["spec"].get("delay")
                 if delay:
                     delay["durationMilliseconds"] = delay_ms

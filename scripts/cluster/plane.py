@@ -32,7 +32,7 @@ from pathlib import Path
 
 import yaml
 
-from scripts.cluster import manifests, pins, processes
+from scripts.cluster import gitserver, manifests, pins, processes
 from scripts.cluster.pins import ROOT
 
 KUBECTL = ROOT / ".tools" / "bin" / "kubectl"
@@ -69,11 +69,28 @@ def kubectl(*args: str, stdin: str | None = None, check: bool = True, kubeconfig
     result = subprocess.run([str(KUBECTL), f"--kubeconfig={kubeconfig or kubeconfig_path()}", *args], input=stdin,
                             capture_output=True, text=True, timeout=timeout)
     if check and result.returncode != 0:
-        raise SystemExit(f"churnops cluster: kubectl {' '.join(args)} failed: {result.stderr.strip()}")
+        raise SystemExit(f"churnops cluster: kubectl {' '.join(args)[:300]} failed: {result.stderr.strip()[:3000]}")
     return result
 
 
+def established(crds: list[str]) -> bool:
+    found = kubectl("get", *crds, "-o", "json", check=False, timeout=30)
+    items = json.loads(found.stdout)["items"] if found.returncode == 0 else []
+    return len(items) == len(crds) and all(
+        any(c["type"] == "Established" and c["status"] == "True" for c in (i.get("status", {}).get("conditions") or []))
+        for i in items)
+
+
 def apply(objects: list[dict], *, server_side: bool = True) -> None:
+    """Apply objects; Namespaces and CRDs first, and the CRDs Established before anything else."""
+    first = [o for o in objects if o["kind"] in ("Namespace", "CustomResourceDefinition")]
+    rest = [o for o in objects if o["kind"] not in ("Namespace", "CustomResourceDefinition")]
+    if first and rest:
+        apply(first, server_side=server_side)
+        crds = [f"crd/{o['metadata']['name']}" for o in first if o["kind"] == "CustomResourceDefinition"]
+        if crds:
+            processes.wait_for(f"{len(crds)} CRDs Established", lambda: established(crds), 60, "kube-apiserver")
+        objects = rest
     if not objects:
         return
     text = yaml.safe_dump_all(objects, sort_keys=False)
@@ -186,7 +203,7 @@ def start_core(ports: dict[str, int], token: str) -> None:
         str(pins.binary("kwok")), f"--kubeconfig={kubeconfig_path()}", "--manage-all-nodes=true",
         f"--config={stages}", f"--server-address=127.0.0.1:{ports['kwok']}", "--cidr=10.244.0.0/16",
         "--node-ip=10.240.0.1", "--node-lease-duration-seconds=40"])
-    apply([manifests.node(name) for name in NODES], server_side=False)
+    apply([manifests.node(name) for name in NODES] + manifests.kwok_volume_objects(), server_side=False)
     processes.wait_for("the kwok nodes Ready", lambda: all(
         kubectl("get", "node", name, "-o", "jsonpath={.status.conditions[?(@.type=='Ready')].status}",
                 check=False, timeout=5).stdout == "True" for name in NODES), 60, "kwok")
@@ -236,20 +253,33 @@ def start_argocd(ports: dict[str, int]) -> None:
     for name in ("argocd-repo-server", "argocd-application-controller"):
         (links / name).unlink(missing_ok=True)
         (links / name).symlink_to(argocd)
-    tools = f"{pins.binary('helm').parent}:{pins.binary('kustomize').parent}"
+    # the scripts upstream's image puts on the PATH (its Dockerfile copies them from hack/)
+    for script in ("git-verify-wrapper.sh", "gpg-wrapper.sh"):
+        shutil.copy(manifests.module_dir("argocd") / "hack" / script, links / script)
+        (links / script).chmod(0o755)
+    tools = f"{links}:{pins.binary('helm').parent}:{pins.binary('kustomize').parent}"
     path = f"{tools}:{os.environ.get('PATH', '/usr/bin:/bin')}"
     redis_addr = f"127.0.0.1:{ports['redis']}"
+    config = pins.state() / "argocd-config"  # what the pod has under /app/config (empty known_hosts, certs)
+    for folder in ("ssh", "tls", "gpg/keys", "gpg/source"):
+        (config / folder).mkdir(parents=True, exist_ok=True)
+    (config / "ssh" / "ssh_known_hosts").touch()
+    paths = {"PATH": path, "ARGOCD_SSH_DATA_PATH": str(config / "ssh"), "ARGOCD_TLS_DATA_PATH": str(config / "tls"),
+             "ARGOCD_GNUPGHOME": str(config / "gpg" / "keys"), "ARGOCD_GPG_DATA_PATH": str(config / "gpg" / "source"),
+             "ARGOCD_GPG_ENABLED": "false"}
     in_cluster("argocd-repo-server", ARGOCD_NAMESPACE, "argocd-repo-server", [
         str(links / "argocd-repo-server"), "--port", str(ports["repo_server"]), "--metrics-port",
-        str(ports["repo_server_metrics"]), "--redis", redis_addr, "--disable-tls", "--loglevel", "info"],
-        ports, env={"PATH": path, "ARGOCD_REPO_SERVER_NAME": "churnops-local"})
+        str(ports["repo_server_metrics"]), "--redis", redis_addr, "--loglevel", "info",
+        # plaintext on loopback; v3.6.2 refuses --disable-tls beside its default (mTLS) client CA path
+        "--disable-tls", "--client-ca-path="],
+        ports, env={**paths, "ARGOCD_ASK_PASS_SOCK": str(pins.state() / "run" / "repo-server-askpass.sock")})
     processes.wait_for("argocd-repo-server", lambda: processes.port_open(ports["repo_server"]), 60,
                        "argocd-repo-server")
     in_cluster("argocd-application-controller", ARGOCD_NAMESPACE, "argocd-application-controller", [
         str(links / "argocd-application-controller"), "--repo-server", f"127.0.0.1:{ports['repo_server']}",
         "--repo-server-plaintext", "--redis", redis_addr, "--metrics-port", str(ports["controller_metrics"]),
         "--status-processors", "4", "--operation-processors", "4", "--app-resync", "60",
-        "--self-heal-timeout-seconds", "2", "--loglevel", "info"], ports, env={"PATH": path})
+        "--self-heal-timeout-seconds", "2", "--loglevel", "info"], ports, env=paths)
     processes.wait_for("argocd-application-controller", lambda: processes.port_open(ports["controller_metrics"]),
                        60, "argocd-application-controller")
 
@@ -296,6 +326,9 @@ def start_serving(ports: dict[str, int]) -> None:
         env={"POD_NAMESPACE": "kserve", "TMPDIR": str(tmp), **kubeconfig})
     processes.wait_for("the KServe webhook", lambda: processes.port_open(ports["kserve_webhook"]), 90,
                        "kserve-controller")
+    time.sleep(2)  # a controller that cannot start (a missing ConfigMap, CRD) exits within this
+    for name in ("knative-webhook", "knative-controller", "kserve-controller"):
+        processes.wait_for(f"{name} to keep running", lambda n=name: processes.alive(n), 1, name)
     ca = base64.b64encode((pki_dir() / "ca.crt").read_bytes()).decode()
     apply([manifests.with_ca_bundle(o, ca) if manifests.is_kserve(o) else o
            for o in knative + kserve if manifests.is_webhook_configuration(o)])
@@ -305,6 +338,9 @@ def start_serving(ports: dict[str, int]) -> None:
 # the verbs
 
 
+# seconds between SIGTERM and SIGKILL: the apiserver and Knative's webhook drain for much longer
+# than a throw-away cluster needs (the apiserver 25-30 s)
+STOP_GRACE = {"kube-apiserver": 5.0, "knative-webhook": 3.0, "knative-controller": 3.0}
 PORTS = ("etcd", "etcd_peer", "etcd_metrics", "apiserver", "kcm", "scheduler", "kwok", "redis",
          "repo_server", "repo_server_metrics", "controller_metrics", "git", "knative_webhook", "kserve_webhook",
          "kserve_probe")
@@ -319,6 +355,17 @@ def up() -> None:
     pins.state().mkdir(parents=True, exist_ok=True)
     for stale in ("run", "logs", "pki", "tmp", "serviceaccounts", "git"):
         shutil.rmtree(pins.state() / stale, ignore_errors=True)
+    try:
+        start_all()
+    except BaseException:
+        say("up failed: stopping what it started (logs stay in " f"{processes.logs_dir()})")
+        down(quiet=True)
+        raise
+    say(f"up in {time.monotonic() - started:.0f} s: KUBECONFIG={kubeconfig_path()}, endpoints in {env_file()}")
+
+
+def start_all() -> None:
+    started = time.monotonic()
     ports = {name: processes.free_port() for name in PORTS}
     token = make_pki()
     write_kubeconfig(kubeconfig_path(), ports["apiserver"], token)
@@ -327,8 +374,6 @@ def up() -> None:
     say(f"control plane up in {time.monotonic() - started:.0f} s; starting Argo CD, Knative Serving, KServe")
     start_argocd(ports)
     start_serving(ports)
-    from scripts.cluster import gitserver
-
     gitserver.start(ports["git"])
     env = {
         "KUBECONFIG": str(kubeconfig_path()), "KUBE_APISERVER": f"https://127.0.0.1:{ports['apiserver']}",
@@ -341,13 +386,12 @@ def up() -> None:
     }
     env_file().write_text("".join(f"{key}={value}\n" for key, value in env.items()))
     (pins.state() / "ports.json").write_text(json.dumps(ports, indent=1))
-    say(f"up in {time.monotonic() - started:.0f} s: KUBECONFIG={kubeconfig_path()}, endpoints in {env_file()}")
 
 
 def down(quiet: bool = False) -> None:
     names = processes.order()
     stopped = [done for name in reversed(names)
-               if (done := processes.stop(name, grace=5.0 if name == "kube-apiserver" else 10.0))]
+               if (done := processes.stop(name, grace=STOP_GRACE.get(name, 10.0)))]
     processes.order_file().unlink(missing_ok=True)
     env_file().unlink(missing_ok=True)
     if not quiet:

@@ -30,6 +30,8 @@ def report(states: list[gitops.AppState], env: str) -> str:
 
 
 def test_every_application_ends_synced_and_healthy(synced):
+    """Serving (and so the root) may instead be Progressing on the InferenceService alone
+    (gitops.SERVING_CAUSE; test_apply_k.py shows why)."""
     env, ok, states, _ = synced
     names = {s.name for s in states}
     assert {f"churnops-mlflow-{env}", f"churnops-serving-{env}", f"churnops-schedules-sync-{env}"} <= names, report(
