@@ -17,7 +17,8 @@ Every check that can run without a cluster:
   services    every Service selects pods and targets a port they declare
   images      no untagged or `latest` image
   resources   every container has cpu and memory requests and limits
-  argocd      every Application has the finalizer, automated prune and a pinned targetRevision
+  argocd      every Application has the finalizer, automated prune, a pinned targetRevision and a
+              destination namespace
   ordering    resources in Argo CD's sync order (phase, wave, kind): no workload or hook needs a
               Secret/ConfigMap/PVC/ServiceAccount of a later phase or wave, and no hook Job reads a
               ConfigMap/Secret of the render whose content can change without the Job's spec changing
@@ -443,6 +444,9 @@ def check_argocd(objects: list[dict]) -> list[str]:
             errors.append(f"{where(app)}: no {ARGOCD_FINALIZER} finalizer: deleting it would orphan its resources")
         if not ((spec.get("syncPolicy") or {}).get("automated") or {}).get("prune"):
             errors.append(f"{where(app)}: syncPolicy.automated.prune is not true: removed manifests would linger")
+        if not (spec.get("destination") or {}).get("namespace"):
+            errors.append(f"{where(app)}: no destination namespace: under a restricted AppProject Argo CD marks it "
+                          "InvalidSpecError (a destination glob never matches an empty namespace)")
         for source in [spec.get("source")] + list(spec.get("sources") or []):
             if source is None:
                 continue
