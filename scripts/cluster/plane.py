@@ -412,6 +412,11 @@ def status() -> int:
     return 1 if dead else 0
 
 
+# What (re)creates the bundle's pods, outermost first: KServe and Knative make the predictor's Deployment
+POD_OWNERS = ("inferenceservices.serving.kserve.io", "services.serving.knative.dev", "configurations.serving.knative.dev",
+              "revisions.serving.knative.dev", "deployments.apps", "statefulsets.apps", "replicasets.apps", "jobs.batch")
+
+
 def reset(namespaces: tuple[str, ...], timeout: float = 90) -> None:
     """Back to an empty cluster (CRDs and the platform stay) between two scenarios: every Application
     and AppProject of Argo CD goes (finalizers dropped: Argo CD's cascade is not under test here) and so
@@ -425,6 +430,16 @@ def reset(namespaces: tuple[str, ...], timeout: float = 90) -> None:
         if names:
             kubectl("-n", ARGOCD_NAMESPACE, "delete", *names, "--wait=true", check=False)
     present = [n for n in namespaces if kubectl("get", "namespace", n, check=False).returncode == 0]
+    for namespace in present:
+        # The namespace controller waits out the longest terminationGracePeriodSeconds of the pods it
+        # finds (30 s by default) before it looks again (kubernetes v1.35.8 pkg/controller/namespace/
+        # deletion/namespaced_resources_deleter.go estimateGracefulTerminationForPods), a minute and
+        # more per scenario on a loaded machine. So the pods go first: their owners without cascading
+        # (nothing recreates them), then the pods at once (kwok runs no process to stop).
+        kubectl("-n", namespace, "delete", ",".join(POD_OWNERS), "--all", "--cascade=orphan", "--wait=false",
+                "--ignore-not-found", check=False)
+        kubectl("-n", namespace, "delete", "pods", "--all", "--force", "--grace-period=0", "--ignore-not-found",
+                check=False)
     if present:
         kubectl("delete", "namespace", *present, "--wait=false")
     kubectl("delete", "clusterroles,clusterrolebindings", "-l", "app.kubernetes.io/part-of=churnops",

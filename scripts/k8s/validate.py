@@ -30,6 +30,16 @@ Every check that can run without a cluster:
               Identity annotation on the runs' service account)
   checkov     security scan of everything rendered (k8s/checkov-skips.yaml is the skip list)
 
+Each rule that the local control plane (scripts/cluster, tests/cluster, marker `cluster`) now
+checks with the upstream system itself is listed here; where the two
+disagree, the real one wins and the rule here is fixed.
+  [cluster: schema]     the real kube-apiserver (strict field validation) with the upstream CRDs of
+                        Argo CD, KServe, Knative and prometheus-operator at the pins, and KServe's
+                        and Knative's own admission webhooks (tests/cluster/test_apply_k.py)
+  [cluster: argocd]     Argo CD v3.6.2 syncing every environment (tests/cluster/test_gitops.py):
+                        destinations, the AppProject, waves, hooks, the Application health check
+  [cluster: ordering]   the same syncs: the order is Argo CD's own, health waits included
+
 Each check is a function from objects to a list of error strings; tests/k8s/ feeds every one a
 seeded mistake. `main()` runs them all and exits 1 if any error was found.
 """

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 import yaml
-from conftest import ROOT, events, kubectl_json, pods, wait_converged
+from cluster_helpers import ROOT, events, kubectl_json, pods, wait_converged
 from support.environments import ENVIRONMENTS
 
 from scripts.cluster import gitops, plane
