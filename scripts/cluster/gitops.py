@@ -48,6 +48,9 @@ class AppState:
     message: str
     unhealthy: list[str]
     hooks: list[str]  # "<kind> <namespace>/<name> <hook type> <phase>" of the last sync operation
+    # "<kind> <namespace>/<name>" of the hooks among the Application's resources: Argo CD v3.6.2 does not
+    # always keep a hook of an earlier wave in the operation's syncResult (seen on prod's migration Job)
+    hook_resources: list[str]
 
     @property
     def green(self) -> bool:
@@ -119,7 +122,9 @@ def applications(namespace: str) -> list[AppState]:
             health_message=status.get("health", {}).get("message", ""),
             phase=operation.get("phase", ""),
             conditions=[f"{c['type']}: {c.get('message', '')}" for c in status.get("conditions", [])],
-            message=operation.get("message", ""), unhealthy=unhealthy, hooks=hooks))
+            message=operation.get("message", ""), unhealthy=unhealthy, hooks=hooks,
+            hook_resources=[f"{res.get('kind')} {res.get('namespace')}/{res.get('name')}"
+                            for res in status.get("resources", []) if res.get("hook")]))
     return sorted(states, key=lambda s: (s.wave, s.name))
 
 
