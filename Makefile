@@ -36,7 +36,7 @@ test: setup-dev serve-setup browser lint validate cluster-build ## The whole sui
 	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup --durations=30
 
 test-fast: setup-dev ## Quick loop: unit and component tests only (no kubectl/helm, no services, no pipeline runs)
-	$(BIN)/pytest -m "not e2e and not integration and not k8s and not telco and not serving and not cluster" --ignore=tests/e2e --ignore=tests/integration --ignore=tests/k8s --ignore=tests/cluster
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup -m "not e2e and not integration and not k8s and not telco and not serving and not cluster" --ignore=tests/e2e --ignore=tests/integration --ignore=tests/k8s --ignore=tests/cluster
 
 lint: setup-dev ## ruff (rules in pyproject.toml) and import-linter (the layer contracts of docs/architecture.md)
 	$(BIN)/ruff check .

@@ -47,6 +47,12 @@ PROMOTION_TOLERANCE = 0.005
 # and an ROC AUC of 1.0 by luck): at least this many test rows, and this many of each class.
 PROMOTION_MIN_TEST_ROWS = 200
 PROMOTION_MIN_CLASS_ROWS = 30
+# Leakage (churnops.core.leakage): a feature that alone reaches this ROC AUC on the holdout is a copy of the
+# outcome, and a holdout ROC AUC this high is implausible for churn (the best honest Telco models reach
+# ~0.85): either stops the promotion, naming the columns. An operator who reviewed it can still
+# `churnops models promote` the version.
+PROMOTION_MAX_FEATURE_AUC = 0.95
+PROMOTION_MAX_HOLDOUT_AUC = 0.99
 
 # Batch inference
 # How local runs execute each KFP step (churnops.app.warm_executor): "warm" forks each step from
@@ -55,6 +61,11 @@ PROMOTION_MIN_CLASS_ROWS = 30
 LOCAL_EXECUTOR = "warm"
 CHUNK_ROWS = 50_000
 MAX_REJECTED_FRACTION = 0.01
+# Rows holding a category value the model never saw are scored (as if that column were empty), counted
+# and named; above this share the scoring job fails: more than half the rows unseen is a broken export
+# (a lower-cased column), not customers. Fewer stay scored: the drift check calls a new category
+# drift from 1% of the rows and can trigger the retraining that learns it.
+MAX_UNSEEN_FRACTION = 0.5
 
 # The alias lease on a tracking server (churnops.registry.locks): a holder that dies keeps it this
 # long (longer than any alias move takes), and a writer waits this long for it before refusing.
@@ -62,12 +73,23 @@ ALIAS_LEASE_SECONDS = 60.0
 ALIAS_LEASE_WAIT_SECONDS = 30.0
 ALIAS_LEASE_POLL_SECONDS = 0.05
 
+# How long an interactive command (churnops train/predict/models) retries a tracking server that does
+# not answer before it fails naming it (pipeline steps and serve wait CHURNOPS_TRACKING_WAIT_SECONDS,
+# default 60 s, for a restarting server).
+INTERACTIVE_TRACKING_WAIT_SECONDS = 2.0
+
 # Online serving (churnops serve, the KServe predictor): where it listens, how often it asks the
 # registry whether the alias moved, how long it waits for MLflow at start.
 SERVE_HOST = "127.0.0.1"
 SERVE_PORT = 8080
 SERVE_POLL_SECONDS = 30.0
 SERVE_START_WAIT_SECONDS = 60.0
+# How large a request the predictor accepts (churnops.serving.exposure): rows per request, and a
+# body limit of the replica's memory / divisor, at most the cap (a 127 MB request cost ~12 MiB of
+# memory per MB of JSON: 1536Mi / 32 = 48 MiB of body stays well inside the container's limit).
+SERVE_MAX_ROWS = 10_000
+SERVE_BODY_MEMORY_DIVISOR = 32
+SERVE_MAX_BODY_BYTES_CAP = 64 << 20
 # Decimals of churn_probability in what churnops writes or answers (batch files and online responses
 # alike, so the two are equal on the same rows).
 PROBABILITY_DECIMALS = 6

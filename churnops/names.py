@@ -83,6 +83,14 @@ RUN_TAG_ENDED_BY = "churnops.ended_by"
 ENDED_BY_OWNER_SWEEP = "owner sweep"
 ENDED_BY_EXIT_HANDLER = "exit handler"
 ENV_RUN_OWNER = "CHURNOPS_RUN_OWNER"  # set by churnops train for its step processes
+# When a local pipeline run started (UTC, churnops.core.run_time.FORMAT): the `{scheduled_time}` of
+# its output URIs, the same in every step (KFP's local runner does not fill the schedule-time
+# placeholder the cluster's driver fills). Set by churnops.app.local_runner.run_locally.
+ENV_RUN_TIME = "CHURNOPS_RUN_TIME"
+# A local run's step processes: {URI as recorded (churnops.core.secrets.redact): the URI with its
+# credentials}, JSON, set by churnops train/predict for a dataset or input URI that carries credentials,
+# so the pipeline parameter (printed by KFP's executor, kept in its records) never holds them.
+ENV_URI_CREDENTIALS = "CHURNOPS_URI_CREDENTIALS"
 
 # A step's progress line in its stdout (a pod's log on a cluster): churnops.app.local_runner lifts
 # lines starting with this onto stderr of a local run.
@@ -95,8 +103,11 @@ TAG_LEASE_TOKEN = "churnops.lease.token"
 TAG_LEASE_EXPIRES = "churnops.lease.expires_ms"
 TAG_LEASE_HOLDER = "churnops.lease.holder"
 
-# On the registered model: the best primary-metric score a champion reached on one test set,
-# `best_champion.<metric>.<test-set digest>` = "<score>" (the gate's floor: that minus the tolerance).
+# On the registered model: the best primary-metric score a champion reached on each test set (the
+# gate's floor: that minus the tolerance), one JSON tag {"<metric>": {"<test-set digest>": score}}.
+# Before issue 24 it was one tag per test set, `best_champion.<metric>.<digest>` = "<score>" (two of
+# them read as two competing "best" values): still read, and replaced by the JSON tag on the next write.
+TAG_BEST_CHAMPION_SCORES = "churnops.gate.best_champion_scores"
 TAG_BEST_CHAMPION_PREFIX = "best_champion."
 
 # Reference profile and drift (issue 17).

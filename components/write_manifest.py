@@ -9,6 +9,7 @@ def write_manifest(
     shards: list,
     output_uri: str,
     model: dsl.Input[dsl.Model],
+    scheduled_time: str = "",
 ) -> dict:
     """`<output_uri>/manifest.json`: every part (uri, input, rows, rejected) and the totals, written
     atomically after all parts. Returns the totals and the manifest's URI."""
@@ -18,4 +19,4 @@ def write_manifest(
 
     from churnops.steps import write_manifest as step
 
-    return step.run(parts, shards, output_uri, dict(model.metadata))
+    return step.run(parts, shards, output_uri, dict(model.metadata), scheduled_time)

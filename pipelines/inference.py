@@ -36,6 +36,8 @@ def inference_pipeline(
     mlflow_tracking_uri: str = defaults.CLUSTER_TRACKING_URI,
     chunk_rows: int = defaults.CHUNK_ROWS,
     max_rejected_fraction: float = defaults.MAX_REJECTED_FRACTION,
+    max_unseen_fraction: float = defaults.MAX_UNSEEN_FRACTION,
+    allow_blank_columns: bool = False,
     output_uri: str = "",
     mlflow_experiment_name: str = defaults.EXPERIMENT,
     drift_check: bool = True,
@@ -52,9 +54,13 @@ def inference_pipeline(
        one concrete version, as a Model artifact (metadata: model_name, model_version, run_id).
     2. batch_predict: score `input_uri` `chunk_rows` rows at a time; predictions (id,
        churn_probability, churn_predicted, model_name, model_version) and rejected rows as
-       Datasets; fails when more than `max_rejected_fraction` of the rows are unparseable.
+       Datasets; fails when more than `max_rejected_fraction` of the rows are unparseable, more
+       than `max_unseen_fraction` hold category values the model never saw (fewer are counted in
+       the summary), or a feature column is blank on every row (unless `allow_blank_columns`).
     3. publish_predictions (when `output_uri` is set: gs://, s3://, a path): the predictions
        there, whole or not at all; rejected rows beside them as <name>.rejected.csv.
+       `{scheduled_time}` in `output_uri` is the run's schedule time (20261207T073000Z): a
+       recurring run writes a new object per slot.
     4. check_drift (when `drift_check`): the input and its scores against the version's
        reference profile -> ok / warn / drifted by `drift_thresholds`, features named; the report
        (HTML, JSON, metrics) as a new run in `mlflow_experiment_name`, and as KFP Metrics,
@@ -82,6 +88,8 @@ def inference_pipeline(
             input_uri=input_uri,
             chunk_rows=chunk_rows,
             max_rejected_fraction=max_rejected_fraction,
+            max_unseen_fraction=max_unseen_fraction,
+            allow_blank_columns=allow_blank_columns,
         ).set_display_name("Batch predict")
 
         with dsl.If(output_uri != "", name="publish"):
@@ -89,6 +97,9 @@ def inference_pipeline(
                 predictions=scored.outputs["predictions"],
                 rejections=scored.outputs["rejections"],
                 output_uri=output_uri,
+                # filled by KFP's driver with the run's schedule time; its own input, since the driver
+                # replaces only a whole value (churnops.core.run_time)
+                scheduled_time=dsl.PIPELINE_JOB_SCHEDULE_TIME_UTC_PLACEHOLDER,
             ).set_display_name("Publish predictions")
 
         with dsl.If(drift_check == True, name="drift"):  # noqa: E712 (a KFP condition, not a Python comparison)

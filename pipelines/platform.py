@@ -20,7 +20,7 @@ import copy
 import functools
 from typing import Any, Callable
 
-from kfp import kubernetes
+from kfp import dsl, kubernetes
 
 # KFP internals relied on (kfp 2.17.3; tests/pipelines/test_platform.py fails if they change):
 # - pipeline_context.Pipeline.get_default_pipeline(): the pipeline being built while a pipeline
@@ -28,6 +28,7 @@ from kfp import kubernetes
 # - GraphComponent(component_spec, pipeline_func, display_name, pipeline_config): what
 #   @dsl.pipeline builds; constructing one runs `pipeline_func` to build the graph.
 # - PipelineTask.component_spec.name: the component's name (our file/function name).
+# - PipelineTask.inputs: the dict of arguments the compiler reads when it builds the task's spec.
 from kfp.dsl import pipeline_context
 from kfp.dsl.graph_component import GraphComponent
 from kfp.dsl.pipeline_task import PipelineTask
@@ -35,6 +36,12 @@ from kfp.dsl.pipeline_task import PipelineTask
 from churnops import cpus
 
 CPUS_ENV = cpus.ENV_CPUS
+CACHING_DEFAULT = False
+
+
+def no_platform(component_name: str) -> dict[str, Any]:
+    """The settings of a compile without a platform config: none, so only the defaults (caching off)."""
+    return {}
 
 
 def whole_cpus(quantity: str | int | float) -> int:
@@ -79,20 +86,45 @@ def apply_to_task(task: PipelineTask, settings: dict[str, Any]) -> PipelineTask:
             backoff_factor=retries.get("factor"),
             backoff_max_duration=retries.get("max_backoff"),
         )
-    if "caching" in settings:
-        task.set_caching_options(enable_caching=settings["caching"])
+    # Off unless the platform config turns it on for a step: KFP's cache key is the inputs' URI
+    # strings, never the file's content (kfp backend cacheutils/cache.go GenerateCacheKey, issue 23),
+    # so a cached load or resolve step retrains on last week's data or scores with the old champion.
+    task.set_caching_options(enable_caching=settings.get("caching", CACHING_DEFAULT))
     return task
 
 
 def with_platform(pipeline: GraphComponent, settings_for: Callable[[str], dict[str, Any]]) -> GraphComponent:
     """A copy of `pipeline` whose every task carries `settings_for(<its component's name>)`."""
+    return map_tasks(pipeline, lambda task: apply_to_task(task, settings_for(task.component_spec.name)))
+
+
+# Placeholders only a cluster's KFP driver fills. kfp 2.17.3's local runner fails on them as a task
+# input: kfp/local/placeholder_utils.py resolve_io_placeholders takes `{{$.pipeline_job_schedule_time_utc}}`
+# for an input/output path and convert_placeholder_parts_to_path raises IndexError.
+CLUSTER_ONLY_PLACEHOLDERS = (dsl.PIPELINE_JOB_SCHEDULE_TIME_UTC_PLACEHOLDER, dsl.PIPELINE_JOB_CREATE_TIME_UTC_PLACEHOLDER)
+
+
+def for_local_runner(pipeline: GraphComponent) -> GraphComponent:
+    """A copy of `pipeline` with every cluster-only placeholder input left empty ("": the step then
+    uses what a local run provides, e.g. churnops.core.run_time's run start time)."""
+
+    def clear(task: PipelineTask) -> None:
+        for name, value in task.inputs.items():
+            if isinstance(value, str) and value in CLUSTER_ONLY_PLACEHOLDERS:
+                task.inputs[name] = ""
+
+    return map_tasks(pipeline, clear)
+
+
+def map_tasks(pipeline: GraphComponent, change: Callable[[PipelineTask], Any]) -> GraphComponent:
+    """A copy of `pipeline` rebuilt from its function, `change(task)` applied to every task it creates."""
     body = pipeline.pipeline_func
 
     @functools.wraps(body)  # keeps the signature, annotations and defaults KFP reads
     def configured(*args: Any, **kwargs: Any) -> Any:
         outputs = body(*args, **kwargs)
         for task in pipeline_context.Pipeline.get_default_pipeline().tasks.values():
-            apply_to_task(task, settings_for(task.component_spec.name))
+            change(task)
         return outputs
 
     info = pipeline.pipeline_spec.pipeline_info

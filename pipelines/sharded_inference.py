@@ -28,6 +28,8 @@ def sharded_inference_pipeline(
     mlflow_tracking_uri: str = defaults.CLUSTER_TRACKING_URI,
     chunk_rows: int = defaults.CHUNK_ROWS,
     max_rejected_fraction: float = defaults.MAX_REJECTED_FRACTION,
+    max_unseen_fraction: float = defaults.MAX_UNSEEN_FRACTION,
+    allow_blank_columns: bool = False,
     mlflow_experiment_name: str = defaults.EXPERIMENT,
     drift_check: bool = True,
     drift_thresholds: dict = defaults.DRIFT_THRESHOLDS,  # noqa: B006 (KFP reads the default from the signature)
@@ -41,12 +43,14 @@ def sharded_inference_pipeline(
 
     1. resolve_model: `model_uri` -> one concrete version (every shard scores with it).
     2. plan_shards: the files `input_uri` names (a glob like gs://b/in/part-*.csv, or a folder or
-       prefix ending in /; local, s3:// or gs://), sorted, each with its part under `output_uri`.
+       prefix ending in /; local, s3:// or gs://), sorted, each with its part under this run's own
+       prefix `<output_uri>/batches/<batch>/`.
     3. Per shard, a dsl.ParallelFor (SHARD_PARALLELISM at once): batch_predict streams the file
-       `chunk_rows` at a time; publish_predictions writes `<output_uri>/part-NNNNN.csv` whole
-       or not at all (rejected rows beside it).
-    4. write_manifest: `<output_uri>/manifest.json`, every part with its row counts, written
-       last: its presence means every part is complete.
+       `chunk_rows` at a time; publish_predictions writes `<output_uri>/batches/<batch>/part-NNNNN.csv`
+       whole or not at all (rejected rows beside it).
+    4. write_manifest: `<output_uri>/manifest.json`, every part with its row counts, replaced
+       last and atomically: that publishes the batch. A reader of the manifest sees the parts of
+       one run; a run that fails earlier leaves the published manifest and parts as they were.
     5. check_sharded_drift (when `drift_check`): the whole input (every shard) and every part's
        scores, as the manifest lists them, against the version's reference profile, in one check
        (one verdict, one MLflow run; why not per shard: churnops.steps.check_drift.run_sharded).
@@ -66,7 +70,8 @@ def sharded_inference_pipeline(
             mlflow_tracking_uri=mlflow_tracking_uri,
         ).set_display_name("Resolve model version")
 
-        plan = plan_shards(input_uri=input_uri, output_uri=output_uri).set_display_name("Plan shards")
+        plan = plan_shards(input_uri=input_uri, output_uri=output_uri,
+                           scheduled_time=dsl.PIPELINE_JOB_SCHEDULE_TIME_UTC_PLACEHOLDER).set_display_name("Plan shards")
 
         with dsl.ParallelFor(plan.output, parallelism=SHARD_PARALLELISM, name="shards") as shard:
             scored = batch_predict(
@@ -74,6 +79,8 @@ def sharded_inference_pipeline(
                 input_uri=shard.input_uri,
                 chunk_rows=chunk_rows,
                 max_rejected_fraction=max_rejected_fraction,
+                max_unseen_fraction=max_unseen_fraction,
+                allow_blank_columns=allow_blank_columns,
             ).set_display_name("Score shard")
             part = publish_predictions(
                 predictions=scored.outputs["predictions"],
@@ -86,6 +93,7 @@ def sharded_inference_pipeline(
             shards=plan.output,
             output_uri=output_uri,
             model=resolved.outputs["model"],
+            scheduled_time=dsl.PIPELINE_JOB_SCHEDULE_TIME_UTC_PLACEHOLDER,
         ).set_display_name("Write manifest")
 
         with dsl.If(drift_check == True, name="drift"):  # noqa: E712 (a KFP condition, not a Python comparison)

@@ -1,4 +1,4 @@
-"""Screenshots of the MLflow UI as a churnops user sees it: runs list, a run page, the model version page.
+"""Screenshots of the MLflow UI as a churnops user sees it: runs list, a run page, the champion's version page, the model page.
 
     .venv/bin/python scripts/ui_screenshots.py [--home DIR] [--out build/screenshots] [--assistant-default]
 
@@ -47,7 +47,7 @@ WIDTH, HEIGHT = 1440, 1000  # "without scrolling" means within this viewport
 RENDER_SECONDS = 60  # how long a page may take to show everything expected
 ASSISTANT_CLOSED = {"mlflow.assistant.fab.autoOpenedOnFirstLoad_v1": "true", "mlflow.assistant.panelOpen_v1": "false"}
 ASSISTANT_PANEL_TEXT = "Ask questions about your experiments"  # the open panel's empty state
-REQUIRED_ABOVE_FOLD = {"model-version": ("champion", "status")}
+REQUIRED_ABOVE_FOLD = {"model-version": ("champion", "status"), "model": ("champion sentence",)}
 
 
 def free_port() -> int:
@@ -62,6 +62,7 @@ def pages(base: str, experiment_id: str, run_id: str, version: str) -> dict[str,
         "runs-list": f"{base}/#/experiments/{experiment_id}/runs?{view}",
         "run-page": f"{base}/#/experiments/{experiment_id}/runs/{run_id}?{view}",
         "model-version": f"{base}/#/models/{MODEL}/versions/{version}?{view}",
+        "model": f"{base}/#/models/{MODEL}?{view}",
     }
 
 
@@ -265,19 +266,21 @@ def main(argv: list[str] | None = None) -> int:
     port = free_port()
     ui = subprocess.Popen([sys.executable, "-m", "churnops", "mlflow", "ui", "--port", str(port)], cwd=REPO,
                           env={**os.environ, "CHURNOPS_HOME": str(home)}, start_new_session=True)
-    status = version.tags.get(names.TAG_STATUS, "").upper()
+    dataset = run.data.tags.get(names.RUN_TAG_DATASET, "churn_synthetic").split("@")[0]
     expected = {
-        "runs-list": {"run name": {"text": run.info.run_name}, "dataset": {"text": "churn_synthetic"}},
-        "run-page": {"dataset": {"text": "churn_synthetic"},
+        "runs-list": {"run name": {"text": run.info.run_name}, "dataset": {"text": dataset}},
+        "run-page": {"dataset": {"text": dataset},
                      "kfp run": {"text": run.data.tags.get(names.RUN_TAG_KFP_RUN_ID, "kfp.run_id")}},
         "model-version": {
             # the alias chip of the version header (MLflow renders it with the alias as its title)
             "champion": {"selector": f'[title="{names.ALIAS_CHAMPION}"][data-component-id*="aliastag"]'},
-            # the gate's description starts with the status and verdict (promote_model.version_description)
-            "status": {"text": f"{status} - PROMOTED to champion"},
-            "description": {"text": "trained on churn_synthetic"},
+            # every alias move rewrites the description, the role first (churnops.core.narrative)
+            "status": {"text": "CHAMPION since "},
+            "description": {"text": f"v{version.version} trained on "},
             "status tag": {"selector": f'tr[data-row-key="{names.TAG_STATUS}"]'},
         },
+        # the registered model's description opens with the current champion, also after a rollback
+        "model": {"champion sentence": {"text": f"Champion: v{version.version} since "}},
     }
     local_storage = {} if args.assistant_default else ASSISTANT_CLOSED
     report = {}

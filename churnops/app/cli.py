@@ -7,15 +7,106 @@ A failure exits non-zero with a one-paragraph error, and a traceback only with -
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
 import os
+import re
 import sys
 import traceback
 from pathlib import Path
+from urllib.parse import urlparse
 
 from churnops import defaults, names
 from churnops.core.search_space import MODEL_TYPES, SEARCH  # standard library only: cheap for --help
 from churnops.errors import ChurnopsError
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse that says "did you mean" for a mistyped flag or command (Python 3.11's has no suggestions).
+
+    `argv`: the command line being parsed, set by main(): an unknown flag is reported by the top
+    parser, and the suggestions come from the options of the (sub)command the line names."""
+
+    argv: list[str] = []
+
+    def error(self, message: str):
+        hint = suggestion(self, message, self.argv)
+        super().error(f"{message}; did you mean {hint}?" if hint else message)
+
+
+def suggestion(parser: argparse.ArgumentParser, message: str, argv: list[str]) -> str:
+    """The close match of what argparse refused: an unknown flag of the command used, or a command name."""
+    if match := re.search(r"invalid choice: '([^']*)' \(choose from (.*)\)$", message):
+        close = difflib.get_close_matches(match.group(1), re.findall(r"'([^']*)'", match.group(2)), n=1, cutoff=0.6)
+        return repr(close[0]) if close else ""
+    if not message.startswith("unrecognized arguments: "):
+        return ""
+    command = parser
+    for token in argv:  # descend into the subcommands the line names
+        chosen = [action.choices[token] for action in command._actions  # noqa: SLF001 (argparse has no public walk)
+                  if isinstance(action, argparse._SubParsersAction) and token in action.choices]  # noqa: SLF001
+        if chosen:
+            command = chosen[0]
+    options = [option for action in command._actions for option in action.option_strings]  # noqa: SLF001
+    hints = {token: close[0] for token in message.removeprefix("unrecognized arguments: ").split()
+             if token.startswith("--") and (close := difflib.get_close_matches(token.split("=", 1)[0], options, n=1))}
+    if len(hints) == 1:
+        return next(iter(hints.values()))
+    return ", ".join(f"{close} for {token}" for token, close in hints.items())
+
+
+def shown(uri: str) -> str:
+    """A URI as the opening line prints it: without a user or password."""
+    parsed = urlparse(uri)
+    if parsed.scheme and "@" in parsed.netloc:
+        return parsed._replace(netloc=parsed.netloc.rsplit("@", 1)[1]).geturl()
+    return uri
+
+
+def opening_line(args: argparse.Namespace) -> str:
+    """What the command is about to do, printed before its heavy imports (MLflow, KFP: seconds)."""
+    uri = getattr(args, "tracking_uri", None)
+    store = f"tracking server {shown(uri)}" if uri else "embedded store " + os.environ.get("CHURNOPS_HOME", ".churnops")
+    command = args.command
+    if command == "train":
+        return f"churnops train: {shown(args.dataset)} -> {args.model_name} on the {store}"
+    if command == "predict":
+        return f"churnops predict: {shown(args.input)} with {args.model_uri} -> {args.output} on the {store}"
+    if command == "models":
+        return f"churnops models {args.models_command}: {args.model_name} on the {store}"
+    if command == "serve":
+        return f"churnops serve: {args.model_uri} from the {store}, on http://{args.host}:{args.port} when loaded"
+    if command == "compile":
+        return f"churnops compile: every pipeline -> {args.output_dir}"
+    if command == "sync":
+        return f"churnops sync: {args.config}" + (" (check only)" if args.check else "")
+    return f"churnops {command} {getattr(args, 'mlflow_command', '')}: starting".replace("  ", " ")
+
+
+def quiet_libraries() -> None:
+    """No MLflow warning or INFO line in churnops' output (--verbose keeps them): they name internals
+    (pyfunc type hints, database migrations) an operator cannot act on, some with raw terminal colours.
+
+    By the warning's source, not a filter: MLflow raises some inside its own `catch_warnings()` with
+    `simplefilter("once")` (mlflow/utils/annotations.py filter_user_warnings_once), which a filter
+    installed here cannot override; `catch_warnings` keeps the `showwarning` it finds."""
+    import logging
+    import warnings
+
+    for logger in ("mlflow", "alembic"):
+        logging.getLogger(logger).setLevel(logging.WARNING)
+    show = warnings.showwarning
+    if getattr(show, "churnops_quiet", False):  # main() ran before in this process (tests, the e2e cli fixture)
+        return
+
+    def shown_unless_mlflow(message, category, filename, lineno, file=None, line=None):
+        package = getattr(sys.modules.get("mlflow"), "__file__", None)  # imported if it is the source
+        if (package and str(filename).startswith(os.path.dirname(package) + os.sep)) or "\x1b[" in str(message):
+            return
+        show(message, category, filename, lineno, file, line)
+
+    shown_unless_mlflow.churnops_quiet = True
+    warnings.showwarning = shown_unless_mlflow
 
 
 def _add_tracking(parser: argparse.ArgumentParser) -> None:
@@ -122,7 +213,7 @@ def _add_models(commands) -> None:
     listing = action("list", "versions with aliases, validation status, key metrics (also on the champion's holdout rows), "
                              "source run, created time")
     listing.add_argument("--no-rescore", action="store_true",
-                         help="skip scoring every version on the champion's holdout (champion_set_roc_auc)")
+                         help="skip scoring every version on the champion's holdout rows (roc_auc_on_champion_rows)")
     compare = action("compare", "a version against the champion on the champion's holdout rows: metrics with "
                                 "intervals, curves, calibration, disagreements, the decision (printed, MLflow artifact, HTML)")
     compare.add_argument("--version", help="version number (default: the latest)")
@@ -145,7 +236,7 @@ def _add_models(commands) -> None:
 def build_parser() -> argparse.ArgumentParser:
     import churnops
 
-    parser = argparse.ArgumentParser(prog="churnops", description=__doc__.splitlines()[0])
+    parser = Parser(prog="churnops", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"churnops {churnops.__version__}")
     parser.add_argument("--verbose", action="store_true", help="stream step logs and show tracebacks")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -191,6 +282,11 @@ def build_parser() -> argparse.ArgumentParser:
                          help="rows scored at a time (default: %(default)s)")
     predict.add_argument("--max-rejected-fraction", type=float, default=defaults.MAX_REJECTED_FRACTION,
                          help="fail when more than this share of rows have unparseable numbers (default: %(default)s)")
+    predict.add_argument("--max-unseen-fraction", type=float, default=defaults.MAX_UNSEEN_FRACTION,
+                         help="fail when more than this share of rows hold category values the model never saw; "
+                              "fewer are scored, counted and named (default: %(default)s)")
+    predict.add_argument("--allow-blank-columns", action="store_true",
+                         help="score even when a feature column is blank on every row (imputed for all of them)")
     predict.add_argument("--json", action="store_true", help="print one JSON object with the result on stdout")
     predict.add_argument("--verbose", action="store_true", help=argparse.SUPPRESS)
     _add_drift(predict)
@@ -206,6 +302,16 @@ def build_parser() -> argparse.ArgumentParser:
                        help="how often to ask the registry whether the alias moved (default: %(default)s)")
     serve.add_argument("--start-wait-seconds", type=float, default=defaults.SERVE_START_WAIT_SECONDS,
                        help="how long to wait for the tracking server at start (default: %(default)s)")
+    serve.add_argument("--max-body-bytes", type=int, default=None,
+                       help="largest request body accepted, else 413 (default: the replica's memory / "
+                            f"{defaults.SERVE_BODY_MEMORY_DIVISOR}, at most {defaults.SERVE_MAX_BODY_BYTES_CAP >> 20} MiB)")
+    serve.add_argument("--max-rows", type=int, default=defaults.SERVE_MAX_ROWS,
+                       help="most rows per request, else 413 (default: %(default)s)")
+    serve.add_argument("--enable-model-repository", action="store_true",
+                       help="mount kserve's model load/unload routes (off: anyone who reaches them can stop the model)")
+    serve.add_argument("--enable-docs", action="store_true", help="mount /docs and /openapi.json")
+    serve.add_argument("--access-log", action="store_true",
+                       help="log one JSON line per request (time, method, path, status, client); default: none")
     serve.add_argument("--verbose", action="store_true", help=argparse.SUPPRESS)
 
     _add_models(commands)
@@ -251,12 +357,32 @@ def load_search_space(path: Path | None) -> list | None:
         raise ChurnopsError(f"Search space file {path} is not valid JSON/YAML ({exc}). Fix its syntax.") from None
 
 
+def probe_tracking(args: argparse.Namespace) -> None:
+    """A --tracking-uri that does not answer fails a command a person waits on within seconds
+    (interactive_wait_seconds), before its imports and its work; pipeline steps and `serve` are patient."""
+    if args.tracking_uri:
+        from churnops.registry.tracking import interactive_wait_seconds, wait_for_server
+
+        wait_for_server(args.tracking_uri, timeout=interactive_wait_seconds())
+
+
 def cmd_train(args: argparse.Namespace) -> int:
+    from churnops.core.parameters import resolve_training_request
+    from churnops.core.promotion import Policy
+
+    policy = Policy(dict(args.min_metric) or dict(defaults.PROMOTION_THRESHOLDS), args.promotion_metric, args.tolerance,
+                    min_test_rows=args.min_test_rows, min_class_rows=args.min_class_rows)
+    hyperparameters = dict(args.param) if args.param else None
+    search_space = load_search_space(args.search_space)
+    search_budget = {"strategy": args.search_strategy, "max_rows": args.search_max_rows}
+    # Every parameter problem before the tracking server is contacted (runs.train checks the same again).
+    resolve_training_request(args.model_type, hyperparameters, args.test_size, args.cv_folds, args.decision_threshold,
+                             search_budget, search_space, policy)
+    probe_tracking(args)
     from churnops.app import warm_executor
 
     warm_executor.start_if_warm()  # its imports overlap this process's own (and the store's opening)
     from churnops.app import runs
-    from churnops.core.promotion import Policy
 
     result = runs.train(
         args.dataset,
@@ -267,16 +393,15 @@ def cmd_train(args: argparse.Namespace) -> int:
         positive_label=args.positive_label,
         test_size=args.test_size,
         model_type=args.model_type,
-        hyperparameters=dict(args.param) if args.param else None,
+        hyperparameters=hyperparameters,
         random_state=args.random_state,
         decision_threshold=args.decision_threshold,
-        policy=Policy(dict(args.min_metric) or dict(defaults.PROMOTION_THRESHOLDS), args.promotion_metric, args.tolerance,
-                      min_test_rows=args.min_test_rows, min_class_rows=args.min_class_rows),
+        policy=policy,
         force=args.force,
         verbose=args.verbose,
-        search_space=load_search_space(args.search_space),
+        search_space=search_space,
         cv_folds=args.cv_folds,
-        search_budget={"strategy": args.search_strategy, "max_rows": args.search_max_rows},
+        search_budget=search_budget,
     )
     if args.json:
         print(json.dumps(result, sort_keys=True))
@@ -290,7 +415,8 @@ def cmd_train(args: argparse.Namespace) -> int:
             print(f"  model: {runs.describe_selection(result['selection'])}")
         print(f"  holdout: {metrics}")
         print(f"  validation: {validation_line(result)}")
-        print(f"  promoted: {'yes' if result['promoted'] else 'no'}; aliases: {result['aliases']}")
+        moved = ", ".join(f"{alias} v{version}" for alias, version in sorted(result["aliases"].items()))
+        print(f"  promoted: {'yes' if result['promoted'] else 'no'}; aliases: {moved or 'none'}")
         print(f"  tracking: {result['tracking_uri']}")
     return 0
 
@@ -308,6 +434,7 @@ def validation_line(result: dict) -> str:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
+    probe_tracking(args)
     from churnops.app import warm_executor
 
     warm_executor.start_if_warm()  # its imports overlap this process's own (and the store's opening)
@@ -320,6 +447,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
         tracking_uri=args.tracking_uri,
         chunk_rows=args.chunk_rows,
         max_rejected_fraction=args.max_rejected_fraction,
+        max_unseen_fraction=args.max_unseen_fraction,
+        allow_blank_columns=args.allow_blank_columns,
         verbose=args.verbose,
         drift=drift_options(args),
     )
@@ -330,6 +459,9 @@ def cmd_predict(args: argparse.Namespace) -> int:
               f"({args.model_uri}) -> {result['output']}")
         if result["rejected"]:
             print(f"  rejected {result['rejected']} rows with unparseable values -> {result['rejections']}")
+        if result["unseen_category_rows"]:
+            print(f"  WARNING: {result['unseen_category_rows']} rows hold category values the model never saw, scored as "
+                  f"if the column were empty: {result['unseen_category_values']}", file=sys.stderr)
         if result.get("drift"):
             drift = result["drift"]
             features = f" ({', '.join(drift['drifted_features'])})" if drift["drifted_features"] else ""
@@ -350,25 +482,39 @@ def drift_options(args: argparse.Namespace):
                         retrain_window_seconds=args.retrain_window_seconds)
 
 
+ALIAS_COMMANDS = ("promote", "rollback")  # the `churnops models` commands that move aliases
+
+
+def report_recovery(recovered: dict | None) -> None:
+    if recovered and recovered.get("discarded"):
+        print(f"churnops models: discarded an interrupted {recovered['what']} (journal {recovered['id']}): its aliases "
+              "were moved since; audited on the version", file=sys.stderr)
+    elif recovered:
+        print(f"churnops models: finished an interrupted {recovered['what']} (journal {recovered['id']}) "
+              "before this command; audited on the version", file=sys.stderr)
+
+
 def cmd_models(args: argparse.Namespace) -> int:
+    from churnops.registry.tracking import churnops_home, connect, embedded_tracking_uri, interactive_wait_seconds
+
+    uri = args.tracking_uri or embedded_tracking_uri(churnops_home())
+    connect(uri, wait=interactive_wait_seconds())  # probes a server before MLflow is imported
     import mlflow
 
     from churnops.app import views
     from churnops.registry import aliases, journal
-    from churnops.registry.tracking import churnops_home, connect, embedded_tracking_uri
 
-    uri = args.tracking_uri or embedded_tracking_uri(churnops_home())
-    connect(uri)
     client = mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
     actor = args.by if getattr(args, "by", None) else aliases.default_actor()
-    recovered = journal.recover(client, args.model_name, f"churnops models: {actor}")
-    if recovered:
-        print(f"churnops models: finished an interrupted {recovered['what']} (journal {recovered['id']}) "
-              "before this command; audited on the version", file=sys.stderr)
+    if args.models_command in ALIAS_COMMANDS:  # a read-only command never writes, recovery included
+        report_recovery(journal.recover(client, args.model_name, f"churnops models: {actor}"))
+    elif (pending := journal.read(client, args.model_name)) is not None:
+        print(f"churnops models: note: an interrupted {pending['what']} (journal {pending['id']}) is pending; the "
+              "next promote, rollback or training finishes it", file=sys.stderr)
     if args.models_command == "list":
-        rows = views.list_versions(client, args.model_name, rescore=not args.no_rescore)
-        print(json.dumps({"model_name": args.model_name, "versions": rows}, sort_keys=True) if args.json
-              else views.format_table(rows))
+        listing = views.list_versions(client, args.model_name, rescore=not args.no_rescore,
+                                      cache=churnops_home() / "cache" / "champion-rows-scores.json")
+        print(json.dumps(listing, sort_keys=True) if args.json else views.format_table(listing))
         return 0
     if args.models_command == "compare":
         from churnops.app import compare
@@ -445,11 +591,23 @@ def cmd_mlflow(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from churnops.registry.tracking import churnops_home, embedded_tracking_uri
-    from churnops.serving import server
+    import importlib.util
 
+    if importlib.util.find_spec("kserve") is None:
+        raise ChurnopsError("churnops serve needs the online-serving extra (the KServe model server), which is not "
+                            "installed in this environment. Install it with `make serve-setup`, then rerun.")
+    from churnops.registry.tracking import churnops_home, embedded_tracking_uri
+    from churnops.serving import exposure, server
+
+    try:
+        limit = exposure.default_max_body_bytes() if args.max_body_bytes is None else args.max_body_bytes
+        exposed = exposure.Exposure(limit, args.max_rows,
+                                    model_repository=args.enable_model_repository, docs=args.enable_docs)
+    except ValueError as exc:
+        raise server.ServingError(str(exc)) from None
     server.run(args.model_uri, args.tracking_uri or embedded_tracking_uri(churnops_home()), host=args.host,
-               port=args.port, poll_seconds=args.poll_seconds, start_wait_seconds=args.start_wait_seconds)
+               port=args.port, poll_seconds=args.poll_seconds, start_wait_seconds=args.start_wait_seconds,
+               exposure=exposed, access_log=args.access_log)
     return 0
 
 
@@ -464,7 +622,12 @@ HANDLERS = {"train": cmd_train, "predict": cmd_predict, "models": cmd_models, "c
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    parser.argv = list(sys.argv[1:] if argv is None else argv)
+    args = parser.parse_args(parser.argv)
+    print(opening_line(args), file=sys.stderr, flush=True)  # within a second, before MLflow/KFP are imported
+    if not args.verbose:
+        quiet_libraries()
     try:
         return HANDLERS[args.command](args)
     except ChurnopsError as exc:

@@ -23,7 +23,7 @@ from kfp import compiler
 import components
 from churnops.app.platform_config import load_platform_config
 from pipelines import PIPELINES
-from pipelines.platform import with_platform
+from pipelines.platform import no_platform, with_platform
 
 # `#    <name>: <type> [Default: <python literal>]`, as extract_comments_from_pipeline_spec writes it.
 _DEFAULT_LINE = re.compile(r"^(?P<head>#    [^:\n]+: \w+ \[Default: )(?P<value>.*)\]$")
@@ -69,10 +69,9 @@ def compile_pipeline(pipeline, path: Path) -> Path:
 
 
 def compile_all(output_dir: Path, platform: Path | None = None) -> list[Path]:
-    """Every pipeline; with `platform` (config/platform/<env>.yaml), its settings on every task."""
-    if platform is not None:
-        config = load_platform_config(platform, components.__all__)
-        pipelines = {name: with_platform(pipeline, config.for_step) for name, pipeline in PIPELINES.items()}
-    else:
-        pipelines = dict(PIPELINES)
+    """Every pipeline; with `platform` (config/platform/<env>.yaml), its settings on every task.
+    Without one, every task still has caching off (pipelines.platform.CACHING_DEFAULT), as on every
+    compile path: a pipeline compiled here and uploaded by hand must not reuse last week's split."""
+    settings_for = load_platform_config(platform, components.__all__).for_step if platform is not None else no_platform
+    pipelines = {name: with_platform(pipeline, settings_for) for name, pipeline in PIPELINES.items()}
     return [compile_pipeline(pipeline, output_dir / f"{name}.yaml") for name, pipeline in pipelines.items()]

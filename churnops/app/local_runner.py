@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import builtins
 import contextlib
+import functools
 import io
 import json
 import logging
@@ -24,10 +25,13 @@ from pathlib import Path
 from typing import Any, Callable, TextIO
 
 from kfp import local
+from kfp.dsl.graph_component import GraphComponent
 
 from churnops import cpus, names
 from churnops.app import warm_executor
+from churnops.core import run_time
 from churnops.errors import ChurnopsError
+from pipelines.platform import for_local_runner
 
 LOCAL_PARALLEL_TASKS = 2  # kfp.local's cap on tasks at once (see run_locally)
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -36,6 +40,11 @@ ANSI = re.compile(r"\x1b\[[0-9;]*m")
 # run itself and its result are unaffected.
 STARTED = re.compile(r"Executing task '([\w-]+)'")
 FINISHED = re.compile(r"Task '([\w-]+)' finished with status (\w+)")
+# kfp.local logs a finished task's outputs after its status line: `Task 'x' outputs:`, then
+# `    Output: {...}` (a dict output as its Python repr). A search family's output starts with its
+# model_type, which names the family on the finish line of tasks that run in a ParallelFor.
+OUTPUTS = re.compile(r"Task '([\w-]+)' outputs:")
+OUTPUT_FAMILY = re.compile(r"^\s+Output: \{'model_type': '([\w-]+)'")
 # A step's own progress line (names.PROGRESS_PREFIX): forwarded to stderr as it comes.
 STEP_PROGRESS = re.compile(re.escape(names.PROGRESS_PREFIX) + r"(.+)$")
 # The last line of a failed step's traceback when churnops raised a user-facing error.
@@ -53,6 +62,7 @@ class ProgressLog(io.TextIOBase):
         # A ParallelFor runs several tasks of one name at once: a queue of start times per name.
         self.started: dict[str, list[float]] = {}
         self._pending = ""
+        self._finished: list[str] = []  # a finish line waiting for the task's outputs (its family), then the line
         # kfp.local runs a ParallelFor's tasks in threads that print here at once. A TextIOWrapper is
         # not thread-safe: concurrent writes put bytes of freed memory into the run log (seen: pointer
         # values after a step's traceback, so reading the log back for the error failed on invalid
@@ -81,6 +91,14 @@ class ProgressLog(io.TextIOBase):
     def _on_line(self, line: str) -> None:
         if self.verbose:
             return
+        if self._finished:
+            if OUTPUTS.search(line) and len(self._finished) == 1:
+                self._finished.append(line)
+                return
+            family = OUTPUT_FAMILY.match(line) if len(self._finished) == 2 else None
+            self.finish_pending(f" {family.group(1)}" if family else "")
+            if family:
+                return
         if match := STARTED.search(line):
             self.started.setdefault(match.group(1), []).append(time.monotonic())
             self.progress.write(f"churnops: {match.group(1)} ...\n")
@@ -90,8 +108,15 @@ class ProgressLog(io.TextIOBase):
             name, status = match.groups()
             starts = self.started.get(name) or [time.monotonic()]
             seconds = time.monotonic() - starts.pop(0)
-            self.progress.write(f"churnops: {name} {status.lower()} ({seconds:.1f}s)\n")
+            self._finished = [f"churnops: {name}{{family}} {status.lower()} ({seconds:.1f}s)\n"]
         self.progress.flush()
+
+    def finish_pending(self, family: str = "") -> None:
+        """Write a held finish line, with the family a search task scored (`score-model-family random_forest`)."""
+        if self._finished:
+            self.progress.write(self._finished[0].format(family=family))
+            self._finished = []
+            self.progress.flush()
 
 
 def step_error(log_text: str) -> str | None:
@@ -102,6 +127,13 @@ def step_error(log_text: str) -> str | None:
             if match := pattern.match(line):
                 return match.group(2).strip()
     return None
+
+
+@functools.lru_cache(maxsize=None)
+def local_variant(pipeline: Callable[..., Any]) -> Callable[..., Any]:
+    """The pipeline as kfp.local can run it: cluster-only placeholders left empty
+    (pipelines.platform.for_local_runner); built once per pipeline in a process."""
+    return for_local_runner(pipeline) if isinstance(pipeline, GraphComponent) else pipeline
 
 
 def run_locally(
@@ -136,6 +168,8 @@ def run_locally(
     # kfp 2.17.3 runs at most two ParallelFor tasks at once (kfp/local/orchestrator/
     # enhanced_dag_orchestrator.py, conservative_max = 2 in ParallelExecutor.__init__).
     os.environ[cpus.ENV_CONCURRENT_TASKS] = str(LOCAL_PARALLEL_TASKS)
+    # {scheduled_time} of this run's output URIs, the same in every step (churnops.core.run_time)
+    os.environ[names.ENV_RUN_TIME] = datetime.now(timezone.utc).strftime(run_time.FORMAT)
     local.init(
         # use_venv=False: steps run in this interpreter, where churnops and kfp are installed,
         # so no step pip-installs anything (the components set install_kfp_package=False).
@@ -162,13 +196,14 @@ def run_locally(
                 # feature, and the steps deliberately run in this interpreter, not the image.
                 warnings.filterwarnings("ignore", message=".*have no effect in the current local runner.*")
                 warnings.filterwarnings("ignore", message=".*custom or non-Python base image.*")
-                task = pipeline(**arguments)
+                task = local_variant(pipeline)(**arguments)
         except RuntimeError as exc:
             stream.flush()
             # errors="replace": a step's own output need not be UTF-8; the error line is found anyway
             detail = step_error(log_path.read_text(encoding="utf-8", errors="replace")) or str(exc)
             raise ChurnopsError(f"{detail} (pipeline {pipeline.name} failed; full log: {log_path})") from exc
         finally:
+            stream.finish_pending()
             builtins.print = real_print
             root.handlers[:] = real_handlers
             root.setLevel(real_level)

@@ -6,6 +6,7 @@ against the embedded MLflow store or any tracking URI.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -14,25 +15,26 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import mlflow
 
 from churnops import defaults, names
 from churnops.app.local_runner import run_locally
 from churnops.app.views import training_summary
+from churnops.core import secrets
 from churnops.core.data import encode_target
 from churnops.core.data import fingerprint as dataset_sha256
-from churnops.core.estimators import check_hyperparameters
 from churnops.core.fingerprint import training_fingerprint
-from churnops.core.parameters import training_parameter_problems
+from churnops.core.parameters import resolve_training_request
 from churnops.core.promotion import ACTION_PROMOTE, Policy
-from churnops.core.search_space import DEFAULT_SEARCH_SPACE, SEARCH, check_search_space, search_settings
+from churnops.core.search_space import search_settings
 from churnops.errors import ChurnopsError
 from churnops.registry import journal, profiles
 from churnops.registry.tracking import churnops_home, connect, embedded_tracking_uri, sweep_stale_runs
 from churnops.registry.versions import find_by_fingerprint
 from churnops.storage.datasets import local_path, read_dataset, write_error
+from churnops.storage.uris import check_credentials
 from pipelines.inference import inference_pipeline
 from pipelines.training import training_pipeline
 
@@ -43,7 +45,37 @@ def absolute_dataset_uri(dataset: str) -> str:
     return str(Path(path).resolve()) if path is not None else dataset
 
 
-def train(
+@contextlib.contextmanager
+def recorded_uri(uri: str, flag: str) -> Iterator[str]:
+    """The URI the steps are given and everything records: `uri` redacted (churnops.core.secrets).
+
+    Its credentials, if any, reach this process's reads and the step processes through
+    names.ENV_URI_CREDENTIALS only while the run lasts: a pipeline parameter is printed by KFP's
+    executor in every step log and kept in KFP's records."""
+    check_credentials(uri, flag)
+    recorded = secrets.redact(uri)
+    if recorded == uri:
+        yield uri
+        return
+    before = os.environ.get(names.ENV_URI_CREDENTIALS)
+    mapping = json.loads(before) if before else {}
+    os.environ[names.ENV_URI_CREDENTIALS] = json.dumps({**mapping, recorded: uri})
+    try:
+        yield recorded
+    finally:
+        if before is None:
+            os.environ.pop(names.ENV_URI_CREDENTIALS, None)
+        else:
+            os.environ[names.ENV_URI_CREDENTIALS] = before
+
+
+def train(dataset: str, **options) -> dict[str, Any]:
+    """`churnops train`: see _train. A dataset URI with credentials reaches the steps redacted (recorded_uri)."""
+    with recorded_uri(absolute_dataset_uri(dataset), "--dataset") as recorded:
+        return _train(recorded, **options)
+
+
+def _train(
     dataset: str,
     *,
     tracking_uri: str | None = None,
@@ -74,34 +106,13 @@ def train(
     Idempotent: when a version with the same fingerprint (dataset content + parameters + code)
     exists, nothing runs and that version is returned with `promoted: False`, unless `force`.
     """
-    problems = training_parameter_problems({
-        "model_type": model_type or ("logistic_regression" if hyperparameters else SEARCH),
-        "hyperparameters": hyperparameters or {}, "test_size_ratio": test_size, "search_cv_folds": cv_folds,
-        "decision_threshold": decision_threshold, "search_budget": {**defaults.SEARCH_BUDGET, **(search_budget or {})},
-        **({"promotion_thresholds": dict(policy.thresholds), "promotion_metric": policy.primary_metric,
-            "promotion_min_test_rows": policy.min_test_rows, "promotion_min_class_rows": policy.min_class_rows}
-           if policy else {}),
-    })
-    if problems:  # the rules --check and the pipeline apply, before any step runs
-        raise ChurnopsError("Invalid training parameters: " + "; ".join(problems) + ".")
-    model_type = model_type or ("logistic_regression" if hyperparameters else SEARCH)
-    search_budget = {**defaults.SEARCH_BUDGET, **(search_budget or {})}
-    search_space = check_search_space(search_space if search_space is not None else DEFAULT_SEARCH_SPACE)
-    if model_type == SEARCH:
-        if hyperparameters:
-            raise ChurnopsError(
-                "Hyperparameters apply to one named model, not to the candidate search (--model-type auto). "
-                "Name the model with --model-type, or put the settings in a search space file (--search-space)."
-            )
-        hyperparameters = {}
-    else:
-        hyperparameters = hyperparameters if hyperparameters is not None else defaults.HYPERPARAMETERS.get(model_type, {})
-        check_hyperparameters(model_type, hyperparameters)  # refuse a bad model config before any step runs
+    model_type, hyperparameters, search_space, search_budget = resolve_training_request(
+        model_type, hyperparameters, test_size, cv_folds, decision_threshold, search_budget, search_space, policy)
     home = home or churnops_home()
     tracking_uri = tracking_uri or embedded_tracking_uri(home)
     connect(tracking_uri)  # fail fast on an unreachable server, before any step starts
     policy = policy or Policy()
-    dataset_uri = absolute_dataset_uri(dataset)
+    dataset_uri = dataset  # absolute and redacted by train()
     started = time.monotonic()
     started_ms = int(time.time() * 1000)
     # The pipeline checks again at registration (scheduled runs, races); checking here first
@@ -219,7 +230,13 @@ def rejections_path_for(output: Path) -> Path:
     return output.with_name(f"{output.stem}.rejected{output.suffix or '.csv'}")
 
 
-def predict(
+def predict(model_uri: str, input_uri: str, output: str, **options) -> dict[str, Any]:
+    """`churnops predict`: see _predict. An input URI with credentials reaches the steps redacted (recorded_uri)."""
+    with recorded_uri(absolute_dataset_uri(input_uri), "--input") as recorded:
+        return _predict(model_uri, recorded, output, **options)
+
+
+def _predict(
     model_uri: str,
     input_uri: str,
     output: str,
@@ -227,6 +244,8 @@ def predict(
     tracking_uri: str | None = None,
     chunk_rows: int = defaults.CHUNK_ROWS,
     max_rejected_fraction: float = defaults.MAX_REJECTED_FRACTION,
+    max_unseen_fraction: float = defaults.MAX_UNSEEN_FRACTION,
+    allow_blank_columns: bool = False,
     home: Path | None = None,
     verbose: bool = False,
     drift: DriftOptions | None = None,
@@ -246,10 +265,12 @@ def predict(
         inference_pipeline,
         {
             "model_uri": model_uri,
-            "input_uri": absolute_dataset_uri(input_uri),
+            "input_uri": input_uri,  # absolute and redacted by predict()
             "mlflow_tracking_uri": tracking_uri,
             "chunk_rows": chunk_rows,
             "max_rejected_fraction": max_rejected_fraction,
+            "max_unseen_fraction": max_unseen_fraction,
+            "allow_blank_columns": allow_blank_columns,
             **(drift or DriftOptions(enabled=False)).parameters(),
         },
         home,
@@ -260,6 +281,8 @@ def predict(
     for key in ("rows", "rejected"):
         summary[key] = int(summary[key])
     summary["rejected_columns"] = {name: int(count) for name, count in summary["rejected_columns"].items()}
+    summary["unseen_categories"] = {name: int(count) for name, count in summary["unseen_categories"].items()}
+    summary["unseen_category_rows"] = int(summary["unseen_category_rows"])
     destination = Path(output).resolve()
     destination.parent.mkdir(parents=True, exist_ok=True)
     partial = destination.with_name(destination.name + ".partial")
@@ -340,7 +363,8 @@ def selection(tracking_uri: str, run_id: str) -> dict[str, Any]:
 
 def describe_selection(chosen: dict[str, Any]) -> str:
     if chosen["mode"] == "single":
-        return f"{chosen['model_type']} {chosen['hyperparameters']} (single-model mode)"
+        settings = ", ".join(f"{key}={value}" for key, value in sorted(chosen["hyperparameters"].items()))
+        return f"{chosen['model_type']} ({settings or 'default settings'}; single-model mode)"
     return (
         f"{chosen['candidate']}, best of {chosen['n_candidates']} candidates by "
         f"{chosen['cv_folds']}-fold CV ROC AUC {chosen['cv_roc_auc']:.3f}"

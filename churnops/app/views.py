@@ -5,42 +5,36 @@ MLflow is the source of truth, not the run's logs.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 import mlflow
 from mlflow.exceptions import MlflowException
 
 from churnops import names
-from churnops.core.evaluation import METRIC_NAMES
 from churnops.errors import RegistryError
 from churnops.registry.aliases import get_version
+from churnops.registry.narrative import json_tag as _json_tag
+from churnops.registry.versions import missing_model
 
+# Each version's own holdout (the rows of the data it was trained on): comparable only between
+# versions with the same `trained_on`. In the JSON rows; the table shows roc_auc of these.
 KEY_METRICS = ("roc_auc", "f1", "log_loss")
-# roc_auc: each version on its own holdout; champion_set_roc_auc: on the champion's holdout rows,
-# the one column that compares versions trained on different data (n/a: it cannot score those rows).
-CHAMPION_SET = "champion_set_roc_auc"
-COLUMNS = ("version", "aliases", "validation_status", CHAMPION_SET, "roc_auc", "f1", "log_loss", "source_run", "created")
+# Every version scored on the champion's holdout rows: the one score that compares versions
+# trained on different data (n/a: the version cannot score those columns).
+CHAMPION_ROWS = "roc_auc_on_champion_rows"
+MARK = "*"  # the champion's row in the table
 
 
-def _registered(client: mlflow.MlflowClient, model_name: str):
+def registered_model(client: mlflow.MlflowClient, model_name: str):
     try:
         return client.get_registered_model(model_name)
     except MlflowException:
-        names = [model.name for model in client.search_registered_models()]
-        raise RegistryError(
-            f"No registered model {model_name!r} in this tracking store (models: {names or 'none'}). "
-            "Pass --model-name, or --tracking-uri for another store."
-        ) from None
-
-
-def _json_tag(tags: dict[str, str], key: str) -> dict:
-    try:
-        value = json.loads(tags.get(key) or "{}")
-    except json.JSONDecodeError:
-        return {}
-    return value if isinstance(value, dict) else {}
+        raise RegistryError(f"{missing_model(client, model_name)} Pass it with --model-name.") from None
 
 
 def _metric(tags: dict[str, str], name: str) -> float | None:
@@ -70,29 +64,103 @@ def _created(milliseconds: int) -> str:
     return datetime.fromtimestamp(milliseconds / 1000, timezone.utc).isoformat(timespec="seconds")
 
 
-def version_row(version, aliases: dict[str, str]) -> dict[str, Any]:
+def version_row(version, aliases: dict[str, str], trained_on: str = "") -> dict[str, Any]:
     tags = version.tags
     return {
         "version": str(version.version),
+        "champion": aliases.get(names.ALIAS_CHAMPION) == str(version.version),
         "aliases": sorted(alias for alias, number in aliases.items() if number == str(version.version)),
         "validation_status": tags.get(names.TAG_STATUS, ""),
+        "trained_on": trained_on,
         **{name: _metric(tags, name) for name in KEY_METRICS},
         "source_run": version.run_id,
         "created": _created(version.creation_timestamp),
     }
 
 
-def list_versions(client: mlflow.MlflowClient, model_name: str, rescore: bool = True) -> list[dict[str, Any]]:
-    """Every version, newest first; with `rescore`, each one's ROC AUC on the champion's holdout rows."""
-    registered = _registered(client, model_name)
+def trained_on(client: mlflow.MlflowClient, run_ids: list[str]) -> dict[str, str]:
+    """run id -> name@digest of its training data (the run tag lineage writes), in two queries."""
+    wanted = sorted({run_id for run_id in run_ids if run_id})
+    if not wanted:
+        return {}
+    experiments = [e.experiment_id for e in client.search_experiments()]
+    found = {}
+    for start in range(0, len(wanted), 100):
+        chunk = ", ".join(f"'{run_id}'" for run_id in wanted[start:start + 100])
+        for run in client.search_runs(experiments, f"attributes.run_id IN ({chunk})", max_results=1000):
+            found[run.info.run_id] = run.data.tags.get(names.RUN_TAG_DATASET, "")
+    return found
+
+
+def list_versions(client: mlflow.MlflowClient, model_name: str, rescore: bool = True,
+                  cache: Path | None = None) -> dict[str, Any]:
+    """Every version, newest first; with `rescore`, each one's ROC AUC on the champion's holdout rows.
+
+    `cache`: a JSON file keeping those scores (a version's model and the champion's holdout never
+    change, so a score is computed once per version and champion run)."""
+    registered = registered_model(client, model_name)
     aliases = {alias: str(number) for alias, number in registered.aliases.items()}
     versions = client.search_model_versions(f"name = '{model_name}'")
-    rows = [version_row(version, aliases) for version in versions]
+    datasets = trained_on(client, [version.run_id for version in versions])
+    rows = [version_row(version, aliases, datasets.get(version.run_id, "")) for version in versions]
     champion = aliases.get(names.ALIAS_CHAMPION)
-    holdout = champion_holdout(client, model_name, champion) if rescore and champion else None
-    for row in rows:
-        row[CHAMPION_SET] = None if holdout is None else score_on(model_name, row["version"], holdout)
-    return sorted(rows, key=lambda row: int(row["version"]), reverse=True)
+    champion_rows = None
+    if rescore and champion:
+        run_id = next((version.run_id for version in versions if str(version.version) == champion), "")
+        scores = ChampionRowScores(client, model_name, champion, run_id, cache)
+        for row in rows:
+            row[CHAMPION_ROWS] = scores.get(row["version"])
+        scores.save()
+        champion_rows = {"version": champion, "rows": scores.rows}
+    else:
+        for row in rows:
+            row[CHAMPION_ROWS] = None
+    return {"model_name": model_name, "champion_rows": champion_rows,
+            "versions": sorted(rows, key=lambda row: int(row["version"]), reverse=True)}
+
+
+class ChampionRowScores:
+    """Each version's ROC AUC on the champion's holdout rows, from the cache or scored (and kept) now."""
+
+    def __init__(self, client, model_name: str, champion: str, champion_run: str, cache: Path | None):
+        self.client, self.model_name, self.champion, self.champion_run = client, model_name, champion, champion_run
+        self.cache = cache
+        self.store = client._registry_uri  # noqa: SLF001 (MlflowClient keeps the URI it was built with)
+        self.kept = _read_json(cache) if cache else {}
+        self.rows = self.kept.get(self._key("rows"))
+        self._holdout, self._changed = None, False
+
+    def _key(self, what: str) -> str:  # hashed: the store URI may carry credentials
+        text = f"{self.store}|{self.model_name}|{self.champion_run}|{what}"
+        return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+    def get(self, version: str) -> float | str | None:
+        key = self._key(f"v{version}")
+        if key in self.kept:
+            return self.kept[key]
+        if self._holdout is None:
+            self._holdout = champion_holdout(self.client, self.model_name, self.champion) or False
+            if self._holdout:
+                self.rows = self.kept[self._key("rows")] = len(self._holdout[1])
+        if not self._holdout:
+            return None
+        self.kept[key], self._changed = score_on(self.model_name, version, self._holdout), True
+        return self.kept[key]
+
+    def save(self) -> None:
+        if self.cache and self._changed:
+            self.cache.parent.mkdir(parents=True, exist_ok=True)
+            partial = self.cache.with_name(f"{self.cache.name}.{os.getpid()}.partial")
+            partial.write_text(json.dumps(self.kept, sort_keys=True), encoding="utf-8")
+            os.replace(partial, self.cache)
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return value if isinstance(value, dict) else {}
 
 
 def champion_holdout(client: mlflow.MlflowClient, model_name: str, champion: str):
@@ -129,7 +197,7 @@ def score_on(model_name: str, version: str, holdout) -> float | str:
 
 def history(client: mlflow.MlflowClient, model_name: str, version: str | None) -> dict[str, Any]:
     """The whole audit trail of a version (default: the champion), from the artifact or, for older versions, the tag."""
-    registered = _registered(client, model_name)
+    registered = registered_model(client, model_name)
     if version is None:
         version = {a: str(n) for a, n in registered.aliases.items()}.get(names.ALIAS_CHAMPION)
         if version is None:
@@ -157,14 +225,14 @@ def format_history(details: dict[str, Any]) -> str:
 
 def show_version(client: mlflow.MlflowClient, model_name: str, version: str | None) -> dict[str, Any]:
     """One version (default: the champion) with its decision, metrics and audit trail."""
-    registered = _registered(client, model_name)
+    registered = registered_model(client, model_name)
     aliases = {alias: str(number) for alias, number in registered.aliases.items()}
     if version is None:
         version = aliases.get(names.ALIAS_CHAMPION)
         if version is None:
             raise RegistryError(f"{model_name} has no champion yet; pass --version N.")
     found = get_version(client, model_name, version)
-    row = version_row(found, aliases)
+    row = version_row(found, aliases, trained_on(client, [found.run_id]).get(found.run_id, ""))
     tags = dict(found.tags)
     history = json.loads(tags.pop(names.TAG_AUDIT_HISTORY, "[]"))
     return {
@@ -179,24 +247,50 @@ def show_version(client: mlflow.MlflowClient, model_name: str, version: str | No
     }
 
 
-def format_table(rows: list[dict[str, Any]]) -> str:
-    def cell(value: Any) -> str:
+def format_table(listing: dict[str, Any]) -> str:
+    """The versions as a table an operator cannot misread: the champion marked, what each was trained on,
+    the comparable score (every version on the champion's rows) apart from each one's own-holdout score."""
+    champion_rows = listing["champion_rows"]
+    on_champion = f"roc_auc_on_v{champion_rows['version']}_rows" if champion_rows else CHAMPION_ROWS
+    columns = [("", lambda row: MARK if row["champion"] else ""), ("version", "version"), ("aliases", "aliases"),
+               ("status", "validation_status"), (on_champion, CHAMPION_ROWS), ("trained_on", "trained_on"),
+               ("roc_auc_on_own_rows", "roc_auc"), ("created", "created"), ("source_run", "source_run")]
+
+    def cell(row: dict[str, Any], key) -> str:
+        if callable(key):
+            return key(row)
+        value = row[key]
         if isinstance(value, list):
             return ",".join(value) or "-"
         if value is None or value == "":
             return "-"
-        return str(value)
+        return f"{value:.4f}" if isinstance(value, float) else str(value)
 
-    table = [list(COLUMNS)] + [[cell(row[column]) for column in COLUMNS] for row in rows]
-    widths = [max(len(line[index]) for line in table) for index in range(len(COLUMNS))]
-    return "\n".join("  ".join(text.ljust(width) for text, width in zip(line, widths, strict=True)).rstrip() for line in table)
+    table = [[header for header, _ in columns]] + [[cell(row, key) for _, key in columns] for row in listing["versions"]]
+    widths = [max(len(line[index]) for line in table) for index in range(len(columns))]
+    lines = ["  ".join(text.ljust(width) for text, width in zip(line, widths, strict=True)).rstrip() for line in table]
+    if champion_rows:
+        rows = f"{champion_rows['rows']} " if champion_rows.get("rows") else ""
+        lines += ["", f"{MARK} champion. {on_champion}: every version scored on champion v{champion_rows['version']}'s "
+                      f"{rows}holdout rows (compare versions with this column).",
+                  "roc_auc_on_own_rows: each version on the holdout of its own trained_on data (comparable only "
+                  "between versions trained on the same data)."]
+    elif any(row["champion"] for row in listing["versions"]):
+        lines += ["", f"{MARK} champion. roc_auc_on_own_rows: each version on the holdout of its own trained_on data "
+                      "(comparable only between versions trained on the same data; without --no-rescore every "
+                      "version is also scored on the champion's rows)."]
+    return "\n".join(lines)
 
 
 def format_show(details: dict[str, Any]) -> str:
     lines = [f"{details['model_name']} v{details['version']}  aliases: {', '.join(details['aliases']) or '-'}"]
     if details.get("description"):
-        lines.append(f"  description: {details['description']}")
-    for key in ("validation_status", "roc_auc", "f1", "log_loss", "source_run", "created", "source"):
+        lines.append("  description: " + details["description"].replace("\n\n", "\n").replace("\n", "\n    "))
+    for key in ("validation_status", "trained_on"):
+        lines.append(f"  {key}: {details[key] or '-'}")
+    own = ", ".join(f"{key} {'-' if details[key] is None else details[key]}" for key in KEY_METRICS)
+    lines.append(f"  own holdout (rows of its trained_on data): {own}")
+    for key in ("source_run", "created", "source"):
         lines.append(f"  {key}: {details[key] if details[key] is not None else '-'}")
     if details["decision"]:
         lines.append("  decision:")
@@ -208,6 +302,8 @@ def format_show(details: dict[str, Any]) -> str:
 
 
 def training_summary(tracking_uri: str, model_name: str, version: str) -> dict[str, Any]:
+    from churnops.core.evaluation import METRIC_NAMES  # scikit-learn: only where a training result is read
+
     client = mlflow.MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
     model_version = client.get_model_version(model_name, version)
     run = client.get_run(model_version.run_id)

@@ -7,8 +7,10 @@ churnops.storage.datasets.
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import math
+import re
 from dataclasses import dataclass
 
 import pandas as pd
@@ -21,6 +23,12 @@ POSITIVE_LABELS = ("yes", "true", "1", "1.0", "y", "churn", "churned", "left", "
                    "canceled", "cancel", "terminated", "inactive", "exited", "attrited", "gone", "closed")
 NEGATIVE_LABELS = ("no", "false", "0", "0.0", "n", "stay", "stayed", "retained", "active", "current", "kept",
                    "remained", "existing", "open", "loyal", "renewed", "not churned", "no churn")
+# The same words inside longer values (`Attrited Customer` / `Existing Customer`): a value that has a
+# churn word (and no negation) means churn; yes/true/1 mean churn only against no/false/0.
+GENERIC_POSITIVE, GENERIC_NEGATIVE = ("yes", "true", "1", "1.0", "y"), ("no", "false", "0", "0.0", "n")
+CHURN_WORDS = frozenset(POSITIVE_LABELS) - set(GENERIC_POSITIVE) | {"attrition", "departed", "quit", "churner"}
+STAY_WORDS = frozenset(NEGATIVE_LABELS) - set(GENERIC_NEGATIVE) | {"retained", "stayer", "remaining"}
+NEGATIONS = frozenset({"not", "no", "non", "never"})
 
 
 @dataclass(frozen=True)
@@ -53,6 +61,9 @@ def resolve_positive_label(values: list[str], target: str, positive_label: str =
     others = [value for value in values if value.strip().lower() in NEGATIVE_LABELS]
     if len(known) == 1 and len(others) == 1:
         return known[0]
+    churn = [value for value in values if means_churn(value)]
+    if len(churn) == 1 and not any(value.strip().lower() in GENERIC_POSITIVE for value in values if value != churn[0]):
+        return churn[0]
     raise DatasetError(
         f"Cannot tell which value of target column {target!r} means churn: its two values are "
         f"{' and '.join(repr(v) for v in sorted(values))}. Pass the one that means the customer left with "
@@ -60,12 +71,29 @@ def resolve_positive_label(values: list[str], target: str, positive_label: str =
     )
 
 
+def means_churn(value: str) -> bool:
+    """Whether a target value says the customer left, in its words: `Attrited Customer`, `Churned`, `Exited`
+    (not `Not churned`, `No churn`); yes/true/1 alone are decided against their pair by the caller."""
+    text = value.strip().lower()
+    if text in GENERIC_POSITIVE or text in GENERIC_NEGATIVE:
+        return False
+    words = set(re.findall(r"[a-z]+", text))
+    return bool(words & CHURN_WORDS) and not words & (NEGATIONS | STAY_WORDS)
+
+
+def did_you_mean(name: str, columns: list[str]) -> str:
+    """` Did you mean 'Churn'?` for a column name that differs only in case (or is a close typo), else ''."""
+    same = [column for column in columns if column.lower() == name.lower()]
+    close = same or difflib.get_close_matches(name, [str(column) for column in columns], n=1, cutoff=0.8)
+    return f" Did you mean {close[0]!r}{' (column names are case-sensitive)' if same else ''}?" if close else ""
+
+
 def encode_target(frame: pd.DataFrame, target: str, positive_label: str = "") -> tuple[pd.Series, str]:
     """Check the target column and return it as 0/1 with the label that became 1."""
     if target not in frame.columns:
         raise DatasetError(
-            f"Target column {target!r} is not in the dataset; its columns are {list(frame.columns)}. "
-            "Pass the right name with --target."
+            f"Target column {target!r} is not in the dataset.{did_you_mean(target, list(frame.columns))} "
+            f"Its columns are {list(frame.columns)}. Pass the right name with --target."
         )
     column = frame[target].astype("string").str.strip()
     missing = int(column.isna().sum() + (column == "").sum())

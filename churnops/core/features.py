@@ -150,6 +150,18 @@ class CategoryText(BaseEstimator, TransformerMixin):
         return np.asarray(input_features if input_features is not None else [], dtype=object)
 
 
+def known_categories(pipeline, spec: FeatureSpec) -> dict[str, frozenset[str]]:
+    """The values each categorical feature had in training, as the fitted one-hot encoder saw them
+    (CategoryText's text, "missing" for blank): what churnops.core.scoring calls seen. {} for a
+    pipeline not built by build_pipeline (nothing is then reported unseen)."""
+    try:
+        encoder = pipeline.named_steps["preprocess"].named_transformers_["categorical"].named_steps["onehot"]
+    except (AttributeError, KeyError):
+        return {}
+    return {column: frozenset(str(value) for value in values)
+            for column, values in zip(spec.categorical, encoder.categories_, strict=True)}
+
+
 def build_preprocessor(spec: FeatureSpec) -> ColumnTransformer:
     """Coerce + impute + scale numbers, one-hot categories; other columns are dropped."""
     numeric = Pipeline(

@@ -10,9 +10,11 @@ from __future__ import annotations
 import math
 from typing import Any, Callable
 
-from churnops.core.estimators import ESTIMATORS
+from churnops import defaults
+from churnops.core.estimators import ESTIMATORS, check_hyperparameters
 from churnops.core.halving import budget_problems
-from churnops.core.search_space import MODEL_TYPES, SEARCH
+from churnops.core.search_space import DEFAULT_SEARCH_SPACE, MODEL_TYPES, SEARCH, check_search_space
+from churnops.errors import ChurnopsError
 
 # The metrics a promotion threshold can name: churnops.core.evaluation.METRIC_NAMES, written
 # out because that module imports scikit-learn (~1 s); tests/churnops/core/test_parameters.py
@@ -146,3 +148,37 @@ def training_parameter_problems(parameters: dict[str, Any]) -> list[str]:
         problems.append(f"promotion_metric {parameters['promotion_metric']!r} is unknown; "
                         f"choose from {list(PROMOTION_METRICS)}")
     return problems
+
+
+def resolve_training_request(model_type: str | None, hyperparameters: dict[str, Any] | None, test_size: float,
+                             cv_folds: int, decision_threshold: float, search_budget: dict[str, Any] | None,
+                             search_space: list[dict[str, Any]] | None, policy: Any = None,
+                             ) -> tuple[str, dict[str, Any], list[dict[str, Any]], dict[str, Any]]:
+    """What `churnops train` was asked, checked by the rules above before anything runs or is contacted:
+    (model type, hyperparameters, search space, search budget) as the run uses them; a ChurnopsError
+    naming every problem otherwise. `policy`: a churnops.core.promotion.Policy (its thresholds are checked).
+    Called by the CLI before it probes the tracking server, and by churnops.app.runs.train."""
+    problems = training_parameter_problems({
+        "model_type": model_type or ("logistic_regression" if hyperparameters else SEARCH),
+        "hyperparameters": hyperparameters or {}, "test_size_ratio": test_size, "search_cv_folds": cv_folds,
+        "decision_threshold": decision_threshold, "search_budget": {**defaults.SEARCH_BUDGET, **(search_budget or {})},
+        **({"promotion_thresholds": dict(policy.thresholds), "promotion_metric": policy.primary_metric,
+            "promotion_min_test_rows": policy.min_test_rows, "promotion_min_class_rows": policy.min_class_rows}
+           if policy else {}),
+    })
+    if problems:  # the rules --check and the pipeline apply, before any step runs
+        raise ChurnopsError("Invalid training parameters: " + "; ".join(problems) + ".")
+    model_type = model_type or ("logistic_regression" if hyperparameters else SEARCH)
+    search_budget = {**defaults.SEARCH_BUDGET, **(search_budget or {})}
+    search_space = check_search_space(search_space if search_space is not None else DEFAULT_SEARCH_SPACE)
+    if model_type == SEARCH:
+        if hyperparameters:
+            raise ChurnopsError(
+                "Hyperparameters apply to one named model, not to the candidate search (--model-type auto). "
+                "Name the model with --model-type, or put the settings in a search space file (--search-space)."
+            )
+        hyperparameters = {}
+    else:
+        hyperparameters = hyperparameters if hyperparameters is not None else defaults.HYPERPARAMETERS.get(model_type, {})
+        check_hyperparameters(model_type, hyperparameters)  # refuse a bad model config before any step runs
+    return model_type, hyperparameters, search_space, search_budget

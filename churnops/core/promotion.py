@@ -9,6 +9,12 @@ The rule (issue 4):
 3. No champion yet: the first passing version becomes champion.
 4. The champion read before scoring must still be the champion right before the alias moves;
    otherwise another run promoted in between and this run refuses (optimistic concurrency).
+5. Leakage (issue 25): a feature that alone predicts the target (single-feature ROC AUC >=
+   max_feature_auc on the holdout) or an implausibly perfect holdout (ROC AUC >= max_holdout_auc)
+   is never promoted; the reason names the columns.
+6. A champion that cannot score this run's test set (it needs a column the data no longer has)
+   does not block every later retrain: the candidate is decided on the absolute thresholds alone,
+   and the reason says so (the operator reads it on the version and in `churnops train`'s output).
 """
 
 from __future__ import annotations
@@ -35,6 +41,8 @@ class Policy:
     tolerance: float = defaults.PROMOTION_TOLERANCE
     min_test_rows: int = defaults.PROMOTION_MIN_TEST_ROWS
     min_class_rows: int = defaults.PROMOTION_MIN_CLASS_ROWS
+    max_feature_auc: float = defaults.PROMOTION_MAX_FEATURE_AUC
+    max_holdout_auc: float = defaults.PROMOTION_MAX_HOLDOUT_AUC
 
     def __post_init__(self) -> None:
         if self.tolerance < 0:
@@ -132,6 +140,22 @@ def threshold_failures(metrics: dict[str, float], thresholds: dict[str, float]) 
     return failures
 
 
+def leakage_reason(candidate_metrics: dict[str, float], feature_auc: dict[str, float], policy: Policy) -> str | None:
+    """Why the candidate looks like it learned the answer (rule 5), or None."""
+    leaks = {column: value for column, value in feature_auc.items() if value >= policy.max_feature_auc}
+    if leaks:
+        named = ", ".join(f"{column!r} (ROC AUC {value:.3f})" for column, value in leaks.items())
+        return (f"leakage: {named} alone predict{'s' if len(leaks) == 1 else ''} the target on the holdout (limit "
+                f"{policy.max_feature_auc}); such a column is known only with the outcome, so the model cannot score "
+                "real customers. Drop it from the training data; nothing was promoted")
+    holdout = candidate_metrics.get("roc_auc")
+    if holdout is not None and holdout >= policy.max_holdout_auc:
+        top = ", ".join(f"{column!r} {value:.3f}" for column, value in list(feature_auc.items())[:3]) or "none computed"
+        return (f"implausibly perfect holdout: roc_auc {holdout:.4f} >= {policy.max_holdout_auc}; look for a column "
+                f"derived from the target (strongest single features: {top}). Nothing was promoted")
+    return None
+
+
 def decide(
     candidate_metrics: dict[str, float],
     champion_version: str | None,
@@ -141,6 +165,8 @@ def decide(
     holdout: tuple[int, int] | None = None,
     comparison: dict[str, float] | None = None,
     best_seen: float | None = None,
+    feature_auc: dict[str, float] | None = None,
+    champion_error: str | None = None,
 ) -> Decision:
     """Decide the candidate's fate.
 
@@ -155,6 +181,8 @@ def decide(
     `comparison`: paired_bootstrap_auc of candidate vs champion; a candidate whose whole 95%
     interval of the ROC AUC difference is below 0 is significantly worse and never promoted,
     whatever the tolerance says.
+    `feature_auc`: churnops.core.leakage.single_feature_auc on the holdout (rule 5).
+    `champion_error`: why the champion could not score the holdout (rule 6); its metrics are None.
     """
     metric = policy.primary_metric
     evidence = {} if holdout is None else {"test_rows": holdout[0], "test_churners": holdout[1],
@@ -171,10 +199,19 @@ def decide(
 
     if holdout is not None and (small := holdout_too_small(holdout[0], holdout[1], policy)):
         return result(STATUS_FAILED, ACTION_CHALLENGER, small)
+    if feature_auc:
+        evidence["single_feature_auc"] = dict(list(feature_auc.items())[:5])
+    if leaks := leakage_reason(candidate_metrics, feature_auc or {}, policy):
+        return result(STATUS_FAILED, ACTION_CHALLENGER, leaks)
     if failures := threshold_failures(candidate_metrics, policy.thresholds):
         return result(STATUS_FAILED, ACTION_CHALLENGER, "below the absolute threshold: " + "; ".join(failures))
     if champion_version is None:
         verdict = "no champion yet: the first version that passes the thresholds becomes champion"
+    elif champion_error is not None:
+        evidence["champion_error"] = champion_error[:500]
+        verdict = (f"the champion v{champion_version} cannot score this run's test set ({champion_error}); the "
+                   "candidate was decided on the absolute thresholds alone, which it passes. Check why the champion "
+                   "could not score (a column it needs is gone?)")
     else:
         if champion_metrics is None or metric not in champion_metrics or metric not in candidate_metrics:
             raise ValueError(f"primary metric {metric!r} missing from the candidate's or champion's metrics")

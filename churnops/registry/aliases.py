@@ -17,6 +17,7 @@ from mlflow.exceptions import MlflowException
 from churnops import names
 from churnops.errors import RegistryError
 from churnops.registry import journal, locks
+from churnops.registry.versions import missing_model
 
 CHAMPION = names.ALIAS_CHAMPION
 PREVIOUS = names.ALIAS_PREVIOUS_CHAMPION
@@ -50,6 +51,8 @@ def get_version(client: mlflow.MlflowClient, model_name: str, version: str):
     try:
         return client.get_model_version(model_name, str(version))
     except MlflowException:
+        if missing := missing_model(client, model_name):
+            raise RegistryError(f"{missing} Pass it with --model-name.") from None
         raise RegistryError(
             f"{model_name} has no version {version}. List the versions with "
             f"`churnops models list --model-name {model_name}`."
@@ -69,8 +72,6 @@ def move_champion(
     version_tags: dict[str, str] | None = None,
     run_id: str = "",
     run_tags: dict[str, str] | None = None,
-    descriptions: dict[str, str] | None = None,
-    model_description: str = "",
 ) -> str | None:
     """Point `champion` at `version`; the replaced champion becomes `previous-champion`.
 
@@ -102,16 +103,14 @@ def move_champion(
                        "reason": f"champion moved to v{version}: {reason}"})
     journal.execute(client, model_name, journal.plan(
         version, set_aliases=set_aliases, delete_aliases=delete, version_tags={version: tags} if tags else {},
-        audits=audits, run_id=run_id, run_tags=run_tags, what=f"{action} of v{version}",
-        descriptions=descriptions, model_description=model_description))
+        audits=audits, run_id=run_id, run_tags=run_tags, what=f"{action} of v{version}"))
     return current
 
 
 UNSET = "read"  # the caller did not say which champion it expects: the one read under the lock
 
 
-def store_uri(client: mlflow.MlflowClient) -> str:
-    return client._registry_uri  # noqa: SLF001 (MlflowClient keeps the URI it was built with; no public getter)
+store_uri = locks.store_uri
 
 
 def _expected(current: str | None, if_champion: str | None) -> str | None:

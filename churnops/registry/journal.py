@@ -10,9 +10,15 @@ between two of them leaves a half-moved registry (`champion` on the new version 
    value it already has changes nothing; audit entries carry the intent id and are never doubled);
 3. `finish` deletes the tag.
 
-`recover` (run at the start of every promotion step, `churnops train` and `churnops models`)
-finds a left-over intent, applies it again - rolling the interrupted promotion forward to the
-state the uninterrupted run would have left - adds an audit entry saying so, and clears it.
+`recover` (run at the start of every promotion step, `churnops train` and the `churnops models`
+commands that move aliases; never by a read-only command) finds a left-over intent and, holding the
+registry's alias lock (churnops.registry.locks), reads it again: a writer that was only slow has
+finished and cleared it by then, so nothing is replayed. Still there, its writer died: when every
+alias it moves is still where it was before (`before`, snapshotted by `execute`) or already where
+the intent puts it, it is applied again - rolling the interrupted promotion forward to the state the
+uninterrupted run would have left - with an audit entry saying so; an alias that is at a third
+version was moved since, so the intent is older than the registry and is discarded (audited), never
+applied over the newer move. `execute` refuses to begin while an intent is pending.
 A kill before `begin` leaves no intent: nothing moved, and the version is still `pending`, which
 the rerun of the same training decides (churnops.app.runs.train does not skip a pending version).
 """
@@ -31,6 +37,9 @@ import mlflow
 from mlflow.exceptions import MlflowException
 
 from churnops import names
+from churnops.errors import RegistryError
+from churnops.registry import locks
+from churnops.registry.narrative import narrate
 
 KILLED_EXIT_CODE = 137  # what a SIGKILLed process reports: the injected crash looks like a real one
 AUDIT_HISTORY = names.TAG_AUDIT_HISTORY
@@ -42,7 +51,7 @@ def default_actor() -> str:
 
 
 def now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")  # ordered within a second too
 
 
 def alias_version(client: mlflow.MlflowClient, model_name: str, alias: str) -> str | None:
@@ -58,13 +67,13 @@ def alias_version(client: mlflow.MlflowClient, model_name: str, alias: str) -> s
 
 
 def audit(client: mlflow.MlflowClient, model_name: str, version: str, action: str, actor: str, reason: str,
-          intent_id: str = "") -> None:
+          intent_id: str = "", at: str = "") -> None:
     """Tag who did what, when and why; keep a bounded JSON history of every action on the version.
 
     `intent_id`: the journal entry the action belongs to; an entry already in the history (a
-    recovery replaying the journal) is not added twice.
+    recovery replaying the journal) is not added twice. `at`: when it was decided (default: now).
     """
-    when = now()
+    when = at or now()
     current = client.get_model_version(model_name, version).tags.get(AUDIT_HISTORY, "[]")
     history = json.loads(current)
     if intent_id and any(e.get("intent") == intent_id and e.get("action") == action for e in history):
@@ -99,16 +108,14 @@ def boundary(name: str) -> None:
 
 def plan(version: str, *, set_aliases: dict[str, str] | None = None, delete_aliases: list[str] | None = None,
          version_tags: dict[str, dict[str, str]] | None = None, audits: list[dict[str, str]] | None = None,
-         run_id: str = "", run_tags: dict[str, str] | None = None, what: str = "",
-         descriptions: dict[str, str] | None = None, model_description: str = "") -> dict[str, Any]:
-    """A journal entry: what to write, in order. `version_tags`: {version: {tag: value}};
-    `descriptions`: {version: text} and `model_description`: the texts the gate writes (issue 13)."""
+         run_id: str = "", run_tags: dict[str, str] | None = None, what: str = "") -> dict[str, Any]:
+    """A journal entry: what to write, in order. `version_tags`: {version: {tag: value}}; `execute` adds
+    `descriptions` ({version: text}) and `model_description` (churnops.registry.narrative)."""
     return {"id": uuid.uuid4().hex[:12], "what": what, "version": str(version),
             "set_aliases": dict(set_aliases or {}), "delete_aliases": list(delete_aliases or []),
             "version_tags": {str(v): dict(t) for v, t in (version_tags or {}).items()},
             "audits": list(audits or []), "run_id": run_id, "run_tags": dict(run_tags or {}),
-            "descriptions": {str(v): str(t) for v, t in (descriptions or {}).items()},
-            "model_description": model_description}
+            "descriptions": {}, "model_description": ""}
 
 
 def read(client: mlflow.MlflowClient, model_name: str) -> dict[str, Any] | None:
@@ -147,7 +154,7 @@ def apply(client: mlflow.MlflowClient, model_name: str, intent: dict[str, Any]) 
         client.update_registered_model(model_name, description=intent["model_description"])
     for entry in intent["audits"]:
         audit(client, model_name, entry["version"], entry["action"], entry["by"], entry["reason"],
-              intent_id=intent["id"])
+              intent_id=intent["id"], at=entry.get("at", ""))
         boundary(f"promote:after-audit-{'new' if entry['version'] == intent['version'] else 'old'}")
     if intent["run_id"]:
         for key, value in intent["run_tags"].items():
@@ -161,19 +168,63 @@ def finish(client: mlflow.MlflowClient, model_name: str) -> None:
 
 
 def execute(client: mlflow.MlflowClient, model_name: str, intent: dict[str, Any]) -> None:
+    """Journal, apply and finish one move; the caller holds the alias lock (every caller decides under it).
+    Every move's entry carries the aliases it found (`before`, what a recovery compares with) and the
+    descriptions of the registry after it (churnops.registry.narrative): the words change with the
+    aliases, never later."""
+    registered = client.get_registered_model(model_name)
+    if registered.tags.get(names.TAG_INTENT):
+        left = json.loads(registered.tags[names.TAG_INTENT])
+        raise RegistryError(f"An interrupted {left.get('what') or 'alias move'} (journal {left.get('id')}) is pending "
+                            f"on {model_name}; nothing was moved. Run the command again: it finishes that one first.")
+    current = {alias: str(version) for alias, version in registered.aliases.items()}
+    at = now()
+    intent = {**intent, "before": {alias: current.get(alias) for alias in touched(intent)},
+              "audits": [{"at": at, **entry} for entry in intent["audits"]]}
+    intent = narrate(client, model_name, intent)
     begin(client, model_name, intent)
     apply(client, model_name, intent)
     finish(client, model_name)
 
 
+def touched(intent: dict[str, Any]) -> list[str]:
+    return sorted({*intent["set_aliases"], *intent["delete_aliases"]})
+
+
+def moved_since(client: mlflow.MlflowClient, model_name: str, intent: dict[str, Any]) -> dict[str, str | None]:
+    """The aliases of the intent that are neither where they were before it nor where it puts them."""
+    before = intent.get("before")
+    if before is None:  # journalled before the snapshot existed: nothing to compare with
+        return {}
+    current = {alias: str(v) for alias, v in client.get_registered_model(model_name).aliases.items()}
+    moved = {}
+    for alias in touched(intent):
+        target = intent["set_aliases"].get(alias)  # None: the intent deletes it
+        if current.get(alias) not in (before.get(alias), target):
+            moved[alias] = current.get(alias)
+    return moved
+
+
 def recover(client: mlflow.MlflowClient, model_name: str, actor: str) -> dict[str, Any] | None:
-    """Finish an interrupted promotion, if one was left; returns what was recovered (None: nothing)."""
-    intent = read(client, model_name)
-    if intent is None:
-        return None
-    apply(client, model_name, intent)
-    audit(client, model_name, intent["version"], "recovered", actor,
-          f"finished an interrupted {intent['what'] or 'alias move'} (journal {intent['id']}): "
-          f"aliases {intent['set_aliases']} set, {intent['delete_aliases']} removed")
-    client.delete_registered_model_tag(model_name, names.TAG_INTENT)
+    """Finish an interrupted promotion, if one was left, under the alias lock; returns what was done (None: nothing).
+
+    A discarded intent (an alias moved since it was written) comes back with `discarded`: {alias: where it is}."""
+    if read(client, model_name) is None:
+        return None  # the common case: no lock taken
+    with locks.alias_lock(locks.store_uri(client), client, model_name):
+        intent = read(client, model_name)  # again, under the lock: a slow writer has finished its own by now
+        if intent is None:
+            return None
+        if moved := moved_since(client, model_name, intent):
+            where = ", ".join(f"{alias} is at {version or 'no version'}" for alias, version in sorted(moved.items()))
+            audit(client, model_name, intent["version"], "discarded", actor,
+                  f"did not finish the interrupted {intent['what'] or 'alias move'} (journal {intent['id']}): "
+                  f"{where} since; a newer move wins over an older intent")
+            client.delete_registered_model_tag(model_name, names.TAG_INTENT)
+            return {**intent, "discarded": moved}
+        apply(client, model_name, intent)
+        audit(client, model_name, intent["version"], "recovered", actor,
+              f"finished an interrupted {intent['what'] or 'alias move'} (journal {intent['id']}): "
+              f"aliases {intent['set_aliases']} set, {intent['delete_aliases']} removed")
+        client.delete_registered_model_tag(model_name, names.TAG_INTENT)
     return intent

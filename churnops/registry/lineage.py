@@ -22,6 +22,7 @@ from mlflow.entities import Dataset, DatasetInput, InputTag
 from mlflow.models import infer_signature
 
 from churnops import names
+from churnops.core import secrets
 
 MAX_DIGEST = 36  # MLflow's dataset digest column is 36 characters (mlflow.utils.validation.MAX_DATASET_DIGEST_SIZE)
 # MLflow infers a column's type and whether it is required by looking at every value in Python
@@ -41,7 +42,7 @@ def dataset_name(dataset_uri: str) -> str:
 
 def training_dataset(x_train: pd.DataFrame, y_train: pd.Series, dataset_info: dict[str, Any]) -> Dataset:
     """The MLflow dataset entity of a training split: our content hash as digest, our row counts as profile."""
-    uri = str(dataset_info.get("dataset_uri", ""))
+    uri = secrets.redact(str(dataset_info.get("dataset_uri", "")))
     frame = x_train.assign(**{str(y_train.name or "target"): y_train.to_numpy()})
     schema = infer_signature(schema_sample(frame)).inputs  # what mlflow.data's PandasDataset records, without guessing a source
     profile = {key: dataset_info[key] for key in ("rows", "train_rows", "test_rows", "churn_rate", "target_column")

@@ -12,6 +12,7 @@ from churnops import defaults, names
 from churnops.core.features import FeatureSpec
 from churnops.core.fitting import set_cores
 from churnops.errors import RegistryError
+from churnops.registry.versions import missing_model
 
 MODELS_URI = re.compile(r"^models:/(?P<name>[^/@]+)(?:@(?P<alias>[^/]+)|/(?P<version>[^/]+))$")
 RUNS_URI = re.compile(r"^runs:/(?P<run_id>[0-9a-f]+)(?:/.*)?$")
@@ -29,6 +30,20 @@ class ResolvedModel:
         return asdict(self)
 
 
+def unresolved(client: mlflow.MlflowClient, model_uri: str, name: str, alias: str | None, exc: Exception) -> str:
+    """Why a models:/ URI does not resolve, with what does exist."""
+    if missing := missing_model(client, name, lambda close: model_uri.replace(f"models:/{name}", f"models:/{close}", 1)):
+        return f"Cannot resolve {model_uri}: {missing}"
+    detail = str(getattr(exc, "message", exc)).strip().rstrip(".")
+    if alias:
+        aliases = sorted(client.get_registered_model(name).aliases)
+        return (f"Cannot resolve {model_uri}: {name} has no alias {alias!r} (its aliases: "
+                f"{', '.join(aliases) or 'none'}). Use one of those, or models:/{name}/VERSION; "
+                f"`churnops models list --model-name {name}` lists the versions.")
+    return (f"Cannot resolve {model_uri}: {detail}. List what exists with "
+            f"`churnops models list --model-name {name}`.")
+
+
 def resolve(model_uri: str, client: mlflow.MlflowClient) -> ResolvedModel:
     """models:/NAME@ALIAS, models:/NAME/N, models:/NAME/latest or runs:/RUN_ID/PATH -> a version."""
     if match := MODELS_URI.match(model_uri):
@@ -44,11 +59,7 @@ def resolve(model_uri: str, client: mlflow.MlflowClient) -> ResolvedModel:
             else:
                 found = client.get_model_version(name, version)
         except MlflowException as exc:
-            raise RegistryError(
-                f"Cannot resolve {model_uri}: {exc.message if hasattr(exc, 'message') else exc}. "
-                f"List what exists with `churnops models list --model-name {name}`, "
-                "or train and promote a version first (`churnops train`)."
-            ) from None
+            raise RegistryError(unresolved(client, model_uri, name, alias, exc)) from None
         return ResolvedModel(model_uri, f"models:/{name}/{found.version}", name, str(found.version), found.run_id)
     if match := RUNS_URI.match(model_uri):
         run_id = match.group("run_id")

@@ -42,6 +42,11 @@ LOCK_SUFFIX = ".aliases.lock"
 BUSY = {ErrorCode.Name(RESOURCE_ALREADY_EXISTS), ErrorCode.Name(RESOURCE_DOES_NOT_EXIST)}
 
 
+def store_uri(client) -> str:
+    """The registry URI an MlflowClient was built with (the store whose lock guards its aliases)."""
+    return client._registry_uri  # noqa: SLF001 (MlflowClient keeps the URI it was built with; no public getter)
+
+
 def lock_path(tracking_uri: str) -> Path | None:
     if tracking_uri.startswith("sqlite:///"):
         return Path(tracking_uri[len("sqlite:///"):] + LOCK_SUFFIX)

@@ -12,12 +12,18 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
-import mlflow
-
-from churnops import names
+from churnops import defaults, names
+from churnops.core import secrets
 from churnops.errors import TrackingError
+
+if TYPE_CHECKING:
+    import mlflow
+
+# MLflow is imported where it is used: the CLI reads the home, the store's URI and probes a server
+# (standard library only) before it pays for importing MLflow, so a wrong --tracking-uri fails fast.
 
 HOME_ENV = "CHURNOPS_HOME"
 DEFAULT_HOME = ".churnops"
@@ -51,14 +57,21 @@ WAIT_ENV = "CHURNOPS_TRACKING_WAIT_SECONDS"
 DEFAULT_WAIT_SECONDS = 60.0  # an MLflow pod restart (db upgrade + server start) takes 15-45 s
 
 
-def wait_seconds(environ: dict | None = None) -> float:
+def wait_seconds(environ: dict | None = None, default: float = DEFAULT_WAIT_SECONDS) -> float:
     """How long a step waits for the tracking server: $CHURNOPS_TRACKING_WAIT_SECONDS or 60 s."""
     environ = os.environ if environ is None else environ
     raw = environ.get(WAIT_ENV, "")
     try:
-        return max(0.0, float(raw)) if raw else DEFAULT_WAIT_SECONDS
+        return max(0.0, float(raw)) if raw else default
     except ValueError:
         raise TrackingError(f"{WAIT_ENV} must be a number of seconds, got {raw!r}.") from None
+
+
+def interactive_wait_seconds(environ: dict | None = None) -> float:
+    """How long a command a person waits on (`churnops train`, `predict`, `models ...`) retries a tracking
+    server that does not answer before it says so: $CHURNOPS_TRACKING_WAIT_SECONDS or 2 s. Pipeline steps
+    and `churnops serve` keep the patient default (an MLflow pod restart takes 15-45 s)."""
+    return wait_seconds(environ, defaults.INTERACTIVE_TRACKING_WAIT_SECONDS)
 
 
 def _probe(tracking_uri: str, timeout: float) -> str | None:
@@ -72,12 +85,26 @@ def _probe(tracking_uri: str, timeout: float) -> str | None:
         return str(getattr(exc, "reason", exc))
 
 
+def check_tracking_uri(tracking_uri: str) -> None:
+    """Refuse credentials inside a tracking URI at once: they would be printed, logged and passed to every step.
+
+    (MLflow's REST client does not read userinfo, so such a URI never worked: its health check took
+    `user:password@host` for the host and retried for a minute.)"""
+    if secrets.credentials(tracking_uri):
+        raise TrackingError(
+            f"The tracking URI {secrets.redact(tracking_uri)} carries credentials (USER:PASSWORD@ or a token in the "
+            "query). Pass it without them, and give MLflow the user with MLFLOW_TRACKING_USERNAME and "
+            "MLFLOW_TRACKING_PASSWORD (or MLFLOW_TRACKING_TOKEN) in the environment, as MLflow reads them."
+        )
+
+
 def wait_for_server(tracking_uri: str, timeout: float | None = None, first_delay: float = 0.5,
                     max_delay: float = 8.0) -> None:
     """Wait for an HTTP tracking server's /health with exponential backoff, then fail naming the URI.
 
     Bounded by `timeout` seconds (default: wait_seconds()); at least one attempt is made.
     """
+    check_tracking_uri(tracking_uri)
     if urlparse(tracking_uri).scheme not in ("http", "https"):
         return
     timeout = wait_seconds() if timeout is None else timeout
@@ -110,14 +137,20 @@ def wait_for_server(tracking_uri: str, timeout: float | None = None, first_delay
 PROXY_DOWNLOAD_ENV = "MLFLOW_ENABLE_PROXY_MULTIPART_DOWNLOAD"
 
 
-def connect(tracking_uri: str) -> None:
-    """Point this process at the tracking store, creating the embedded one if needed."""
+def connect(tracking_uri: str, wait: float | None = None) -> None:
+    """Point this process at the tracking store, creating the embedded one if needed.
+
+    `wait`: seconds to wait for a tracking server that does not answer (default: wait_seconds(), the
+    patience of a pipeline step; interactive commands pass interactive_wait_seconds())."""
+    check_tracking_uri(tracking_uri)
     database = _sqlite_path(tracking_uri)
     if database is not None:
         database.parent.mkdir(parents=True, exist_ok=True)
         initialise_embedded_store(tracking_uri, database)
     os.environ.setdefault(PROXY_DOWNLOAD_ENV, "false")
-    wait_for_server(tracking_uri)
+    wait_for_server(tracking_uri, timeout=wait)
+    import mlflow
+
     mlflow.set_tracking_uri(tracking_uri)
     mlflow.set_registry_uri(tracking_uri)
 
@@ -133,6 +166,8 @@ def initialise_embedded_store(tracking_uri: str, database: Path) -> None:
     marker = database.with_name(database.name + ".initialised")
     if marker.exists():
         return
+    import mlflow
+
     with open(database.with_name(database.name + ".init.lock"), "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
@@ -165,6 +200,8 @@ def ensure_experiment(tracking_uri: str, name: str) -> str:
 
     An experiment created before the tags existed gets the ones it lacks; tags a user set stay.
     """
+    import mlflow
+
     client = mlflow.MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
     experiment = client.get_experiment_by_name(name)
     if experiment is not None:

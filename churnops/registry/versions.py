@@ -6,6 +6,8 @@ Aliases, not the deprecated stages: `candidate-latest` is the newest registered 
 
 from __future__ import annotations
 
+import difflib
+
 import mlflow
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
@@ -51,3 +53,21 @@ def ensure_candidate_alias(client: mlflow.MlflowClient, model_name: str, version
     newest = max(int(v.version) for v in client.search_model_versions(f"name = '{model_name}'"))
     if newest == int(version.version) and journal.alias_version(client, model_name, names.ALIAS_CANDIDATE) != str(newest):
         client.set_registered_model_alias(model_name, names.ALIAS_CANDIDATE, str(newest))
+
+
+def model_names(client: mlflow.MlflowClient) -> list[str]:
+    """The registered models a user can name (not the alias leases churnops.registry.locks keeps)."""
+    return sorted(model.name for model in client.search_registered_models()
+                  if not model.name.endswith(names.LEASE_MODEL_SUFFIX))
+
+
+def missing_model(client: mlflow.MlflowClient, name: str, suggest=repr) -> str | None:
+    """None when `name` is a registered model; else a sentence naming the models there are and the
+    closest one (as `suggest(name)` writes it), so a mistyped name is never echoed back in a suggestion."""
+    known = model_names(client)
+    if name in known:
+        return None
+    close = difflib.get_close_matches(name, known, n=1)
+    return (f"There is no registered model {name!r} in this tracking store (models: {', '.join(known) or 'none'})."
+            + (f" Did you mean {suggest(close[0])}?" if close else
+               " Train and promote a version first (`churnops train`), or pass --tracking-uri for another store."))

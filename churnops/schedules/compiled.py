@@ -15,7 +15,7 @@ from churnops.app.compile import compile_pipeline, spec_digest
 from churnops.app.platform_config import load_platform_config
 from churnops.schedules.config import SchedulesConfig
 from pipelines import PIPELINES
-from pipelines.platform import with_platform
+from pipelines.platform import no_platform, with_platform
 
 VERSION_PREFIX = "sha256-"
 
@@ -37,15 +37,14 @@ def version_name(digest: str) -> str:
 
 def compile_declared(config: SchedulesConfig, output_dir: Path,
                      pipelines: Mapping[str, Any] | None = None) -> dict[str, CompiledPipeline]:
-    """Compile every declared pipeline with the file's platform config; key by pipeline name."""
+    """Compile every declared pipeline with the file's platform config (without one: only the
+    defaults, caching off); key by pipeline name."""
     if pipelines is None:
         pipelines = PIPELINES
     platform = load_platform_config(config.platform, components.__all__) if config.platform else None
     compiled = {}
     for declared in config.pipelines:
-        pipeline = pipelines[declared.function]
-        if platform is not None:
-            pipeline = with_platform(pipeline, platform.for_step)
+        pipeline = with_platform(pipelines[declared.function], platform.for_step if platform else no_platform)
         path = compile_pipeline(pipeline, output_dir / f"{declared.name}.yaml")
         digest = spec_digest(path)
         compiled[declared.name] = CompiledPipeline(declared.name, path, digest)

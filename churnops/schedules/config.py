@@ -17,20 +17,25 @@ import yaml
 
 import components
 from churnops.app.platform_config import read_platform_document, validate_platform
+from churnops.core import run_time
 from churnops.core.parameters import training_parameter_problems
-from churnops.errors import ConfigError, Problem, entry_label
+from churnops.errors import ChurnopsError, ConfigError, Problem, entry_label
 from churnops.schedules.cron import cron_problem
 from churnops.schedules.marker import MAX_DESCRIPTION, room_for_description
 from pipelines import PIPELINES
 
 TOP_KEYS = ("scope", "platform", "defaults", "experiments", "pipelines", "recurring_runs")
-DEFAULT_KEYS = ("experiment", "service_account", "max_concurrency", "catchup", "enabled", "parameters")
+DEFAULT_KEYS = ("experiment", "service_account", "max_concurrency", "catchup", "enabled", "pipeline_root", "parameters")
 EXPERIMENT_KEYS = ("name", "description")
 PIPELINE_KEYS = ("name", "function", "description")
 RUN_KEYS = (
     "name", "description", "pipeline", "experiment", "cron", "interval_seconds", "start_time",
-    "end_time", "max_concurrency", "catchup", "enabled", "service_account", "parameters",
+    "end_time", "max_concurrency", "catchup", "enabled", "service_account", "pipeline_root", "parameters",
 )
+# Where a run's artifacts (splits, models, predictions) go: the object stores KFP's launcher writes
+# (kubeflow/pipelines 2.17.0 backend/src/v2/config/env.go GetStoreSessionInfo: minio, s3, gs).
+# Unset, KFP uses the kfp-launcher ConfigMap's defaultPipelineRoot, else its in-cluster MinIO.
+PIPELINE_ROOT = re.compile(r"^(gs|s3|minio)://[a-z0-9][a-z0-9._-]{1,61}[a-z0-9](/[^\s]*)?$")
 # Recurring run names become part of Kubernetes object names (ScheduledWorkflow) and of our marker.
 NAME = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 SCOPE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
@@ -77,6 +82,7 @@ class RecurringRunDecl:
     service_account: str
     parameters: dict[str, Any]
     description: str = ""
+    pipeline_root: str | None = None
 
 
 @dataclass(frozen=True)
@@ -272,6 +278,10 @@ def _runs(items: list, defaults: dict, experiments, pipeline_decls, registry, ba
         for key in ("catchup", "enabled"):
             if key in merged and not isinstance(merged[key], bool):
                 fail(key, "must be true or false")
+        root = merged.get("pipeline_root")
+        if root is not None and (not isinstance(root, str) or not PIPELINE_ROOT.match(root)):
+            fail("pipeline_root", f"{root!r} is not an object-store URI KFP writes artifacts to: gs://BUCKET/PATH, "
+                                  "s3://BUCKET/PATH or minio://BUCKET/PATH")
         account = merged.get("service_account", DEFAULT_SERVICE_ACCOUNT)
         if not isinstance(account, str) or not K8S_NAME.match(account):
             fail("service_account", "must be a Kubernetes ServiceAccount name")
@@ -289,6 +299,11 @@ def _runs(items: list, defaults: dict, experiments, pipeline_decls, registry, ba
                 literal = {k: v for k, v in parameters.items() if config_map_ref(v) is None}
                 for message in training_parameter_problems(literal):
                     fail("parameters", message)
+            if isinstance(parameters.get("output_uri"), str):
+                try:  # a KFP v1 macro here would name every run's predictions the same (issue 23)
+                    run_time.check_template(parameters["output_uri"])
+                except ChurnopsError as exc:
+                    fail("parameters", str(exc))
         if ok:
             yield RecurringRunDecl(
                 name=item["name"],
@@ -304,6 +319,7 @@ def _runs(items: list, defaults: dict, experiments, pipeline_decls, registry, ba
                 service_account=account,
                 parameters=dict(parameters),
                 description=str(item.get("description") or ""),
+                pipeline_root=root,
             )
 
 

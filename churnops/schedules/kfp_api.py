@@ -246,7 +246,7 @@ class KfpApi:
             end_time=decl.end_time, interval_second=decl.interval_seconds,
             cron_expression=decl.cron, max_concurrency=decl.max_concurrency, no_catchup=not decl.catchup,
             params=decl.parameters, pipeline_id=pipeline_id, version_id=version_id, enabled=enabled,
-            service_account=decl.service_account,
+            service_account=decl.service_account, pipeline_root=decl.pipeline_root,
         )
         return created.recurring_run_id
 
@@ -306,6 +306,7 @@ def observed_run(run: Any) -> ObservedRun:
             "catchup": not run.no_catchup,
             "service_account": run.service_account or "",
             "parameters": dict((run.runtime_config.parameters or {}) if run.runtime_config else {}),
+            "pipeline_root": (run.runtime_config.pipeline_root or None) if run.runtime_config else None,
             "version_id": reference.pipeline_version_id if reference else None,
             "experiment_id": run.experiment_id,
         },

@@ -123,7 +123,7 @@ def changed_fields(desired: DesiredRun, current: ObservedRun, observed: Observed
     differences = []
     for key, want in (("cron", decl.cron), ("interval_seconds", decl.interval_seconds),
                       ("max_concurrency", decl.max_concurrency), ("catchup", decl.catchup),
-                      ("service_account", decl.service_account)):
+                      ("service_account", decl.service_account), ("pipeline_root", decl.pipeline_root)):
         if key in have and have[key] != want:
             differences.append(f"{key} {have[key]!r} -> {want!r}")
     if "parameters" in have and have["parameters"] != decl.parameters:

@@ -48,6 +48,8 @@ def spec_hash(decl: RecurringRunDecl, version_name: str) -> str:
         "parameters": decl.parameters,
         "description": decl.description.strip(),
     }
+    if decl.pipeline_root:  # only when declared: a file without one keeps its runs' earlier hashes
+        spec["pipeline_root"] = decl.pipeline_root
     text = json.dumps(spec, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 

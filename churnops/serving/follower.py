@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 import mlflow
 import pandas as pd
 
-from churnops.core.features import FeatureSpec
+from churnops.core.features import FeatureSpec, known_categories
 from churnops.errors import ChurnopsError, RegistryError, TrackingError
 from churnops.registry.loading import ResolvedModel, resolve
 from churnops.registry.tracking import wait_for_server
@@ -34,6 +34,7 @@ class Served:
     model: object  # mlflow.pyfunc.PyFuncModel: predict(raw rows) -> the four output columns
     spec: FeatureSpec
     smoke_rows: pd.DataFrame
+    categories: dict = field(default_factory=dict)  # known_categories: what each category column saw in training
 
 
 def load_version(resolved: ResolvedModel) -> Served:
@@ -52,7 +53,8 @@ def load_version(resolved: ResolvedModel) -> Served:
             f"with columns {list(scored.columns)}; a churnops model returns churn_probability, churn_predicted, "
             "model_name, model_version for every row."
         )
-    return Served(resolved, model, spec, smoke)
+    pipeline = getattr(model.unwrap_python_model(), "pipeline", None)
+    return Served(resolved, model, spec, smoke, known_categories(pipeline, spec) if pipeline is not None else {})
 
 
 def smoke_rows(model, spec: FeatureSpec) -> pd.DataFrame:

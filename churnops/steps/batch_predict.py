@@ -1,7 +1,10 @@
 """Step `batch_predict`: score a CSV in chunks (flat memory) with one resolved model version.
 
 Every output row names the model version that produced it; the job fails, writing nothing, when
-more than `max_rejected_fraction` of the rows are bad (churnops.core.scoring says which are).
+more than `max_rejected_fraction` of the rows are bad (churnops.core.scoring says which are), when
+more than `max_unseen_fraction` of the rows hold a category the model never saw in training
+(counted per column and reported below it: `unseen_categories`), or when a feature column is blank
+on every row (unless `allow_blank_columns`: the model would impute all of it).
 """
 
 from __future__ import annotations
@@ -21,8 +24,9 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 
 from churnops import defaults
-from churnops.core.features import FeatureSpec
-from churnops.core.scoring import check_columns, split_typed
+from churnops.core import secrets
+from churnops.core.features import FeatureSpec, known_categories
+from churnops.core.scoring import CategoryCheck, blank_columns, check_columns, count_present, split_typed
 from churnops.errors import DatasetError
 from churnops.registry.loading import ResolvedModel, decision_threshold, feature_spec, load_pipeline
 from churnops.storage import uris
@@ -37,13 +41,16 @@ def run(
     *,
     chunk_rows: int,
     max_rejected_fraction: float,
+    max_unseen_fraction: float = defaults.MAX_UNSEEN_FRACTION,
+    allow_blank_columns: bool = False,
 ) -> dict:
     """The step: `model_metadata` is what resolve_model wrote on its Model artifact."""
     resolved = ResolvedModel(model_metadata["requested_uri"], model_metadata["model_uri"],
                              model_metadata["model_name"], model_metadata["model_version"], model_metadata["run_id"])
     return predict_file(resolved, input_uri, output_path, rejections_path,
                         tracking_uri=model_metadata["mlflow_tracking_uri"], chunk_rows=chunk_rows,
-                        max_rejected_fraction=max_rejected_fraction)
+                        max_rejected_fraction=max_rejected_fraction, max_unseen_fraction=max_unseen_fraction,
+                        allow_blank_columns=allow_blank_columns)
 
 
 def predict_file(
@@ -55,6 +62,8 @@ def predict_file(
     tracking_uri: str,
     chunk_rows: int = defaults.CHUNK_ROWS,
     max_rejected_fraction: float = defaults.MAX_REJECTED_FRACTION,
+    max_unseen_fraction: float = defaults.MAX_UNSEEN_FRACTION,
+    allow_blank_columns: bool = False,
 ) -> dict:
     """Score `input_uri` with the resolved model into `output_path` (written whole or not at all)."""
     if chunk_rows < 1:
@@ -80,9 +89,12 @@ def predict_file(
     Path(rejections_path).parent.mkdir(parents=True, exist_ok=True)
     scored = rejected = 0
     bad_columns: dict[str, int] = {}
+    categories = CategoryCheck(known_categories(model, spec))
+    present: dict[str, int] = {}
     try:
         with open(partial, "wb") as out, open(rejections_path, "w", newline="") as rejects:
-            for index, (good, bad, probability) in enumerate(score_chunks(model, spec, input_uri, chunk_rows, id_columns)):
+            chunks = score_chunks(model, spec, input_uri, chunk_rows, id_columns, categories, present)
+            for index, (good, bad, probability) in enumerate(chunks):
                 frame = good[id_columns].copy()
                 frame["churn_probability"] = probability.round(defaults.PROBABILITY_DECIMALS)
                 frame["churn_predicted"] = (probability >= threshold).astype(int)
@@ -96,6 +108,19 @@ def predict_file(
                     for column in re.findall(r"(?:^|; )([^=;]+)=", problem):
                         bad_columns[column] = bad_columns.get(column, 0) + 1
         total = scored + rejected
+        if total and (blank := blank_columns(present, spec.features)) and not allow_blank_columns:
+            raise DatasetError(
+                f"Column(s) {blank} of {input_uri} are blank on every one of its {total} rows: the model would impute "
+                "all of them and score something else than the customers. Fill them, or pass --allow-blank-columns "
+                "if that is intended; no predictions were written."
+            )
+        if total and categories.rows / total > max_unseen_fraction:
+            raise DatasetError(
+                f"{categories.rows} of {total} input rows hold category values the model never saw in training "
+                f"({categories.describe()}). That is more than max_unseen_fraction={max_unseen_fraction}, so no "
+                "predictions were written: the model would score them as if the column were empty. Fix the values "
+                "(spelling and case as in training) or raise --max-unseen-fraction."
+            )
         if total and rejected / total > max_rejected_fraction:
             shown = ", ".join(f"{column} ({count} rows)" for column, count in sorted(bad_columns.items()))
             raise DatasetError(
@@ -114,10 +139,13 @@ def predict_file(
     seconds = time.monotonic() - started
     return {
         **resolved.to_dict(),
-        "input": input_uri,
+        "input": secrets.redact(input_uri),
         "rows": scored,
         "rejected": rejected,
         "rejected_columns": bad_columns,
+        "unseen_categories": dict(sorted(categories.counts.items())),
+        "unseen_category_rows": categories.rows,
+        "unseen_category_values": categories.describe(),
         "decision_threshold": threshold,
         "positive_label": (info.metadata or {}).get("positive_label", ""),
         "id_columns": id_columns,
@@ -160,9 +188,11 @@ def input_columns(input_uri: str) -> list[str]:
 
 
 def score_chunks(
-    model, spec: FeatureSpec, input_uri: str, chunk_rows: int, id_columns: list[str]
+    model, spec: FeatureSpec, input_uri: str, chunk_rows: int, id_columns: list[str],
+    categories: CategoryCheck | None = None, present: dict[str, int] | None = None,
 ) -> Iterator[tuple[pd.DataFrame, pd.DataFrame, np.ndarray]]:
-    """Yield (good rows, rejected rows, churn probabilities of the good rows) per chunk."""
+    """Yield (good rows, rejected rows, churn probabilities of the good rows) per chunk; `categories`
+    counts the good rows' unseen categories, `present` every row's non-blank cells per feature."""
     usecols = list(dict.fromkeys(id_columns + spec.features))
     with uris.open_input(input_uri, "--input") as stream:
         reader = pd.read_csv(stream, dtype=str, keep_default_na=False, na_values=[""],
@@ -171,5 +201,9 @@ def score_chunks(
         for chunk in reader:
             good, rejected, typed = split_typed(chunk, spec, first_row)  # each number parsed once
             first_row += len(chunk)
+            if present is not None:
+                count_present(chunk, spec.features, present)
+            if categories is not None:
+                categories.add(typed)
             probability = model.predict_proba(typed)[:, 1] if len(good) else np.empty(0)
             yield good, rejected, probability

@@ -16,6 +16,7 @@ import mlflow
 import pandas as pd
 
 from churnops import defaults
+from churnops.core import secrets
 from churnops.core.drift import DriftCheck, DriftReport, Thresholds, to_html, to_markdown
 from churnops.core.fitting import typed_features
 from churnops.core.profile import SCORE
@@ -51,7 +52,7 @@ def run(
     Path(markdown_path).parent.mkdir(parents=True, exist_ok=True)
     Path(markdown_path).write_text(to_markdown(report), encoding="utf-8")
     experiment_id = tracking.ensure_experiment(tracking_uri, experiment_name)
-    logged = profiles.log_drift_run(client, experiment_id, report, input_uri=",".join(input_uris),
+    logged = profiles.log_drift_run(client, experiment_id, report, input_uri=",".join(secrets.redact(uri) for uri in input_uris),
                                     reference_run_id=model_metadata["run_id"],
                                     run_tags=lineage.kfp_tags(kfp_run or {}))
     return {

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sys
 from typing import Any
 
 import mlflow
 
 from churnops import cpus, defaults, names
-from churnops.core import evaluation, promotion
+from churnops.core import evaluation, leakage, promotion
 from churnops.core.fitting import typed_features
 from churnops.errors import ChurnopsError
 from churnops.registry import aliases, journal, locks, tracking
@@ -49,23 +50,6 @@ def decision_tags(decision: promotion.Decision, actor: str) -> dict[str, str]:
         names.TAG_VALIDATION_EVIDENCE: json.dumps(evidence, sort_keys=True, default=str),
         names.TAG_VALIDATION_DECIDED: f"{aliases.now()} by {actor}",
     }
-
-
-def version_description(decision: promotion.Decision, version: str, dataset: str) -> str:
-    """What the version page says first: the status and verdict, why, then the data and what it was compared with.
-
-    The status leads because the MLflow 3.17 version page shows the description above its tag
-    table, where `validation_status` sorts after `audit.history` and sits below the fold
-    (scripts/ui_screenshots.py checks what a 1440x1000 window shows)."""
-    metric = decision.primary_metric
-    score = decision.candidate_metrics.get(metric)
-    against = (f"compared with champion v{decision.champion_version} on the same {decision.evidence.get('test_rows', '')} "
-               f"holdout rows" if decision.champion_version else "no champion to compare with")
-    verdict = {promotion.ACTION_PROMOTE: "PROMOTED to champion", promotion.ACTION_CHALLENGER: "kept as challenger",
-               promotion.ACTION_CONFLICT: "not moved (the champion changed meanwhile)"}.get(decision.action, decision.action)
-    return (f"{decision.status.upper()} - {verdict}: {decision.reason.rstrip('.')}. "
-            f"v{version} trained on {dataset or 'unknown data'}; holdout {metric} "
-            f"{'-' if score is None else f'{score:.4f}'}; {against}.")
 
 
 def run_tags(decision: promotion.Decision) -> dict[str, str]:
@@ -112,32 +96,32 @@ def run(
                           "identical training inputs register nothing new"}
     x_test = read_features(x_test_path)
     y_test = read_target(y_test_path)
-    candidate_scores = probabilities(f"models:/{model_name}/{version}", x_test)
+    candidate_uri = f"models:/{model_name}/{version}"
+    candidate_scores = probabilities(candidate_uri, x_test)
     candidate_metrics = evaluation.compute_metrics(y_test, candidate_scores, threshold)
+    spec = feature_spec(candidate_uri)
+    feature_auc = leakage.single_feature_auc(typed_features(x_test, spec), y_test, spec, seed)
     champion_version = aliases.alias_version(client, model_name, names.ALIAS_CHAMPION)
-    champion_metrics = comparison = None
+    champion_metrics = comparison = champion_error = None
     if champion_version is not None:
         try:
             champion_scores = probabilities(f"models:/{model_name}/{champion_version}", x_test)
             champion_metrics = evaluation.compute_metrics(y_test, champion_scores, threshold)
             if y_test.nunique() == 2:
                 comparison = promotion.paired_bootstrap_auc(y_test, candidate_scores, champion_scores, seed)
-        except ChurnopsError as exc:
-            decision = promotion.Decision(
-                names.STATUS_FAILED, promotion.ACTION_CHALLENGER,
-                f"the champion v{champion_version} cannot score this run's test set ({exc}); "
-                "compare by hand and use `churnops models promote` if the candidate should serve",
-                candidate_metrics, champion_version, None, policy.primary_metric, policy.tolerance)
-            return apply_decision(client, model_name, str(version), run_id, decision, actor)
-    best_key = best_champion_key(policy.primary_metric, x_test_path, y_test_path)
-    stored = client.get_registered_model(model_name).tags.get(best_key)
+        except ChurnopsError as exc:  # decided on the thresholds alone, and said so (promotion rule 6)
+            champion_error = str(exc).splitlines()[0][:300]
+            print(f"churnops promote: WARNING: the champion v{champion_version} cannot score this run's test set "
+                  f"({champion_error}); deciding v{version} on the absolute thresholds alone", file=sys.stderr)
+    test_set = test_set_digest(x_test_path, y_test_path)
     best_seen = promotion.best_of(policy.primary_metric, [
-        float(stored) if stored is not None else None,
+        stored_best(client.get_registered_model(model_name).tags, policy.primary_metric, test_set),
         (champion_metrics or {}).get(policy.primary_metric)])
     decision = promotion.decide(
         candidate_metrics, champion_version, champion_metrics,
         aliases.alias_version(client, model_name, names.ALIAS_CHAMPION), policy,
         holdout=(len(y_test), int(y_test.sum())), comparison=comparison, best_seen=best_seen,
+        feature_auc=feature_auc, champion_error=champion_error,
     )
     result = apply_decision(client, model_name, str(version), run_id, decision, actor)
     if result.get("promoted"):
@@ -145,18 +129,39 @@ def run(
     if best_seen is not None:
         # After the decision: a kill before this line loses no score that the next gate does not
         # re-read (it re-scores the champion, whose score is then included again).
-        client.set_registered_model_tag(model_name, best_key, f"{best_seen:.6f}")
+        record_best(client, model_name, policy.primary_metric, test_set, best_seen)
     return result
 
 
-def best_champion_key(metric: str, x_test_path: str, y_test_path: str) -> str:
-    """The registered-model tag of the best champion score on this exact test set (its rows' digest)."""
+def stored_best(tags: dict[str, str], metric: str, test_set: str) -> float | None:
+    """The best champion score kept for this test set: the one JSON tag, or a tag of the old one-per-test-set kind."""
+    kept = json.loads(tags.get(names.TAG_BEST_CHAMPION_SCORES) or "{}").get(metric, {}).get(test_set)
+    if kept is None:
+        kept = tags.get(f"{names.TAG_BEST_CHAMPION_PREFIX}{metric}.{test_set}")
+    return float(kept) if kept is not None else None
+
+
+def record_best(client, model_name: str, metric: str, test_set: str, score: float) -> None:
+    """Keep `score` as the best on this test set, in the one registered-model tag (read-modify-write under the
+    alias lock, so two gates on different test sets do not lose each other's), dropping an old-style tag."""
+    with locks.alias_lock(aliases.store_uri(client), client, model_name):
+        tags = client.get_registered_model(model_name).tags
+        scores = json.loads(tags.get(names.TAG_BEST_CHAMPION_SCORES) or "{}")
+        scores.setdefault(metric, {})[test_set] = round(score, 6)
+        client.set_registered_model_tag(model_name, names.TAG_BEST_CHAMPION_SCORES, json.dumps(scores, sort_keys=True))
+        legacy = f"{names.TAG_BEST_CHAMPION_PREFIX}{metric}.{test_set}"
+        if legacy in tags:
+            client.delete_registered_model_tag(model_name, legacy)
+
+
+def test_set_digest(x_test_path: str, y_test_path: str) -> str:
+    """The first 16 hex of the sha256 of this exact test set's files: the key of its best champion score."""
     digest = hashlib.sha256()
     for path in (x_test_path, y_test_path):
         with open(path, "rb") as stream:
             for block in iter(lambda: stream.read(1 << 20), b""):
                 digest.update(block)
-    return f"{names.TAG_BEST_CHAMPION_PREFIX}{metric}.{digest.hexdigest()[:16]}"
+    return digest.hexdigest()[:16]
 
 
 def apply_decision(client, model_name: str, version: str, run_id: str, decision: promotion.Decision, actor: str) -> dict:
@@ -167,35 +172,23 @@ def apply_decision(client, model_name: str, version: str, run_id: str, decision:
     return {**decision.to_dict(), "model_name": model_name, "model_version": version}
 
 
-def _dataset(client, run_id: str) -> str:
-    """name@digest of the candidate's training data (churnops.registry.lineage tags the run)."""
-    return client.get_run(run_id).data.tags.get(names.RUN_TAG_DATASET, "") if run_id else ""
-
-
-def model_description(model_name: str, description: str) -> str:
-    return (f"Churn classifier trained and gated by churnops. Serve `models:/{model_name}@{names.ALIAS_CHAMPION}`. "
-            f"Champion since {aliases.now()}: {description}")
-
-
 def _apply(client, model_name: str, version: str, run_id: str, decision: promotion.Decision,
            actor: str) -> promotion.Decision:
-    dataset = _dataset(client, run_id)
+    # The descriptions (the model's and each touched version's) are the journal's: churnops.registry.narrative.
     if decision.promoted:
-        text = version_description(decision, version, dataset)
         try:
             aliases.move_champion(client, model_name, version, decision.champion_version,
                                   actor=actor, reason=decision.reason,
                                   version_tags=decision_tags(decision, actor),
-                                  run_id=run_id, run_tags=run_tags(decision),
-                                  descriptions={version: text}, model_description=model_description(model_name, text))
+                                  run_id=run_id, run_tags=run_tags(decision))
         except aliases.ChampionChangedError as exc:
             decision = promotion.decide(decision.candidate_metrics, decision.champion_version,
                                         decision.champion_metrics, exc.current,
-                                        promotion.Policy({}, decision.primary_metric, decision.tolerance))
+                                        promotion.Policy({}, decision.primary_metric, decision.tolerance),
+                                        champion_error=decision.evidence.get("champion_error"))
     if not decision.promoted:
         set_aliases = {names.ALIAS_CHALLENGER: version} if decision.action == promotion.ACTION_CHALLENGER else {}
         journal.execute(client, model_name, journal.plan(
             version, set_aliases=set_aliases, version_tags={version: decision_tags(decision, actor)},
-            run_id=run_id, run_tags=run_tags(decision), what=f"{decision.action} decision on v{version}",
-            descriptions={version: version_description(decision, version, dataset)}))
+            run_id=run_id, run_tags=run_tags(decision), what=f"{decision.action} decision on v{version}"))
     return decision

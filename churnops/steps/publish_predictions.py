@@ -18,7 +18,10 @@ def rejections_uri_for(output_uri: str) -> str:
     return f"{head}/{base}" if head else base
 
 
-def run(predictions_path: str, rejections_path: str, output_uri: str, *, rows: int, rejected: int) -> dict[str, Any]:
+def run(predictions_path: str, rejections_path: str, output_uri: str, *, rows: int, rejected: int,
+        scheduled_time: str = "") -> dict[str, Any]:
+    """`output_uri` may hold `{scheduled_time}` (churnops.core.run_time): the run's schedule time."""
+    output_uri = outputs.output_uri_for(output_uri, scheduled_time)
     outputs.check_output_uri(output_uri)
     rejections_uri = ""  # not None: KFP parameters (a Collected list of these dicts) have no null
     if rejected:  # first, so a reader that sees the predictions also finds the rows left out

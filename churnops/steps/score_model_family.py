@@ -46,9 +46,9 @@ def run(
     # Threads: the cores this task has (its pod's request; locally a share of the machine, as
     # kfp.local runs two family tasks at once); more OpenMP threads than cores slow everyone down.
     cores = cpus.cpu_budget(fan_out=True)
-    print(f"{names.PROGRESS_PREFIX}scoring {family['model_type']}: {len(candidates)} settings x "
-          f"{int(cv_folds)} folds, rounds (rows x settings) {[f'{rows}x{count}' for rows, count in rounds]} "
-          f"of {len(x_train)} rows, {cores} core(s)", flush=True)
+    plan = ", then ".join(f"{count} on {rows} rows" for rows, count in rounds)
+    print(f"{names.PROGRESS_PREFIX}scoring {family['model_type']}: {len(candidates)} settings x {int(cv_folds)} folds "
+          f"({plan}; {len(x_train)} training rows), {cores} core(s)", flush=True)
     runs = {candidate["name"]: _open_run(candidate, parent) for candidate in candidates}
     alive, last = candidates, {}
     try:

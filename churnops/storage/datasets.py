@@ -13,6 +13,7 @@ from urllib.parse import urlparse
 
 import pandas as pd
 
+from churnops.core import secrets
 from churnops.errors import DatasetError
 from churnops.storage import uris
 
@@ -88,36 +89,37 @@ def read_bytes(uri: str) -> bytes:
 def read_dataset(uri: str) -> pd.DataFrame:
     """Read a CSV from a local path, file://, s3:// (MinIO too), gs:// or http(s):// (see churnops.storage.uris)."""
     path = local_path(uri)
+    shown = secrets.redact(uri)  # what messages name: never a credential in the URI
     if path is None and uris.scheme(uri) not in uris.REMOTE_SCHEMES:
         raise DatasetError(
-            f"Dataset URI scheme {uris.scheme(uri)!r} is not supported ({uri}). Use a local path, file://, "
+            f"Dataset URI scheme {uris.scheme(uri)!r} is not supported ({shown}). Use a local path, file://, "
             "s3://, gs://, http:// or https://."
         )
     if path is not None:
         if not os.path.exists(path):
             raise DatasetError(
-                f"Dataset not found: {uri}. Pass an existing CSV file with --dataset "
+                f"Dataset not found: {shown}. Pass an existing CSV file with --dataset "
                 "(for example data/churn_synthetic.csv)."
             )
         if os.path.getsize(path) == 0:
-            raise DatasetError(f"Dataset {uri} is empty (0 bytes). Pass a CSV with a header row and data rows.")
+            raise DatasetError(f"Dataset {shown} is empty (0 bytes). Pass a CSV with a header row and data rows.")
     try:
         raw = read_bytes(uri)
     except FileNotFoundError:
-        raise DatasetError(f"Dataset not found: {uri}. Check the path or URI passed with --dataset.") from None
-    check_csv_text(raw, uri, "--dataset")
+        raise DatasetError(f"Dataset not found: {shown}. Check the path or URI passed with --dataset.") from None
+    check_csv_text(raw, shown, "--dataset")
     try:
         # Everything as text first: validation and feature typing decide what is numeric,
         # so a blank string in a numeric column (Telco's TotalCharges) is not a read error.
         frame = pd.read_csv(io.BytesIO(raw), dtype=str, keep_default_na=False, na_values=[""])
     except pd.errors.EmptyDataError:
-        raise DatasetError(f"Dataset {uri} is empty. Pass a CSV with a header row and data rows.") from None
+        raise DatasetError(f"Dataset {shown} is empty. Pass a CSV with a header row and data rows.") from None
     except FileNotFoundError:
-        raise DatasetError(f"Dataset not found: {uri}. Check the path or URI passed with --dataset.") from None
+        raise DatasetError(f"Dataset not found: {shown}. Check the path or URI passed with --dataset.") from None
     except pd.errors.ParserError as exc:
-        raise DatasetError(f"Dataset {uri} is not a readable CSV ({exc}). Check the file's delimiter and quoting.") from None
+        raise DatasetError(f"Dataset {shown} is not a readable CSV ({exc}). Check the file's delimiter and quoting.") from None
     if frame.empty:
-        raise DatasetError(f"Dataset {uri} has a header but no data rows. Pass a CSV with data rows.")
+        raise DatasetError(f"Dataset {shown} has a header but no data rows. Pass a CSV with data rows.")
     return frame
 
 

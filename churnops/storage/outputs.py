@@ -14,10 +14,13 @@ import glob
 import os
 import shutil
 import uuid
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Mapping
 from urllib.parse import urlparse
 
+from churnops import names
+from churnops.core import run_time
 from churnops.errors import DatasetError
 from churnops.storage import uris
 
@@ -30,6 +33,14 @@ def _local(uri: str) -> str | None:
     if parsed.scheme == "file":
         return parsed.path
     return uri if parsed.scheme == "" else None
+
+
+def output_uri_for(template: str, scheduled_time: str, environ: Mapping[str, str] | None = None) -> str:
+    """The output URI of this run: `{scheduled_time}` replaced by the run's schedule time
+    (churnops.core.run_time: KFP's driver fills it on a cluster, a local run's start time here)."""
+    environ = os.environ if environ is None else environ
+    return run_time.expand(template, scheduled_time, environ.get(names.ENV_RUN_TIME, ""),
+                           datetime.now(timezone.utc))
 
 
 def check_output_uri(uri: str, flag: str = "output_uri") -> None:

@@ -10,15 +10,23 @@ One place decides how a `dataset_uri` is opened, so the load step, the tests and
   anonymously, over the JSON API only.
 - `http(s)://`: fsspec's HTTP filesystem.
 The environment is read when a URI is opened, never at import time.
+
+Credentials in a URI (https://user:password@host/..., a signed URL's query) are only ever used here,
+to open it: every message names the URI redacted (churnops.core.secrets), and a local run hands the
+steps the redacted URI plus names.ENV_URI_CREDENTIALS, which `with_credentials` reads back. An
+s3:// or gs:// URI with userinfo is refused: those stores take credentials from the environment.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 from typing import IO, Any, Iterator, Mapping
 from urllib.parse import urlparse
 
+from churnops import names
+from churnops.core import secrets
 from churnops.errors import ChurnopsError, DatasetError, TrackingError
 
 S3_ENDPOINT_VARIABLES = ("MLFLOW_S3_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL")
@@ -60,11 +68,32 @@ def storage_options(uri: str, environ: Mapping[str, str] | None = None) -> dict[
     return {}
 
 
+def with_credentials(uri: str, environ: Mapping[str, str] | None = None) -> str:
+    """The URI to open for a recorded (redacted) one: from names.ENV_URI_CREDENTIALS, else `uri` itself."""
+    environ = os.environ if environ is None else environ
+    raw = environ.get(names.ENV_URI_CREDENTIALS, "")
+    try:
+        return json.loads(raw).get(uri, uri) if raw else uri
+    except (ValueError, AttributeError):
+        raise DatasetError(f"{names.ENV_URI_CREDENTIALS} must be a JSON object of URIs; unset it.") from None
+
+
+def check_credentials(uri: str, flag: str = "--dataset") -> None:
+    """Refuse userinfo in an object-store URI (s3fs and gcsfs take credentials from the environment)."""
+    if scheme(uri) in ("s3", "s3a", "gs", "gcs") and secrets.has_userinfo(uri):
+        raise DatasetError(
+            f"{flag} {secrets.redact(uri)} carries credentials in the URI ({scheme(uri)}://USER:SECRET@...), which "
+            f"{scheme(uri)}:// does not use and would leak into logs. Drop them from the URI; {_credentials_hint(uri)}."
+        )
+
+
 def filesystem(uri: str, environ: Mapping[str, str] | None = None):
     """(fsspec filesystem, path) for a remote URI, configured by storage_options."""
     import fsspec
 
     environ = os.environ if environ is None else environ
+    check_credentials(uri)
+    uri = with_credentials(uri, environ)
     options = storage_options(uri, environ)
     if scheme(uri) in ("gs", "gcs") and environ.get(GCS_EMULATOR_VARIABLE):
         # gcsfs' default filesystem first asks the gRPC storage-control API for the bucket type;
@@ -85,13 +114,15 @@ def open_input(uri: str, flag: str = "--dataset", environ: Mapping[str, str] | N
     if scheme(uri) not in REMOTE_SCHEMES:
         path = parsed.path if parsed.scheme == "file" else uri
         if not os.path.exists(path):
-            raise DatasetError(f"Input not found: {uri}. Pass an existing CSV with {flag}.")
+            raise DatasetError(f"Input not found: {secrets.redact(uri)}. Pass an existing CSV with {flag}.")
         with open(path, "rb") as stream:
             yield stream
         return
     try:
         fs, path = filesystem(uri, environ)
         stream = fs.open(path, "rb")
+    except ChurnopsError:
+        raise
     except Exception as exc:  # noqa: BLE001 (each backend raises its own types; classify below)
         raise dataset_error(uri, exc, flag) from None
     with stream:
@@ -107,6 +138,8 @@ def read_remote(uri: str, environ: Mapping[str, str] | None = None) -> bytes:
         fs, path = filesystem(uri, environ)
         with fs.open(path, "rb") as stream:
             return stream.read()
+    except ChurnopsError:
+        raise
     except Exception as exc:  # noqa: BLE001 (each backend raises its own types; classify below)
         raise dataset_error(uri, exc) from None
 
@@ -130,8 +163,10 @@ def _credentials_hint(uri: str) -> str:
 
 
 def dataset_error(uri: str, exc: BaseException, flag: str = "--dataset") -> ChurnopsError:
-    """A one-line DatasetError for a failed remote read: missing object, denied, or unreachable."""
+    """A one-line DatasetError for a failed remote read: missing object, denied, or unreachable (credentials redacted)."""
     detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    detail = secrets.scrub(detail, uri, with_credentials(uri))
+    uri = secrets.redact(uri)
     if isinstance(exc, FileNotFoundError) or "NoSuchKey" in detail or "NoSuchBucket" in detail:
         return DatasetError(f"Dataset not found: {uri} ({detail}). Check the bucket and object name passed with {flag}.")
     if type(exc).__name__ in ("NoCredentialsError", "PartialCredentialsError", "DefaultCredentialsError"):

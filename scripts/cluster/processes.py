@@ -34,7 +34,7 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def _start_time(pid: int) -> str | None:
+def start_time(pid: int) -> str | None:
     """The process's start time in clock ticks since boot (/proc/PID/stat field 22): pid + this is unique."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
@@ -67,7 +67,7 @@ def start(name: str, argv: list[str], env: dict[str, str] | None = None, cwd: Pa
         log.flush()
         process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                    env={**os.environ, **(env or {})}, cwd=cwd, start_new_session=True)
-    (run_dir() / f"{name}.pid").write_text(f"{process.pid} {_start_time(process.pid)}")
+    (run_dir() / f"{name}.pid").write_text(f"{process.pid} {start_time(process.pid)}")
     names = [n for n in order() if n != name] + [name]
     order_file().write_text(json.dumps(names))
     return process.pid
@@ -79,7 +79,7 @@ def pid_of(name: str) -> int | None:
         pid, started = (run_dir() / f"{name}.pid").read_text().split()
     except (OSError, ValueError):
         return None
-    return int(pid) if _start_time(int(pid)) == started else None
+    return int(pid) if start_time(int(pid)) == started else None
 
 
 def alive(name: str) -> bool:

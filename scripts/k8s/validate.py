@@ -34,7 +34,7 @@ Each rule that the local control plane (scripts/cluster, tests/cluster, marker `
 checks with the upstream system itself is listed here; where the two
 disagree, the real one wins and the rule here is fixed.
   [cluster: schema]     the real kube-apiserver (strict field validation) with the upstream CRDs of
-                        Argo CD, KServe, Knative and prometheus-operator at the pins, and KServe's
+                        Argo CD, KServe, Knative, prometheus-operator and Istio at the pins, and KServe's
                         and Knative's own admission webhooks (tests/cluster/test_apply_k.py)
   [cluster: argocd]     Argo CD v3.6.2 syncing every environment (tests/cluster/test_gitops.py):
                         destinations, the AppProject, waves, hooks, the Application health check
@@ -533,9 +533,14 @@ def check_sync_order(objects: list[dict]) -> list[str]:
 
 
 def dataset_uris(schedules: dict) -> list[tuple[str, str]]:
-    """(recurring run, URI) for every `*_uri` parameter naming an object store (s3://, gs://)."""
+    """(recurring run, URI) for every `*_uri` parameter naming an object store (s3://, gs://), and
+    the gs:// pipeline root its artifacts go to (the launcher writes there with the pod's identity)."""
     found = []
+    default_root = (schedules.get("defaults") or {}).get("pipeline_root")
     for run in schedules.get("recurring_runs") or []:
+        root = run.get("pipeline_root", default_root)
+        if isinstance(root, str) and root.startswith("gs://"):
+            found.append((run.get("name", "?"), root))
         for name, value in (run.get("parameters") or {}).items():
             if name.endswith("_uri") and isinstance(value, str) and value.split("://")[0] in ("s3", "gs"):
                 found.append((run.get("name", "?"), value))

@@ -84,13 +84,18 @@ def test_every_churnops_pod_has_the_platform_pull_secret(applied):
 def test_the_predictor_stops_where_this_control_plane_does(applied):
     """What the fake platform cannot get past: the Revision's pods run (ContainerHealthy), but its
     PodAutoscaler is reconciled by Knative's autoscaler, and its Route needs a networking layer
-    (net-istio, Kourier), neither of which runs here; so the InferenceService reports RevisionMissing.
-    Asserted exactly, so that any other reason (a rejected revision, a failed pod) fails this test."""
+    (net-istio, Kourier), neither of which runs here; so the predictor reports RevisionMissing, and the
+    InferenceService's Ready says that or, once KServe's ingress reconciler has looked, the consequence
+    (kserve v0.20.0 reconcilers/ingress/ingress_reconciler.go createIngress: "Predictor ingress not
+    created" while PredictorReady is Unknown). Asserted exactly, so that any other reason (a rejected
+    revision, a failed pod) fails this test."""
     wait_converged(("churnops-serving",), timeout=30)
     isvc = kubectl_json("-n", "churnops-serving", "get", "inferenceservice", ISVC)
     ready = {c["type"]: c for c in isvc.get("status", {}).get("conditions", [])}
-    assert ready["Ready"]["status"] == "Unknown" and ready["Ready"].get("reason") == "RevisionMissing", isvc.get(
-        "status")
+    assert ready["PredictorReady"]["status"] == "Unknown" and ready["PredictorReady"].get(
+        "reason") == "RevisionMissing", isvc.get("status")
+    assert ready["Ready"]["status"] == "Unknown" and ready["Ready"].get("reason") in (
+        "RevisionMissing", "Predictor ingress not created"), isvc.get("status")
     (revision,) = kubectl_json("-n", "churnops-serving", "get", "revisions.serving.knative.dev")["items"]
     conditions = {c["type"]: c for c in revision["status"]["conditions"]}
     assert conditions["ContainerHealthy"]["status"] == "True", revision["status"]

@@ -25,7 +25,8 @@ def scored(trained_run, synthetic_csv, tmp_path_factory):
                               model=model)
     predictions, rejections = artifact(dsl.Dataset, folder, "predictions"), artifact(dsl.Dataset, folder, "rejections")
     batch_predict.python_func(model=model, input_uri=str(folder / "in.csv"), predictions=predictions,
-                              rejections=rejections, chunk_rows=400, max_rejected_fraction=0.01)
+                              rejections=rejections, chunk_rows=400, max_rejected_fraction=0.01,
+                              max_unseen_fraction=0.01, allow_blank_columns=False)
     return {"folder": folder, "model": model, "predictions": predictions, "rejections": rejections}
 
 

@@ -36,8 +36,9 @@ def test_resolve_then_batch_predict(trained_run, synthetic_csv, tmp_path):
     predictions, rejections = artifact(dsl.Dataset, tmp_path, "predictions"), artifact(dsl.Dataset, tmp_path, "rej")
     summary = batch_predict.python_func(model=model, input_uri=str(synthetic_csv), predictions=predictions,
                                         rejections=rejections, chunk_rows=2000,
-                                        max_rejected_fraction=0.01)
+                                        max_rejected_fraction=0.01, max_unseen_fraction=0.01, allow_blank_columns=False)
     assert (summary["rows"], summary["rejected"], summary["model_version"]) == (5000, 0, "1")
+    assert (summary["unseen_categories"], summary["unseen_category_rows"]) == ({}, 0)  # the training data itself
     assert predictions.metadata == {"model_name": "churn-classifier", "model_version": "1", "rows": 5000}
     scored = pd.read_csv(predictions.path, dtype=str)
     assert len(scored) == 5000 and set(scored["model_version"]) == {"1"}

@@ -90,6 +90,24 @@ def test_the_pipeline_publishes_to_output_uri_the_rows_it_scored(trained_run, ba
     assert sorted(p.name for p in target.parent.iterdir()) == ["2026-01-05.csv"]  # no temporary left
 
 
+def test_each_run_publishes_to_the_object_of_its_own_scheduled_time(trained_run, batches, tmp_path):
+    """Issue 23: `{scheduled_time}` in output_uri (a local run: the time the run started, the same
+    in every step); two runs, two objects, nothing overwritten."""
+    template = str(tmp_path / "predictions" / "{scheduled_time}.csv")
+    arguments = {"model_uri": "models:/churn-classifier@champion", "input_uri": str(batches / "ok.csv"),
+                 "mlflow_tracking_uri": trained_run["tracking_uri"], "output_uri": template, "drift_check": False}
+    names_seen = []
+    for _ in range(2):
+        started = time.time()
+        run_locally(inference_pipeline, arguments, trained_run["home"], result_task="batch-predict")
+        (newest,) = set((tmp_path / "predictions").iterdir()) - set(names_seen)
+        names_seen.append(newest)
+        stamp = time.mktime(time.strptime(newest.stem, "%Y%m%dT%H%M%SZ")) - time.timezone
+        assert started - 2 <= stamp <= time.time(), newest.name
+        time.sleep(1.1)  # the names have one-second resolution
+    assert len(names_seen) == 2 and all(len(pd.read_csv(path)) == 1000 for path in names_seen)
+
+
 def test_a_drift_step_killed_with_its_run_open_leaves_no_running_run(trained_run, batches, tmp_path, monkeypatch):
     """The inference pipeline's exit handler (issue 16): `churnops predict` sweeps nothing itself, and
     the drift step is killed (os._exit, as an OOM kill) right after it opened its MLflow run."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -15,6 +16,7 @@ from support.retrain_target import TARGET
 
 from churnops import names
 from churnops.app.local_runner import run_locally
+from churnops.errors import ChurnopsError
 from churnops.registry.loading import resolve
 from churnops.steps.batch_predict import predict_file
 from pipelines.sharded_inference import sharded_inference_pipeline
@@ -45,11 +47,13 @@ def test_eight_shards_score_the_same_rows_and_probabilities_as_one_process(train
     }, trained_run["home"], result_task="write-manifest")  # the body is in a dsl.ExitHandler
     manifest = json.loads((out / "manifest.json").read_text())
     assert (int(summary["rows"]), int(summary["parts"]), manifest["rows"]) == (5000, SHARDS, 5000)
-    assert [part["uri"] for part in manifest["parts"]] == [str(out / f"part-{i:05d}.csv") for i in range(SHARDS)]
+    batch = out / "batches" / manifest["batch"]
+    assert [part["uri"] for part in manifest["parts"]] == [str(batch / f"part-{i:05d}.csv") for i in range(SHARDS)]
     assert [part["input_uri"] for part in manifest["parts"]] == [str(shards / f"shard-{i}.csv") for i in range(SHARDS)]
     parts = [pd.read_csv(part["uri"], dtype=str) for part in manifest["parts"]]
     assert [len(part) for part in parts] == [part["rows"] for part in manifest["parts"]]
-    assert sorted(p.name for p in out.iterdir()) == ["manifest.json", *[f"part-{i:05d}.csv" for i in range(SHARDS)]]
+    assert sorted(p.name for p in out.iterdir()) == ["batches", "manifest.json"]
+    assert sorted(p.name for p in batch.iterdir()) == [f"part-{i:05d}.csv" for i in range(SHARDS)]
 
     client = mlflow.MlflowClient(tracking_uri=trained_run["tracking_uri"], registry_uri=trained_run["tracking_uri"])
     single = tmp_path / "single.csv"
@@ -60,6 +64,33 @@ def test_eight_shards_score_the_same_rows_and_probabilities_as_one_process(train
     [drift] = drift_runs(client, str(shards / "shard-0.csv"))
     assert drift.data.tags[names.RUN_TAG_DRIFT_VERDICT] != "drifted" and drift.data.tags[names.RUN_TAG_DRIFT_FEATURES] == ""
     assert drift.data.tags[names.RUN_TAG_INPUT].count("shard-") == SHARDS
+
+
+def test_a_failed_run_leaves_the_published_batch_exactly_as_it_was(trained_run, shards, tmp_path):
+    """Issue 25: a failed run into the same output_uri overwrote 3 of 4 parts under the old manifest."""
+    out = tmp_path / "predictions"
+    options = {"model_uri": "models:/churn-classifier/1", "output_uri": str(out), "drift_check": False,
+               "mlflow_tracking_uri": trained_run["tracking_uri"], "chunk_rows": 300}
+    run_locally(sharded_inference_pipeline, {**options, "input_uri": str(shards / "shard-[0-3].csv")},
+                trained_run["home"], result_task="write-manifest")
+    manifest = (out / "manifest.json").read_bytes()
+    published = {part["uri"]: Path(part["uri"]).read_bytes() for part in json.loads(manifest)["parts"]}
+    # The second run: four shards again, the last one with every MonthlyCharges unparseable (that shard fails).
+    second = tmp_path / "second"
+    second.mkdir()
+    for index in range(4):
+        rows = pd.read_csv(shards / f"shard-{index}.csv", dtype=str, keep_default_na=False)
+        if index == 3:
+            rows["MonthlyCharges"] = "n/a"
+        else:
+            rows["tenure"] = "1"  # scores differ from the first run's, so a part written over would show
+        rows.to_csv(second / f"shard-{index}.csv", index=False)
+    with pytest.raises(ChurnopsError):
+        run_locally(sharded_inference_pipeline, {**options, "input_uri": str(second / "shard-*.csv")},
+                    trained_run["home"], result_task="write-manifest")
+    assert (out / "manifest.json").read_bytes() == manifest
+    assert {uri: Path(uri).read_bytes() for uri in published} == published
+    assert len(published) == 4
 
 
 def drift_runs(client, first_input: str) -> list:

@@ -106,8 +106,9 @@ def test_the_run_names_its_dataset_and_kfp_run_and_the_version_reads_at_a_glance
     version = client.get_model_version("churn-classifier", trained_run["model_version"])
     assert version.tags[names.TAG_KFP_RUN] == tags[names.RUN_TAG_KFP_RUN_ID]
     assert set(version.tags) <= set(names.VERSION_TAGS) and len(version.tags) <= 12, sorted(version.tags)
-    # status and verdict first: the MLflow version page shows them above the fold
-    assert version.description.startswith("PASSED - PROMOTED to champion: "), version.description
+    # the role first (the MLflow version page shows it above the fold), then the gate's dated record
+    assert version.description.startswith("CHAMPION since "), version.description
     assert f". v{version.version} trained on churn_synthetic@" in version.description
     model = client.get_registered_model("churn-classifier")
+    assert model.description.startswith(f"Champion: v{version.version} since "), model.description
     assert f"models:/churn-classifier@{names.ALIAS_CHAMPION}" in model.description

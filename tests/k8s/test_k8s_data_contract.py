@@ -45,10 +45,12 @@ def test_gs_without_workload_identity_is_reported(prod):
     objects = copy.deepcopy(prod)
     find(objects, "ServiceAccount", "churnops-pipeline-runner", "kubeflow")["metadata"]["annotations"].clear()
     errors = validate.check_data_contract("prod", objects)
-    # one per gs:// URI a recurring run uses: the retraining dataset, the scoring input and output (issue 17)
+    # one per gs:// URI a recurring run uses: the retraining dataset, the scoring input and output (issue 17),
+    # and each run's pipeline root, which KFP's launcher writes with the pod's identity (issue 23)
     assert sorted(error.split(": ", 1)[1].split(" ", 1)[0] for error in errors) == [
-        "gs://churnops-data/churn/latest.csv", "gs://churnops-data/churn/predictions/[[ScheduledTime]].csv",
-        "gs://churnops-data/churn/to-score/latest.csv"], errors
+        "gs://churnops-data/churn/latest.csv", "gs://churnops-data/churn/predictions/{scheduled_time}.csv",
+        "gs://churnops-data/churn/to-score/latest.csv", "gs://churnops-kfp-artifacts/prod",
+        "gs://churnops-kfp-artifacts/prod"], errors
     assert all("no iam.gke.io/gcp-service-account annotation" in error for error in errors)
 
 

@@ -18,7 +18,9 @@ copied files:
   AddConfigPath(--config); backend/Dockerfile CMD: `/bin/apiserver --config=/config ...`;
 - manifests/kustomize/base/pipeline/ml-pipeline-apiserver-deployment.yaml: Deployment
   `ml-pipeline`, one container `ml-pipeline-api-server` (no command/args), its volume and mount
-  `mlflow-tracking-ca`; env/platform-agnostic puts it in namespace kubeflow.
+  `mlflow-tracking-ca`, the env OBJECTSTORECONFIG_ACCESSKEY / OBJECTSTORECONFIG_SECRETACCESSKEY from
+  Secret mlpipeline-minio-artifact (keys accesskey / secretkey); env/platform-agnostic puts it in
+  namespace kubeflow.
 Not modelled: the rest of upstream's 66 objects, the API server process itself (that it reads the
 file is from the source above, not run here), Argo CD's own kustomize binary.
 """
@@ -58,6 +60,13 @@ UPSTREAM_CONFIG = {
 }
 
 
+# Upstream's keys we leave out on purpose (issue 25): its default object-store credentials, in plain text.
+# The API server reads them from the environment its Deployment fills from the Secret (SECRET_ENV).
+CREDENTIAL_KEYS = {"ObjectStoreConfig.AccessKey", "ObjectStoreConfig.SecretAccessKey"}
+SECRET_ENV = {"OBJECTSTORECONFIG_ACCESSKEY": ("mlpipeline-minio-artifact", "accesskey"),
+              "OBJECTSTORECONFIG_SECRETACCESSKEY": ("mlpipeline-minio-artifact", "secretkey")}
+
+
 def standin_upstream(directory, deployment=DEPLOYMENT, container=CONTAINER):
     """A kustomization like upstream's env/platform-agnostic holding only the API server Deployment."""
     directory.mkdir()
@@ -68,6 +77,8 @@ def standin_upstream(directory, deployment=DEPLOYMENT, container=CONTAINER):
             "metadata": {"labels": {"app": "ml-pipeline"}},
             "spec": {"containers": [{
                 "name": container, "image": "ghcr.io/kubeflow/kfp-api-server:2.17.0",
+                "env": [{"name": name, "valueFrom": {"secretKeyRef": {"name": secret, "key": key}}}
+                        for name, (secret, key) in SECRET_ENV.items()],
                 "volumeMounts": [{"name": "mlflow-tracking-ca", "mountPath": "/etc/mlflow-tracking-ca",
                                   "readOnly": True}]}],
                 "volumes": [{"name": "mlflow-tracking-ca",
@@ -109,7 +120,8 @@ def test_the_shipped_kfp_config_has_the_mlflow_plugin_off_and_every_other_upstre
     # IsEnabled() is viper.IsSet("plugins.mlflow"), and viper (v1.20.1, KFP 2.17.0's go.mod) lowercases
     # keys: viper.go IsSet(), insensitiviseMap() of the read config. So no key may be `plugins` in any case.
     assert [k for k in config if k.lower() == "plugins"] == []
-    assert dict(leaves(config)) == dict(leaves(UPSTREAM_CONFIG))
+    upstream = {key: value for key, value in leaves(UPSTREAM_CONFIG) if key not in CREDENTIAL_KEYS}
+    assert dict(leaves(config)) == upstream
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
@@ -124,6 +136,9 @@ def test_argocd_mounts_it_over_the_api_servers_config_file(env, overlays, tmp_pa
     mount = mounts[API_SERVER_CONFIG]
     assert mount["subPath"] == "config.json" and mount["readOnly"] is True  # /config keeps sample_config.json
     assert "/etc/mlflow-tracking-ca" in mounts  # upstream's own mount kept
+    # the object-store credentials the file no longer carries still reach the API server, from the Secret
+    refs = {item["name"]: item["valueFrom"]["secretKeyRef"] for item in container["env"]}
+    assert {name: (ref["name"], ref["key"]) for name, ref in refs.items()} == SECRET_ENV
     volume = {v["name"]: v for v in pod["volumes"]}[mount["name"]]
     assert volume["configMap"]["name"] == CONFIG_MAP and not volume["configMap"].get("optional")
     # the ConfigMap comes from this environment's churnops-mlflow render, in the Deployment's
@@ -133,6 +148,21 @@ def test_argocd_mounts_it_over_the_api_servers_config_file(env, overlays, tmp_pa
     waves = {a["metadata"]["name"]: int(a["metadata"]["annotations"]["argocd.argoproj.io/sync-wave"])
              for a in argocd_apps(env)}
     assert waves[f"churnops-mlflow-{env}"] < waves[f"kfp-{env}"]
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_no_configmap_of_the_bundle_holds_a_credential(env, overlays):
+    """Issue 25: the KFP API server ConfigMap carried upstream's minio/minio123 in plain text."""
+    found = []
+    for config_map in (obj for obj in overlays[env] if obj["kind"] == "ConfigMap"):
+        for name, text in (config_map.get("data") or {}).items():
+            try:
+                values = dict(leaves(json.loads(text))) if text.lstrip().startswith("{") else {name: text}
+            except json.JSONDecodeError:
+                values = {name: text}
+            found += [f"{config_map['metadata']['name']}: {key}" for key, value in values.items()
+                      if value and any(word in key.lower() for word in ("accesskey", "secret", "password", "token"))]
+    assert found == []
 
 
 @pytest.mark.parametrize(("deployment", "container", "message"), [

@@ -91,3 +91,47 @@ def test_argo_cd_syncs_serving_after_the_mlflow_stack(env):
     wave = lambda name: int(apps[f"{name}-{env}"]["metadata"]["annotations"]["argocd.argoproj.io/sync-wave"])  # noqa: E731
     assert wave("churnops-serving") > wave("churnops-mlflow")
     assert apps[f"churnops-serving-{env}"]["spec"]["source"]["path"] == f"k8s/overlays/{env}/serving"
+
+
+# Issue 25: the InferenceService had no cluster-local visibility and no authorization, and its NetworkPolicy
+# admitted every pod of istio-system and knative-serving: anyone reaching the gateway could unload the model.
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_the_predictor_is_cluster_local_and_keeps_the_activator_out_of_the_path(env):
+    service = isvc(build(f"k8s/overlays/{env}/serving"))
+    labels, annotations = service["metadata"]["labels"], service["metadata"]["annotations"]
+    assert labels["networking.knative.dev/visibility"] == labels["networking.kserve.io/visibility"] == "cluster-local"
+    assert annotations["autoscaling.knative.dev/target-burst-capacity"] == "0"
+    assert service["spec"]["predictor"]["minReplicas"] >= 1  # never scaled to zero: no activator in the path
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_only_the_named_callers_may_predict_and_only_what_the_predictor_serves(env):
+    from churnops.serving import exposure
+
+    objects = build(f"k8s/overlays/{env}/serving")
+    assert validate.check_schema(objects, validate.load_crd_schemas()) == []
+    policy = find(objects, "AuthorizationPolicy", "churn-classifier-callers", "churnops-serving")
+    spec = policy["spec"]
+    assert spec["action"] == "ALLOW"
+    assert spec["selector"]["matchLabels"] == {"serving.kserve.io/inferenceservice": "churn-classifier"}
+    callers, knative = spec["rules"]
+    assert callers["from"] == [{"source": {"principals": ["cluster.local/ns/churnops-serving/sa/churnops-predictor-client"]}}]
+    find(objects, "ServiceAccount", "churnops-predictor-client", "churnops-serving")
+    gate = exposure.Gate(None, exposure.mounted_routes(exposure.Exposure(1)), 1)
+    allowed = [(method, path) for operation in callers["to"] for method in operation["operation"]["methods"]
+               for path in operation["operation"]["paths"]]
+    assert ("POST", "/v1/models/churn-classifier:predict") in allowed and ("POST", "/v2/models/churn-classifier/infer") in allowed
+    assert [route for route in allowed if not gate.admits(*route)] == []  # nothing the predictor would not serve
+    assert not any("repository" in path or path in ("/docs", "/openapi.json", "/metrics") for _, path in allowed)
+    assert knative["from"] == [{"source": {"namespaces": ["knative-serving"]}}]
+    assert [operation["operation"] for operation in knative["to"]] == [
+        {"ports": ["9090"]}, {"methods": ["GET"], "paths": ["/v2/health/ready", "/v2/health/live"]}]
+
+
+def test_no_namespace_is_admitted_whole_to_the_predictor():
+    objects = build("k8s/overlays/prod/serving")
+    ingress = find(objects, "NetworkPolicy", "allow-predictor-ingress", "churnops-serving")["spec"]["ingress"]
+    peers = [peer for rule in ingress for peer in rule["from"]]
+    assert peers and all(peer.get("podSelector", {}).get("matchLabels") for peer in peers), peers
+    namespaces = {peer.get("namespaceSelector", {}).get("matchLabels", {}).get("kubernetes.io/metadata.name") for peer in peers}
+    assert "istio-system" not in namespaces

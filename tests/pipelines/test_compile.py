@@ -47,3 +47,52 @@ def test_training_defaults_are_the_cluster_parameters(compiled):
     assert parameters["model_type"]["defaultValue"] == "auto"
     assert parameters["hyperparameters"]["defaultValue"] == {}
     assert parameters["search_space"]["defaultValue"] == DEFAULT_SEARCH_SPACE
+
+
+def _tasks(spec: dict) -> dict[str, dict]:
+    """Every task of a compiled spec, the root DAG's and every sub-DAG's (ParallelFor, If, exit handler)."""
+    found = dict(spec["root"]["dag"]["tasks"])
+    for component in spec["components"].values():
+        found.update(component.get("dag", {}).get("tasks", {}))
+    return found
+
+
+def test_without_a_platform_config_no_task_caches(compiled):
+    """Issue 23: `churnops compile` without --platform left enableCache: true on every task, so a
+    pipeline uploaded by hand retrained on the first split (KFP keys its cache by the input URI
+    strings, never the file's content) and scoring kept the old champion after a promotion."""
+    for path in compiled[0]:
+        spec = yaml.safe_load(path.read_text())
+        tasks = _tasks(spec)
+        assert tasks, path.name
+        cached = [name for name, task in tasks.items() if task.get("cachingOptions", {}).get("enableCache")]
+        assert cached == [], f"{path.name}: caching on for {cached}"
+
+
+def test_the_sync_compiles_without_a_platform_file_with_caching_off(tmp_path):
+    from churnops.schedules.compiled import compile_declared
+    from churnops.schedules.config import load_config
+
+    config = tmp_path / "schedules.yaml"
+    config.write_text(yaml.safe_dump({
+        "scope": "test", "defaults": {"experiment": "churn"}, "experiments": [{"name": "churn"}],
+        "pipelines": [{"name": "churn-training", "function": "training"}], "recurring_runs": [],
+    }))
+    (compiled,) = compile_declared(load_config(config), tmp_path / "out").values()
+    tasks = _tasks(yaml.safe_load(compiled.path.read_text()))
+    assert not [name for name, task in tasks.items() if task.get("cachingOptions", {}).get("enableCache")]
+
+
+@pytest.mark.parametrize(("pipeline", "tasks"), [("inference", ["publish-predictions"]),
+                                                 ("sharded_inference", ["plan-shards", "write-manifest"])])
+def test_the_publishing_steps_get_the_schedule_time_the_kfp_driver_fills(compiled, pipeline, tasks):
+    """KFP 2.17's v2 driver replaces `{{$.pipeline_job_schedule_time_utc}}` only in a task input whose
+    whole value is that constant (backend/src/v2/driver/resolve.go, read at the 2.17.0 tag); the
+    step turns it into the `{scheduled_time}` of output_uri (churnops.core.run_time)."""
+    from churnops.core.run_time import KFP_PLACEHOLDER
+
+    spec = yaml.safe_load(next(p for p in compiled[0] if p.name == f"{pipeline}.yaml").read_text())
+    found = _tasks(spec)
+    for name in tasks:
+        value = found[name]["inputs"]["parameters"]["scheduled_time"]
+        assert value == {"runtimeValue": {"constant": KFP_PLACEHOLDER}}, (name, value)

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import shutil
 
 import pytest
-from support.paths import REPO
+from support.scripts import load_script as load
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 
@@ -27,10 +26,7 @@ def chromium() -> str:
 
 
 def load_script():
-    spec = importlib.util.spec_from_file_location("ui_screenshots", REPO / "scripts" / "ui_screenshots.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load("ui_screenshots")
 
 
 def test_chromium_runs_headless_with_a_fresh_profile_and_no_background_traffic():
@@ -48,7 +44,7 @@ def test_the_pages_show_dataset_kfp_run_champion_and_status(tmp_path, chromium):
     script = load_script()
     assert script.main(["--home", str(tmp_path / "home"), "--out", str(tmp_path / "out"), "--chromium", chromium]) == 0
     report = json.loads((tmp_path / "out" / "report.json").read_text())
-    assert set(report) == {"runs-list", "run-page", "model-version"}
+    assert set(report) == {"runs-list", "run-page", "model-version", "model"}
     for page in report.values():
         assert all(page["shows"].values()), page
         assert page["assistant_panel_open"] is False, page  # the preset localStorage keys keep it closed
@@ -58,6 +54,8 @@ def test_the_pages_show_dataset_kfp_run_champion_and_status(tmp_path, chromium):
     version_page = report["model-version"]
     assert version_page["above_fold"]["champion"] and version_page["above_fold"]["status"], version_page
     assert version_page["top_px"]["status"] < 1000
+    # Issue 24: the model page opens with the current champion (the description every alias move rewrites).
+    assert report["model"]["above_fold"]["champion sentence"], report["model"]
 
 
 def test_an_item_below_a_scroll_box_or_under_an_overlay_is_not_above_the_fold(tmp_path, chromium):

@@ -79,6 +79,61 @@ FILTER_OPERATIONS = {1: "EQUALS", 2: "NOT_EQUALS", 3: "GREATER_THAN", 5: "GREATE
                      7: "LESS_THAN_EQUALS", 8: "IN", 9: "IS_SUBSTRING"}
 
 
+# template/v2_template.go: NewV2SpecTemplate (what an upload of a v2 package must be).
+SCHEMA_VERSION = "2.1.0"
+PIPELINE_NAME = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
+
+
+def spec_problem(documents: list) -> None:
+    """400 for a package KFP's NewV2SpecTemplate refuses: no pipeline spec, two of them, another
+    schema version, an empty or invalid pipelineInfo.name, no root (its error texts). Not modelled:
+    protojson's strict refusal of unknown fields in the spec."""
+    specs = [d for d in documents if isinstance(d, dict) and "pipelineInfo" in d]  # isPipelineSpec
+    if len(specs) > 1:
+        raise HttpError(400, "Invalid pipeline spec: multiple pipeline specs provided")
+    if not specs:
+        raise HttpError(400, "Invalid pipeline spec: no pipeline spec is provided")
+    spec = specs[0]
+    if spec.get("schemaVersion") != SCHEMA_VERSION:
+        raise HttpError(400, f"Invalid pipeline spec: KFP only supports schema version 2.1.0, but the pipeline spec "
+                             f"has version {spec.get('schemaVersion', '')}")
+    name = (spec.get("pipelineInfo") or {}).get("name") or ""
+    if not name:
+        raise HttpError(400, "Invalid pipeline spec: invalid v2 pipeline spec: name is empty")
+    if not PIPELINE_NAME.search(name):  # regexp.MatchString: a match anywhere in the name
+        raise HttpError(400, "Invalid pipeline spec: invalid v2 pipeline spec: name should consist of lower case "
+                             "alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character")
+    if not spec.get("root"):
+        raise HttpError(400, "Invalid pipeline spec: invalid v2 pipeline spec: root component is empty")
+
+
+# template/v2_template.go: validatePipelineJobInputs, run for a run and for a recurring run (its
+# ScheduledWorkflow) against the root's inputDefinitions: JSON kinds per parameterType.
+_KINDS = {"NUMBER_DOUBLE": (int, float), "NUMBER_INTEGER": (int, float), "STRING": (str,), "BOOLEAN": (bool,),
+          "LIST": (list,), "STRUCT": (dict,)}
+
+
+def check_job_inputs(spec: dict, parameters: dict) -> None:
+    """400 for run parameters the pipeline does not take, lacks, or that have the wrong JSON kind."""
+    required = ((spec.get("root") or {}).get("inputDefinitions") or {}).get("parameters") or {}
+    for name, definition in required.items():
+        if name not in parameters:
+            if not definition.get("isOptional") and "defaultValue" not in definition:
+                raise HttpError(400, f"parameter {name} is not optional, yet has neither default value nor user "
+                                     "provided value")
+            continue
+        kind = definition.get("parameterType", "")
+        value = parameters[name]
+        ok = isinstance(value, _KINDS[kind]) and not (kind.startswith("NUMBER") and isinstance(value, bool)) \
+            if kind in _KINDS else False
+        if not ok:
+            raise HttpError(400, f"input parameter {name} requires type {kind.lower()}, but the parameter value is "
+                                 f"not of that value type")
+    extra = [name for name in parameters if name not in required]
+    if extra:
+        raise HttpError(400, f"parameter(s) provided are not required by pipeline: {', '.join(extra)}")
+
+
 class HttpError(Exception):
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
@@ -479,7 +534,8 @@ class FakeKfpServer:
                                "experiment")
         reference = body.get("pipeline_version_reference") or {}
         if not body.get("pipeline_spec"):
-            self._get(self.state.versions, reference.get("pipeline_version_id") or "", "pipeline version")
+            version = self._get(self.state.versions, reference.get("pipeline_version_id") or "", "pipeline version")
+            check_job_inputs(version["pipeline_spec"], (body.get("runtime_config") or {}).get("parameters") or {})
         if self.mysql and len(body.get("description") or "") > MYSQL_VARCHAR:  # model/run.go Description
             raise HttpError(500, "Failed to create a run: InternalServerError: Error 1406 (22001): "
                                  "Data too long for column 'Description' at row 1")
@@ -522,8 +578,7 @@ class FakeKfpServer:
             documents = [doc for doc in yaml.safe_load_all(package) if doc is not None]
         except yaml.YAMLError as exc:
             raise HttpError(400, f"invalid pipeline package: {exc}") from None
-        if not documents or "pipelineInfo" not in documents[0] or "root" not in documents[0]:
-            raise HttpError(400, "invalid pipeline package: no pipeline spec (pipelineInfo, root)")
+        spec_problem(documents)
         version = {"pipeline_id": pipeline_id, "pipeline_version_id": str(uuid.uuid4()), "display_name": name,
                    "name": name, "description": description, "created_at": self._now(),
                    "pipeline_spec": documents[0]}
@@ -575,6 +630,7 @@ class FakeKfpServer:
             version = self._get(self.state.versions, reference.get("pipeline_version_id") or "", "pipeline version")
             if reference.get("pipeline_id") and version["pipeline_id"] != reference["pipeline_id"]:
                 raise HttpError(400, "pipeline_version_reference: version belongs to another pipeline")
+            check_job_inputs(version["pipeline_spec"], (body.get("runtime_config") or {}).get("parameters") or {})
         trigger = body.get("trigger") or {}
         cron, periodic = trigger.get("cron_schedule"), trigger.get("periodic_schedule")
         if bool(cron) == bool(periodic):

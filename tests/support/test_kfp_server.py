@@ -24,9 +24,13 @@ def client(server):
     return connect(server.url, None, None)
 
 
+# The least a v2 package can be for KFP's upload (template/v2_template.go NewV2SpecTemplate).
+MINIMAL_SPEC = "schemaVersion: 2.1.0\npipelineInfo: {name: p}\nroot: {dag: {tasks: {}}}\n"
+
+
 def add_runs(server: FakeKfpServer, count: int) -> None:
     version = server._new_version(server._create_pipeline({"display_name": "p"})["pipeline_id"], "v", "",
-                                  b"pipelineInfo: {name: p}\nroot: {}\n")
+                                  MINIMAL_SPEC.encode())
     for index in range(count):
         server.add_recurring_run(display_name=f"run-{index:03d}",
                                  pipeline_version_reference={"pipeline_version_id": version["pipeline_version_id"]},
@@ -84,7 +88,7 @@ def test_missing_ids_are_404_and_duplicate_names_are_409(server, client):
 
 def test_upload_stores_the_pipeline_and_platform_spec_and_refuses_a_duplicate_version(server, client, tmp_path):
     package = tmp_path / "p.yaml"
-    package.write_text("pipelineInfo: {name: p}\nroot: {}\n---\nplatforms: {kubernetes: {}}\n", encoding="utf-8")
+    package.write_text(MINIMAL_SPEC + "---\nplatforms: {kubernetes: {}}\n", encoding="utf-8")
     pipeline = client.upload_pipeline(str(package), pipeline_name="p")
 
     version = client.upload_pipeline_version(str(package), "v2", pipeline_id=pipeline.pipeline_id)
@@ -154,3 +158,45 @@ def test_next_fire_counts_from_start_time_then_catches_up_or_not():
     assert catchup.next_epoch(monday) == start + 6 * 3600  # the first slot after start_time: backfill
     fresh = Schedule("0 0 6 * * *", None, None, None, catchup=True, created=monday)
     assert fresh.next_epoch(monday) == monday + 6 * 3600  # no start_time: from creation
+
+
+@pytest.mark.parametrize(("spec", "words"), [
+    ("pipelineInfo: {name: p}\nroot: {dag: {}}\n", "only supports schema version 2.1.0"),
+    ("schemaVersion: 2.1.0\npipelineInfo: {name: ''}\nroot: {dag: {}}\n", "name is empty"),
+    ("schemaVersion: 2.1.0\npipelineInfo: {name: p}\n", "root component is empty"),
+    (MINIMAL_SPEC + "---\n" + MINIMAL_SPEC, "multiple pipeline specs provided"),
+    ("platforms: {kubernetes: {}}\n", "no pipeline spec is provided"),
+], ids=["schema-version", "empty-name", "no-root", "two-specs", "no-spec"])
+def test_an_upload_is_parsed_as_kfps_v2_template_parser_does(server, client, tmp_path, spec, words):
+    """template/v2_template.go NewV2SpecTemplate (kubeflow/pipelines 2.17.0); before, the double took
+    any document with pipelineInfo and root."""
+    package = tmp_path / "p.yaml"
+    package.write_text(spec, encoding="utf-8")
+    with pytest.raises(kfp_server_api.ApiException) as refused:
+        client.upload_pipeline(str(package), pipeline_name="p")
+    assert refused.value.status == 400 and words in refused.value.body
+
+
+def test_run_parameters_are_checked_against_the_pipelines_inputs(server, client, tmp_path):
+    """template/v2_template.go validatePipelineJobInputs: a recurring run (and a run) whose parameters
+    the pipeline does not take, lacks, or of the wrong kind is refused; before, the double took any."""
+    spec = ("schemaVersion: 2.1.0\npipelineInfo: {name: p}\nroot:\n  dag: {tasks: {}}\n  inputDefinitions:\n"
+            "    parameters:\n      uri: {parameterType: STRING}\n      rows: {parameterType: NUMBER_INTEGER,"
+            " defaultValue: 5}\n")
+    package = tmp_path / "p.yaml"
+    package.write_text(spec, encoding="utf-8")
+    pipeline = client.upload_pipeline(str(package), pipeline_name="p")
+    (version,) = client.list_pipeline_versions(pipeline.pipeline_id).pipeline_versions
+    experiment = client.create_experiment("e")
+
+    def create(params):
+        return client.create_recurring_run(experiment.experiment_id, "r", interval_second=60, params=params,
+                                           pipeline_id=pipeline.pipeline_id, version_id=version.pipeline_version_id)
+
+    for params, words in (({"rows": 3}, "parameter uri is not optional"),
+                          ({"uri": "s3://b/x", "colour": "blue"}, "not required by pipeline: colour"),
+                          ({"uri": 7}, "input parameter uri requires type string")):
+        with pytest.raises(kfp_server_api.ApiException) as refused:
+            create(params)
+        assert refused.value.status == 400 and words in refused.value.body
+    assert create({"uri": "s3://b/x"}).recurring_run_id

@@ -73,7 +73,37 @@ def test_a_steps_progress_line_reaches_stderr_with_the_family_it_scores(tmp_path
     with open(tmp_path / "log", "w") as log:
         stream = ProgressLog(log, progress, verbose=False)
         stream.write("    " + step_stdout)  # kfp.local indents a step's output
-    assert "churnops:   scoring logistic_regression: 1 settings x 3 folds, rounds (rows x settings) [" in progress.getvalue()
+    assert "churnops:   scoring logistic_regression: 1 settings x 3 folds (1 on " in progress.getvalue()
+    assert "[" not in progress.getvalue() and "'" not in progress.getvalue()  # words, not Python reprs
+
+
+def test_a_parallel_tasks_finish_line_names_the_family_it_scored(tmp_path):
+    """What kfp.local 2.17.3 logs for two ParallelFor tasks of one name (read from a real run log, colours removed)."""
+    import io
+
+    from churnops.app.local_runner import ProgressLog
+
+    log = "\n".join([
+        "07:49:27.772 - INFO - Executing task 'score-model-family'",
+        "07:49:27.774 - INFO - Executing task 'score-model-family'",
+        "07:49:28.763 - INFO - Task 'score-model-family' finished with status SUCCESS",
+        "07:49:28.764 - INFO - Task 'score-model-family' outputs:",
+        "    Output: {'model_type': 'logistic_regression', 'scores': [{'name': 'logistic_regression(C=0.1)'}]}",
+        "-" * 80,
+        "07:49:30.652 - INFO - Task 'score-model-family' finished with status SUCCESS",
+        "07:49:30.653 - INFO - Task 'score-model-family' outputs:",
+        "    Output: {'model_type': 'random_forest', 'scores': []}",
+        "07:49:31.000 - INFO - Task 'select-best-candidate' finished with status FAILURE",
+        "",
+    ])
+    progress = io.StringIO()
+    with open(tmp_path / "log", "w") as handle:
+        stream = ProgressLog(handle, progress, verbose=False)
+        stream.write(log)
+        stream.finish_pending()
+    finished = [line.split(" (")[0] for line in progress.getvalue().splitlines() if "..." not in line]
+    assert finished == ["churnops: score-model-family logistic_regression success",
+                        "churnops: score-model-family random_forest success", "churnops: select-best-candidate failure"]
 
 
 @pytest.fixture

@@ -122,6 +122,9 @@ def test_file_uri_is_read_like_a_path(synthetic_csv):
 @pytest.mark.parametrize(("values", "churn"), [
     (["Churned", "Stayed"], "Churned"), (["Left", "Retained"], "Left"), (["Cancelled", "Active"], "Cancelled"),
     (["exited", "current"], "exited"), (["Inactive", "Active"], "Inactive"),
+    # issue 24: the public bank-churn file's Attrition_Flag, and churn words inside longer values
+    (["Attrited Customer", "Existing Customer"], "Attrited Customer"), (["Customer left", "Customer"], "Customer left"),
+    (["churned", "not churned"], "churned"), (["Exited (closed account)", "Open account"], "Exited (closed account)"),
 ])
 def test_targets_that_name_churn_in_other_words_need_no_flag(values, churn):
     from churnops.core.data import resolve_positive_label
@@ -129,9 +132,19 @@ def test_targets_that_name_churn_in_other_words_need_no_flag(values, churn):
     assert resolve_positive_label(values, "Status") == churn
 
 
-def test_an_ambiguous_target_lists_its_values_and_the_flag():
+@pytest.mark.parametrize("values", [["Silver", "Gold"], ["Churned", "Left"], ["Churned", "Yes"], ["Yes", "Maybe"]])
+def test_an_ambiguous_target_lists_its_values_and_the_flag(values):
     from churnops.core.data import resolve_positive_label
     from churnops.errors import DatasetError
 
-    with pytest.raises(DatasetError, match=r"its two values are 'Gold' and 'Silver'\. .*--positive-label 'Gold'"):
-        resolve_positive_label(["Silver", "Gold"], "Tier")
+    first = sorted(values)[0]
+    with pytest.raises(DatasetError, match=rf"its two values are .*\. .*--positive-label '{first}'"):
+        resolve_positive_label(values, "Tier")
+
+
+@pytest.mark.parametrize(("target", "hint"), [("churn", "Did you mean 'Churn' (column names are case-sensitive)?"),
+                                              ("Chrun", "Did you mean 'Churn'?")])
+def test_a_mistyped_target_gets_the_column_it_probably_meant(target, hint):
+    with pytest.raises(DatasetError) as error:
+        data.split_dataset(frame(["Yes", "No"] * 10), target, 0.2)
+    assert hint in str(error.value) and "--target" in str(error.value)

@@ -43,3 +43,29 @@ def test_a_chunk_of_only_rejected_rows_types_to_an_empty_frame():
     chunk = pd.DataFrame({"customerID": ["a"], "tenure": ["x"], "TotalCharges": ["1"], "Contract": ["One year"]})
     good, rejected, typed = split_typed(chunk, SPEC, 1)
     assert good.empty and len(rejected) == 1 and typed.empty and list(typed.columns) == SPEC.features
+
+
+def test_the_category_check_counts_unseen_values_per_column_and_rows_once():
+    from churnops.core.scoring import CategoryCheck, blank_columns, count_present
+
+    check = CategoryCheck({"Contract": frozenset({"Month-to-month", "One year"}), "Partner": frozenset({"Yes", "No"})})
+    first = pd.DataFrame({"Contract": ["Month-to-month", "month-to-month", None, "5"], "Partner": ["Yes", "maybe", "No", "x"]})
+    assert check.add(first) == {"Contract": 2, "Partner": 2}
+    assert check.add(pd.DataFrame({"Contract": ["One year"], "Partner": ["No"]})) == {}
+    assert (check.counts, check.rows) == ({"Contract": 2, "Partner": 2}, 2)  # two rows with two each, counted once
+    assert check.describe() == ("Contract: 2 value(s) never seen in training, e.g. 'month-to-month', '5'; "
+                                "Partner: 2 value(s) never seen in training, e.g. 'maybe', 'x'")
+    present: dict[str, int] = {}
+    count_present(pd.DataFrame({"a": ["", " ", None], "b": ["1", "", None]}), ["a", "b"], present)
+    assert blank_columns(present, ["a", "b"]) == ["a"]
+def test_a_column_that_differs_only_in_case_is_named_with_its_rename():
+    import pytest
+
+    from churnops.core.scoring import check_columns
+    from churnops.errors import DatasetError
+
+    with pytest.raises(DatasetError) as error:
+        check_columns(["customerID", "Tenure", "TotalCharges"], SPEC, "in.csv", "m v1")
+    text = str(error.value)
+    assert "missing column(s) ['tenure', 'Contract']" in text
+    assert "Column names are case-sensitive: rename 'Tenure' -> 'tenure'." in text and text.endswith("its columns.")

@@ -110,3 +110,20 @@ def test_the_gate_refuses_to_promote_over_a_champion_that_moved_during_the_run(m
     tags = client.get_model_version(name, "2").tags
     assert tags["validation_action"] == "conflict" and "champion changed during this run" in tags["validation_reason"]
     assert client.get_run(run_id).data.tags["churnops.promotion_action"] == "conflict"
+
+
+def test_a_mistyped_model_name_is_never_echoed_back_and_an_unknown_alias_names_the_real_ones(model):
+    from churnops.registry.loading import resolve
+
+    client, name = model
+    champion.promote(client, name, "1", actor="ana", reason="first")
+    typo = name.replace("model", "modle")
+    for attempt in (lambda: champion.promote(client, typo, "2", actor="ana", reason="typo"),
+                    lambda: resolve(f"models:/{typo}@champion", client)):
+        with pytest.raises(RegistryError) as error:
+            attempt()
+        suggested = str(error.value).split("Did you mean ", 1)[1]
+        assert suggested.startswith((f"'{name}'?", f"models:/{name}@champion?")) and typo not in suggested
+    with pytest.raises(RegistryError) as error:
+        resolve(f"models:/{name}@prod", client)
+    assert f"{name} has no alias 'prod' (its aliases: champion)." in str(error.value) and ".." not in str(error.value)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
@@ -43,6 +44,7 @@ SHARP = {"register:after-create", "promote:after-intent", "promote:after-set-cha
          "promote:after-audit-new", "promote:after-run-tags", "promote:after-set-challenger"}
 FULL = bool(os.environ.get("CHURNOPS_FULL_MATRICES"))
 VOLATILE = {names.TAG_VALIDATION_DECIDED, names.TAG_AUDIT_HISTORY}  # times; the audit actions are compared below
+TIMES = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d UTC")  # in the descriptions (churnops.core.narrative.when)
 
 
 def trained(base, split, info, c: float) -> dict:
@@ -93,8 +95,9 @@ def state(home, run_id: str) -> dict:
     for found in client.search_model_versions(f"name = '{NAME}'"):
         tags = {k: v for k, v in found.tags.items() if k not in VOLATILE}
         actions = [entry["action"] for entry in json.loads(found.tags.get(names.TAG_AUDIT_HISTORY, "[]"))]
-        # The gate's description is part of the journal entry: a recovered run writes it too.
-        versions[found.version] = {"tags": tags, "audit": actions, "description": found.description or ""}
+        # The descriptions are part of the journal entry: a recovered run writes them too (its times are its own).
+        versions[found.version] = {"tags": tags, "audit": actions,
+                                   "description": TIMES.sub("<time>", found.description or "")}
     run_tags = client.get_run(run_id).data.tags
     return {"aliases": {k: str(v) for k, v in model.aliases.items()}, "intent": model.tags.get(names.TAG_INTENT),
             "versions": versions,
@@ -130,7 +133,7 @@ def test_a_kill_at_every_boundary_ends_as_an_uninterrupted_run(baseline, tmp_pat
     assert reference["aliases"]["champion"] == expected_champion and reference["intent"] is None
     new = {str(number): details for number, details in reference["versions"].items()}["2"]
     assert len(new["tags"]) + len(VOLATILE) <= 12, sorted(new["tags"])
-    status = "PASSED - PROMOTED to champion: " if expected_champion == "2" else "FAILED - kept as challenger: "
+    status = "CHAMPION since <time> (promoted by " if expected_champion == "2" else "CHALLENGER - failed the gate"
     assert new["description"].startswith(status) and ". v2 trained on " in new["description"], new["description"]
     def kill_and_rerun(boundary: str):
         home = copy_store(baseline, tmp_path, boundary.replace(":", "_"))

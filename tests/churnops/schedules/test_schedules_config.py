@@ -53,6 +53,10 @@ INVALID = [
      "service_account", "ServiceAccount"),
     ("enabled-not-bool", lambda d: d["recurring_runs"][0].update(enabled="yes please"), "enabled", "true or false"),
     ("missing-platform-file", lambda d: d.update(platform="nowhere.yaml"), "platform", "not found"),
+    ("pipeline-root-not-a-store", lambda d: d["defaults"].update(pipeline_root="/mnt/artifacts"),
+     "pipeline_root", "gs://BUCKET/PATH"),
+    ("pipeline-root-http", lambda d: d["recurring_runs"][0].update(pipeline_root="https://bucket/x"),
+     "pipeline_root", "object-store URI"),
 ]
 
 
@@ -173,3 +177,28 @@ def test_the_longest_description_check_allows_fits_the_double_s_mysql_column(
     doc["recurring_runs"][1]["description"] = "d" * room_for_description(doc["scope"])
     assert sync(write_schedules(doc)).code == 3
     assert kfp_server.state.hidden_schedules == {}
+
+
+@pytest.mark.parametrize("uri", ["s3://b/predictions/[[ScheduledTime]].csv", "s3://b/{today}.csv"],
+                         ids=["kfp-v1-macro", "unknown-token"])
+def test_an_output_uri_that_would_name_every_run_alike_is_refused(uri, schedules_doc, write_schedules):
+    """Issue 23: `[[ScheduledTime]]` passed --check and every daily scoring run overwrote one object."""
+    doc = schedules_doc(pipelines=[{"name": "churn-inference", "function": "inference"}])
+    doc["recurring_runs"] = [run_entry(pipeline="churn-inference", parameters={"output_uri": uri})]
+
+    with pytest.raises(ConfigError) as raised:
+        load_config(write_schedules(doc))
+
+    (problem,) = raised.value.problems
+    assert problem.field == "parameters" and "{scheduled_time}" in problem.message, problem
+
+
+def test_the_shipped_scoring_runs_write_one_object_per_schedule_time():
+    from support.paths import REPO
+
+    outputs = {}
+    for path in sorted((REPO / "schedules").glob("*.yaml")):
+        for run in load_config(path).recurring_runs:
+            if "output_uri" in run.parameters:
+                outputs[f"{path.name}:{run.name}"] = run.parameters["output_uri"]
+    assert outputs and all(uri.endswith("/{scheduled_time}.csv") for uri in outputs.values()), outputs

@@ -339,3 +339,26 @@ def test_without_host_outside_a_cluster_the_error_says_pass_host(write_schedules
 
     assert run(build_parser().parse_args(["--config", str(write_schedules(schedules_doc()))])) == 5
     assert "Pass --host http://HOST:PORT" in capsys.readouterr().err
+
+
+def test_the_declared_pipeline_root_reaches_kfp_and_a_changed_one_replaces_the_run(
+        sync, kfp_server, write_schedules, schedules_doc, runs_by_name):
+    """Issue 23: no pipeline root meant prod's splits, models and predictions went to KFP's in-cluster
+    MinIO (minio://mlpipeline/v2/artifacts), not to GCS, and nothing said so."""
+    doc = schedules_doc()
+    doc["defaults"]["pipeline_root"] = "gs://churnops-kfp-artifacts/prod"
+    doc["recurring_runs"][1]["pipeline_root"] = "gs://churnops-kfp-artifacts/daily"
+    config = write_schedules(doc)
+    assert sync(config).code == 3
+    runs = runs_by_name()
+    assert runs["weekly"][0]["runtime_config"]["pipeline_root"] == "gs://churnops-kfp-artifacts/prod"
+    assert runs["daily"][0]["runtime_config"]["pipeline_root"] == "gs://churnops-kfp-artifacts/daily"
+    kfp_server.reset_calls()
+    assert sync(config).code == 0 and mutations(kfp_server) == []
+
+    doc["defaults"]["pipeline_root"] = "gs://churnops-kfp-artifacts/prod-v2"
+    changed = sync(write_schedules(doc))
+    assert changed.code == 3 and "pipeline_root 'gs://churnops-kfp-artifacts/prod' -> 'gs://churnops-kfp-artifacts/prod-v2'" \
+        in changed.out
+    runs = runs_by_name()
+    assert [run["runtime_config"]["pipeline_root"] for run in runs["weekly"]] == ["gs://churnops-kfp-artifacts/prod-v2"]

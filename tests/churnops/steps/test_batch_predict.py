@@ -133,3 +133,48 @@ def test_a_full_disk_names_the_path_and_leaves_nothing(version_one, trained_run,
         predict_file(version_one, str(tmp_path / "in.csv"), str(tmp_path / "out.csv"), str(tmp_path / "rej.csv"),
                      tracking_uri=trained_run["tracking_uri"])
     assert not (tmp_path / "out.csv").exists() and not (tmp_path / "out.csv.partial").exists()
+
+
+# Categories checked like numbers (issue 25): values outside what the model saw were scored silently
+# (0.29 -> 0.115 for a lower-case 'month-to-month'), and a batch whose whole column was blank exited 0.
+UNSEEN = ["month-to-month", "5", "['Month-to-month']", "\U0001f525 promo", "x" * 1_000_000]
+
+
+def test_a_few_unseen_categories_are_scored_counted_and_named(version_one, trained_run, rows, tmp_path):
+    rows = pd.concat([rows] * 4, ignore_index=True)  # 240 rows: 2 unseen values stay under 1%
+    rows.loc[7, "Contract"] = "month-to-month"
+    rows.loc[8, "PaymentMethod"] = "5"
+    rows.to_csv(tmp_path / "in.csv", index=False)
+    summary = predict_file(version_one, str(tmp_path / "in.csv"), str(tmp_path / "out.csv"), str(tmp_path / "rej.csv"),
+                           tracking_uri=trained_run["tracking_uri"], chunk_rows=50)
+    assert (summary["rows"], summary["rejected"]) == (240, 0)
+    assert summary["unseen_categories"] == {"Contract": 1, "PaymentMethod": 1}
+    assert summary["unseen_category_rows"] == 2
+    assert "'month-to-month'" in summary["unseen_category_values"] and "'5'" in summary["unseen_category_values"]
+    assert len(pd.read_csv(tmp_path / "out.csv")) == 240
+
+
+def test_too_many_unseen_categories_fail_the_job_naming_columns_and_values(version_one, trained_run, rows, tmp_path):
+    for index, value in enumerate(UNSEEN):
+        rows.loc[index, "Contract"] = value
+    rows.to_csv(tmp_path / "in.csv", index=False)
+    with pytest.raises(DatasetError, match=r"5 of 60 input rows hold category values the model never saw in training \(Contract: "
+                                           r"5 value\(s\) never seen in training, e.g. 'month-to-month', '5', .*"
+                                           r"max_unseen_fraction=0.05, so no predictions"):
+        predict_file(version_one, str(tmp_path / "in.csv"), str(tmp_path / "out.csv"), str(tmp_path / "rej.csv"),
+                     tracking_uri=trained_run["tracking_uri"], chunk_rows=7, max_unseen_fraction=0.05)
+    assert not (tmp_path / "out.csv").exists()
+
+
+@pytest.mark.parametrize("column", ["Contract", "MonthlyCharges"])
+def test_a_column_blank_on_every_row_is_an_error_unless_allowed(version_one, trained_run, rows, tmp_path, column):
+    rows[column] = ""
+    rows.to_csv(tmp_path / "in.csv", index=False)
+    with pytest.raises(DatasetError, match=rf"Column\(s\) \['{column}'\] of .* are blank on every one of its 60 rows.*"
+                                           "--allow-blank-columns"):
+        predict_file(version_one, str(tmp_path / "in.csv"), str(tmp_path / "out.csv"), str(tmp_path / "rej.csv"),
+                     tracking_uri=trained_run["tracking_uri"], chunk_rows=25)
+    assert not (tmp_path / "out.csv").exists()
+    summary = predict_file(version_one, str(tmp_path / "in.csv"), str(tmp_path / "out.csv"), str(tmp_path / "rej.csv"),
+                           tracking_uri=trained_run["tracking_uri"], allow_blank_columns=True)
+    assert summary["rows"] == 60 and summary["unseen_categories"] == {}  # blank is missing, not unseen
