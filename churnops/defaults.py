@@ -15,6 +15,7 @@ TARGET_COLUMN = "Churn"
 CHAMPION_URI = f"models:/{MODEL_NAME}@champion"
 
 # Local runs (`churnops train|predict` on the embedded store)
+HOME = ".churnops"  # $CHURNOPS_HOME: the embedded store, step logs, KFP local outputs, the events' dead letters
 LOCAL_DATASET = "data/churn_synthetic.csv"
 
 # What a scheduled run on the cluster uses unless the schedule overrides it (compiled into the YAML).
@@ -53,6 +54,25 @@ PROMOTION_MIN_CLASS_ROWS = 30
 # `churnops models promote` the version.
 PROMOTION_MAX_FEATURE_AUC = 0.95
 PROMOTION_MAX_HOLDOUT_AUC = 0.99
+# Who moves the champion after the gate passes (issue 27): "auto" (the gate) or "approval" (a person,
+# `churnops models approve`, within APPROVAL_HOURS or the version expires). Prod's schedule says approval.
+PROMOTION_MODES = ("auto", "approval")
+PROMOTION_MODE = "auto"
+APPROVAL_HOURS = 72.0
+# What the guard does with an alias moved outside churnops: "report" (announce) or "enforce" (also put it back).
+GUARD_MODES = ("report", "enforce")
+GUARD_MODE = "report"
+
+# Events (CloudEvents 1.0, structured JSON over HTTP) to the sinks CHURNOPS_EVENT_SINKS lists: each
+# sink gets EVENT_ATTEMPTS tries, EVENT_TIMEOUT_SECONDS each, backoff doubling from EVENT_BACKOFF_SECONDS;
+# a caller waits at most EVENT_DEADLINE_SECONDS for all of them (the decision is already made), then
+# what is undelivered goes to the dead-letter file.
+EVENT_SOURCE = "urn:churnops"
+EVENT_TYPE_PREFIX = "io.churnops."
+EVENT_ATTEMPTS = 4
+EVENT_TIMEOUT_SECONDS = 2.0
+EVENT_BACKOFF_SECONDS = 0.25
+EVENT_DEADLINE_SECONDS = 10.0
 
 # Batch inference
 # How local runs execute each KFP step (churnops.app.warm_executor): "warm" forks each step from

@@ -15,6 +15,10 @@ TAG_STATUS = "validation_status"
 STATUS_PENDING = "pending"
 STATUS_PASSED = "passed"
 STATUS_FAILED = "failed"
+# Promotion policy `approval` (issue 27): a version that passed the gate waits for a person.
+STATUS_AWAITING_APPROVAL = "awaiting-approval"  # passed the gate; `challenger` until approved, rejected or expired
+STATUS_REJECTED = "rejected"  # an approver said no (`churnops models reject`)
+STATUS_EXPIRED = "expired"  # nobody approved it within the policy's time
 TAG_FINGERPRINT = "churnops.fingerprint"
 TAG_SOURCE_RUN = "source_run_id"
 TAG_DATASET_SHA256 = "dataset_sha256"
@@ -69,10 +73,32 @@ EXPERIMENT_TAG_DESCRIPTION = "mlflow.note.content"
 
 # Registered-model tags.
 TAG_INTENT = "churnops.intent"  # the promotion journal: moves decided but not yet all applied (JSON)
+# The guard (issue 27): where churnops last put the guarded aliases, written in the same journal
+# entry as the audit entries of the move; an alias elsewhere was moved outside churnops.
+TAG_GUARD_RECORD = "churnops.guard.aliases"  # JSON {alias: version}
+TAG_GUARD_FINDING = "churnops.guard.finding"  # JSON: the last finding announced (announced once, not per command)
+GUARDED_ALIASES = (ALIAS_CHAMPION, ALIAS_PREVIOUS_CHAMPION)
+# The promotion policy the last gate ran under (JSON {promotion, guard, approval_hours}): every
+# churnops command and the serving follower read it from the registry.
+TAG_POLICY = "churnops.policy"
+TAG_LAST_DECISION = "churnops.last_decision"  # JSON {version, status, at}: "no training in N days"
+TAG_LAST_DRIFT = "churnops.drift.last"  # JSON {verdict, version, at, run_id}: the newest drift verdict
+# Audit actions written by churnops (journal.audit) besides promote/demoted/rollback/rolled-back/recovered.
+AUDIT_APPROVE = "approve"
+AUDIT_REJECT = "reject"
+AUDIT_EXPIRE = "expire"
+AUDIT_AWAIT = "await-approval"
+AUDIT_GUARD_RESTORED = "guard-restored"  # the guard put an alias back
+AUDIT_GUARD_REFUSED = "guard-refused"  # on the version an alias was moved to outside churnops
+AUDIT_GUARD_REPORTED = "guard-reported"  # policy report: announced, not put back
+# The model card (issue 27): artifacts of the version's source run, rewritten with every decision.
+CARD_MARKDOWN = "card/model-card.md"
+CARD_HTML = "card/model-card.html"
 
 # The one environment variable read by a production path, at call time and only to fail on
 # purpose: the name of a step boundary at which the process kills itself (the kill-matrix tests).
 ENV_CRASH_AT = "CHURNOPS_CRASH_AT"
+ENV_HOME = "CHURNOPS_HOME"  # the project-local folder of the embedded store and local outputs
 # Who owns a run (host:pid of the `churnops train` process, or of the step when run on its own):
 # the next run marks a RUNNING run of a dead owner FAILED.
 RUN_TAG_OWNER = "churnops.owner"

@@ -17,6 +17,9 @@ def promote_model(
     decision_threshold: float,
     promotion_min_test_rows: int,
     promotion_min_class_rows: int,
+    promotion: str,
+    promotion_guard: str,
+    approval_hours: float,
 ) -> dict:
     """Validation gate: re-score candidate and champion on this run's test set, then move aliases.
 
@@ -27,6 +30,9 @@ def promote_model(
     The gate refuses to decide on a holdout smaller than `promotion_min_test_rows` rows or with
     fewer than `promotion_min_class_rows` of either class (0: no minimum).
     The decision is taken inside this step: no `dsl.If` on a multi-output component.
+    `promotion` "approval": a pass leaves the champion alone and the version `awaiting-approval`
+    (alias `challenger`) for `churnops models approve` within `approval_hours`; `promotion_guard`
+    "enforce" puts back an alias moved outside churnops ("report" only announces it).
     """
     from churnops.steps.runtime import skip_teardown_at_exit
 
@@ -47,6 +53,7 @@ def promote_model(
         decision_threshold,
         min_test_rows=promotion_min_test_rows,
         min_class_rows=promotion_min_class_rows,
+        governance={"promotion": promotion, "guard": promotion_guard, "approval_hours": approval_hours},
     )
     comparison.log_metric("promoted", 1.0 if decision["promoted"] else 0.0)
     for name, value in (decision.get("candidate_metrics") or {}).items():

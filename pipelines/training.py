@@ -48,6 +48,9 @@ def training_pipeline(
     promotion_tolerance: float = defaults.PROMOTION_TOLERANCE,
     promotion_min_test_rows: int = defaults.PROMOTION_MIN_TEST_ROWS,
     promotion_min_class_rows: int = defaults.PROMOTION_MIN_CLASS_ROWS,
+    promotion: str = defaults.PROMOTION_MODE,
+    promotion_guard: str = defaults.GUARD_MODE,
+    approval_hours: float = defaults.APPROVAL_HOURS,
     force: bool = False,
     search_space: list = DEFAULT_SEARCH_SPACE,  # noqa: B006
     search_cv_folds: int = defaults.CV_FOLDS,
@@ -79,6 +82,8 @@ def training_pipeline(
        `promotion_tolerance`, both re-scored on this run's test set; no decision on a test set
        of fewer than `promotion_min_test_rows` rows or `promotion_min_class_rows` of either class. Passing moves `champion`
        (old one -> `previous-champion`); failing sets `challenger`. Decision tagged on the version.
+       `promotion` "approval" (prod's schedule): a pass sets `challenger` and waits for `churnops models
+       approve` for `approval_hours`; `promotion_guard` "enforce" puts back alias moves made outside churnops.
     6. end_orphaned_runs (exit handler, after steps 1-5 whatever happened): when they did not all
        succeed, the MLflow runs of this KFP run still RUNNING are marked FAILED.
 
@@ -190,4 +195,7 @@ def training_pipeline(
             decision_threshold=decision_threshold,
             promotion_min_test_rows=promotion_min_test_rows,
             promotion_min_class_rows=promotion_min_class_rows,
+            promotion=promotion,
+            promotion_guard=promotion_guard,
+            approval_hours=approval_hours,
         ).set_display_name("Validation gate (promote)")

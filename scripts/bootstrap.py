@@ -7,6 +7,7 @@ before .venv exists).
     python3.11 scripts/bootstrap.py kubectl                     kubectl + helm into .tools/bin
     python3.11 scripts/bootstrap.py chromium                    Debian's chromium (apt-get, as root)
     python3.11 scripts/bootstrap.py redis                       Debian's redis-server (apt-get, as root)
+    python3.11 scripts/bootstrap.py promtool                    promtool from Debian's prometheus (apt-get, as root)
     python3.11 scripts/bootstrap.py watch --what TEXT -- CMD    any long command, with heartbeats
 
 Caches live outside the checkout, keyed by what they hold ($CHURNOPS_CACHE, else
@@ -264,15 +265,15 @@ def cmd_kubectl(args: argparse.Namespace) -> None:
             link(TOOLS / "bin" / name, entry / name)
 
 
-def apt_install(package: str, binary: str, why: str, expected: str, skip_hint: str = "") -> None:
-    """A Debian package, installed with apt-get where this run is root; else the command to run is named."""
+def apt_install(binary: str, package: str, why: str, skip_hint: str, size: str) -> None:
+    """A Debian package that provides `binary`: installed with apt-get where we are root, else the fix is named."""
     if shutil.which(binary):
         return
     command = ["apt-get", "install", "-y", "--no-install-recommends", package]
     if os.geteuid() != 0:
-        raise SystemExit(f"{PREFIX} {why} needs Debian's {package}, which is not installed and this run "
+        raise SystemExit(f"{PREFIX} {why} need Debian's {package}, which is not installed and this run "
                          f"is not root: run `sudo {' '.join(command)}`{skip_hint}")
-    say(f"installing Debian's {package} with apt-get (first time: {expected})")
+    say(f"installing Debian's {package} with apt-get (first time: {size})")
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     archives = Path("/var/cache/apt/archives")
     fresh_lists = not any(Path("/var/lib/apt/lists").glob("*Packages*"))
@@ -280,8 +281,7 @@ def apt_install(package: str, binary: str, why: str, expected: str, skip_hint: s
         if fresh_lists or attempt != "first":  # no package lists yet, or stale ones (a 404 on an old version)
             watch(["apt-get", "update"], "apt-get update", env=env)
         try:
-            watch(command, f"apt-get install {package}", env=env,
-                  detail=lambda: f"{tree_size_mb(archives):.0f} MB downloaded",
+            watch(command, f"apt-get install {package}", env=env, detail=lambda: f"{tree_size_mb(archives):.0f} MB downloaded",
                   show=lambda line: line.startswith(("Get:", f"Setting up {package}", "E:")))
             return
         except SystemExit:
@@ -291,14 +291,20 @@ def apt_install(package: str, binary: str, why: str, expected: str, skip_hint: s
 
 def cmd_chromium(args: argparse.Namespace) -> None:
     """Debian's chromium for the screenshot tests: installed where we are root, else the fix is named."""
-    apt_install("chromium", "chromium", "the screenshot tests", "~1-2 min, ~100 MB",
-                " (or skip them on purpose: CHURNOPS_SKIP_BROWSER=1 make test)")
+    apt_install("chromium", "chromium", "the screenshot tests",
+                " (or skip them on purpose: CHURNOPS_SKIP_BROWSER=1 make test)", "~1-2 min, ~100 MB")
 
 
 def cmd_redis(args: argparse.Namespace) -> None:
     """Debian's redis-server for the local control plane's Argo CD (scripts/cluster): apt-get where root."""
-    apt_install("redis-server", "redis-server", "Argo CD's cache in the local control plane (make cluster-up)",
+    apt_install("redis-server", "redis-server", "the local control plane (make cluster-up) and its Argo CD cache", "",
                 "~20 s, ~2 MB")
+
+
+def cmd_promtool(args: argparse.Namespace) -> None:
+    """promtool from Debian's prometheus package: `make validate` checks the alert rules and runs their unit tests."""
+    apt_install("promtool", "prometheus", "the alert rules' checks (promtool check rules, promtool test rules)",
+                "", "~30 s, ~30 MB")
 
 
 def cmd_watch(args: argparse.Namespace) -> None:
@@ -324,6 +330,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("kubectl", help="kubectl + helm into .tools/bin").set_defaults(func=cmd_kubectl)
     commands.add_parser("chromium", help="Debian's chromium (apt-get, as root)").set_defaults(func=cmd_chromium)
     commands.add_parser("redis", help="Debian's redis-server (apt-get, as root)").set_defaults(func=cmd_redis)
+    commands.add_parser("promtool", help="promtool from Debian's prometheus (apt-get, as root)").set_defaults(
+        func=cmd_promtool)
     run = commands.add_parser("watch", help="run a long command with progress lines")
     run.add_argument("--what", required=True)
     run.add_argument("--expected", default="")

@@ -63,6 +63,8 @@ def pages(base: str, experiment_id: str, run_id: str, version: str) -> dict[str,
         "run-page": f"{base}/#/experiments/{experiment_id}/runs/{run_id}?{view}",
         "model-version": f"{base}/#/models/{MODEL}/versions/{version}?{view}",
         "model": f"{base}/#/models/{MODEL}?{view}",
+        # where the version description's "Model card" link leads (churnops.registry.cards.link)
+        "model-card": f"{base}/#/experiments/{experiment_id}/runs/{run_id}/artifactPath/card/model-card.html?{view}",
     }
 
 
@@ -278,9 +280,13 @@ def main(argv: list[str] | None = None) -> int:
             "status": {"text": "CHAMPION since "},
             "description": {"text": f"v{version.version} trained on "},
             "status tag": {"selector": f'tr[data-row-key="{names.TAG_STATUS}"]'},
+            # issue 27: the description links the version's model card (churnops.registry.cards.link)
+            "card link": {"selector": f'a[href*="artifactPath/{names.CARD_HTML}"]'},
         },
         # the registered model's description opens with the current champion, also after a rollback
         "model": {"champion sentence": {"text": f"Champion: v{version.version} since "}},
+        # the run's artifact view with the card selected: MLflow renders the HTML in a frame
+        "model-card": {"card file": {"text": "model-card.html"}, "card frame": {"selector": "iframe"}},
     }
     local_storage = {} if args.assistant_default else ASSISTANT_CLOSED
     report = {}

@@ -137,3 +137,29 @@ def pytest_collection_modifyitems(config, items):
         path = Path(str(item.fspath))
         group = "tests/integration" if "integration" in path.parts and path.parent.name == "integration" else path
         item.add_marker(pytest.mark.xdist_group(str(group)))
+
+
+@pytest.fixture
+def event_sink(monkeypatch, tmp_path):
+    """A loopback CloudEvents receiver as the only event sink (CHURNOPS_EVENT_SINKS) of one test;
+    `.kinds()` flushes this process's deliveries and returns the kinds it got, sorted."""
+    import json
+
+    from support.receivers import Receiver
+
+    from churnops import events
+
+    sink = Receiver()
+    monkeypatch.setenv(events.ENV_SINKS, sink.url)
+    monkeypatch.setenv(events.ENV_DEAD_LETTER, str(tmp_path / "dead-letter.jsonl"))
+    events.reset()
+
+    def kinds() -> list[str]:
+        events.flush(5)
+        return sorted(json.loads(r["body"])["type"].removeprefix("io.churnops.") for r in sink.received)
+
+    sink.kinds = kinds
+    yield sink
+    events.flush(5)
+    events.reset()
+    sink.close()

@@ -167,6 +167,14 @@ def _add_promotion(train: argparse.ArgumentParser) -> None:
                            "0: no minimum)")
     gate.add_argument("--decision-threshold", type=float, default=defaults.DECISION_THRESHOLD,
                       help="probability at or above which a customer is predicted to churn (default: %(default)s)")
+    gate.add_argument("--promotion", choices=defaults.PROMOTION_MODES, default=defaults.PROMOTION_MODE,
+                      help="auto: a pass moves the champion; approval: a pass leaves the version awaiting-approval "
+                           "(alias challenger) for `churnops models approve` (default: %(default)s)")
+    gate.add_argument("--guard", choices=defaults.GUARD_MODES, default=defaults.GUARD_MODE,
+                      help="an alias moved outside churnops is announced (report) or also put back (enforce) "
+                           "(default: %(default)s)")
+    gate.add_argument("--approval-hours", type=float, default=defaults.APPROVAL_HOURS,
+                      help="how long a version awaits approval before it expires (default: %(default)s)")
     gate.add_argument("--force", action="store_true",
                       help="register a new version even if an identical run (same data, parameters, code) exists")
 
@@ -231,6 +239,25 @@ def _add_models(commands) -> None:
                                  "refused otherwise. Default: the champion at the time of the move")
         parser.add_argument("--reason", default="", help="why (recorded in the audit tags)")
         parser.add_argument("--by", default="", help="who (default: $USER@hostname)")
+    for name, help_ in (("approve", "make --version N, awaiting approval after passing the gate, the champion"),
+                        ("reject", "end --version N's wait for approval; the champion stays")):
+        parser = action(name, help_)
+        parser.add_argument("--version", required=True, help="version number awaiting approval")
+        parser.add_argument("--reason", required=True, help="why (recorded in the audit trail and announced)")
+        parser.add_argument("--by", default="", help="who (default: $USER@hostname)")
+    card = action("card", "a version's model card: data, holdout metrics with intervals, the comparison with the "
+                          "champion, lineage, decisions and approvals, known limits (Markdown; HTML for *.html)")
+    card.add_argument("--version", help="version number (default: the champion)")
+    card.add_argument("--output", type=Path, metavar="FILE", help="write it here (.html: HTML, else Markdown) "
+                                                                   "instead of printing the Markdown")
+    guard = action("guard", "check now that `champion` and `previous-champion` are where churnops put them; "
+                            "report (and, under the policy enforce or --enforce, put back) what is not")
+    guard.add_argument("--enforce", action="store_true", help="put back whatever the recorded policy says")
+    webhook = action("webhook", "subscribe a receiver (the predictor's /churnops/v1/events) to the MLflow server's "
+                                "alias webhooks (needs an `mlflow server` with a SQL store)")
+    webhook.add_argument("--url", required=True, help="where MLflow posts model_version_alias.created|deleted")
+    webhook.add_argument("--secret-env", default="",
+                         help="environment variable holding the HMAC secret MLflow signs with (the receiver checks it)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -315,6 +342,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--verbose", action="store_true", help=argparse.SUPPRESS)
 
     _add_models(commands)
+    events_ = commands.add_parser("events", help="the events' dead letters (what a sink did not get)")
+    event_commands = events_.add_subparsers(dest="events_command", required=True)
+    replay = event_commands.add_parser("replay", help="send the dead letters again to the sinks of "
+                                                      "CHURNOPS_EVENT_SINKS; keep the undelivered")
+    replay.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    replay.add_argument("--verbose", action="store_true", help=argparse.SUPPRESS)
 
     compile_ = commands.add_parser("compile", help="compile every pipeline to KFP YAML")
     compile_.add_argument("--output-dir", default="build/pipelines", help="(default: %(default)s)")
@@ -377,7 +410,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     search_budget = {"strategy": args.search_strategy, "max_rows": args.search_max_rows}
     # Every parameter problem before the tracking server is contacted (runs.train checks the same again).
     resolve_training_request(args.model_type, hyperparameters, args.test_size, args.cv_folds, args.decision_threshold,
-                             search_budget, search_space, policy)
+                             search_budget, search_space, policy, governance(args))
     probe_tracking(args)
     from churnops.app import warm_executor
 
@@ -402,6 +435,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         search_space=search_space,
         cv_folds=args.cv_folds,
         search_budget=search_budget,
+        governance=governance(args),
     )
     if args.json:
         print(json.dumps(result, sort_keys=True))
@@ -419,6 +453,15 @@ def cmd_train(args: argparse.Namespace) -> int:
         print(f"  promoted: {'yes' if result['promoted'] else 'no'}; aliases: {moved or 'none'}")
         print(f"  tracking: {result['tracking_uri']}")
     return 0
+
+
+def governance(args: argparse.Namespace):
+    from churnops.core.promotion import Governance
+
+    try:
+        return Governance(args.promotion, args.guard, args.approval_hours)
+    except ValueError as exc:
+        raise ChurnopsError(f"{exc}. Fix --promotion, --guard or --approval-hours.") from None
 
 
 def validation_line(result: dict) -> str:
@@ -483,6 +526,7 @@ def drift_options(args: argparse.Namespace):
 
 
 ALIAS_COMMANDS = ("promote", "rollback")  # the `churnops models` commands that move aliases
+WRITING_COMMANDS = (*ALIAS_COMMANDS, "approve", "reject", "guard")  # ...and the others that write the registry
 
 
 def report_recovery(recovered: dict | None) -> None:
@@ -506,11 +550,22 @@ def cmd_models(args: argparse.Namespace) -> int:
 
     client = mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
     actor = args.by if getattr(args, "by", None) else aliases.default_actor()
-    if args.models_command in ALIAS_COMMANDS:  # a read-only command never writes, recovery included
+    from churnops import events
+    from churnops.app import governed
+
+    events.check()  # a bad CHURNOPS_EVENT_SINKS is refused before anything moves
+    pending = None
+    if args.models_command in WRITING_COMMANDS:  # a read-only command never finishes another's move
         report_recovery(journal.recover(client, args.model_name, f"churnops models: {actor}"))
     elif (pending := journal.read(client, args.model_name)) is not None:
         print(f"churnops models: note: an interrupted {pending['what']} (journal {pending['id']}) is pending; the "
               "next promote, rollback or training finishes it", file=sys.stderr)
+    # The guard and the approval deadlines, under the alias lock: an alias moved outside churnops does not
+    # outlive the next command. Not while a move is half done: its aliases would look moved by hand.
+    checked = (governed.check_registry(client, args.model_name, f"churnops models: {actor}") if pending is None
+               else {"guard_findings": [], "expired": []})
+    if args.models_command in GOVERNANCE_COMMANDS:
+        return GOVERNANCE_COMMANDS[args.models_command](args, client, actor, checked)
     if args.models_command == "list":
         listing = views.list_versions(client, args.model_name, rescore=not args.no_rescore,
                                       cache=churnops_home() / "cache" / "champion-rows-scores.json")
@@ -549,6 +604,88 @@ def cmd_models(args: argparse.Namespace) -> int:
         text = (f"{args.model_name}: champion v{result['rolled_back']} -> v{result['champion']}"
                 f" (previous-champion: {('v' + result['previous_champion']) if result['previous_champion'] else '-'})")
     print(json.dumps({**result, "by": actor}, sort_keys=True) if args.json else text)
+    return 0
+
+
+def models_approve(args: argparse.Namespace, client, actor: str, _checked: dict) -> int:
+    from churnops.registry import approvals
+
+    result = approvals.approve(client, args.model_name, args.version, actor=actor, reason=args.reason)
+    text = (f"{args.model_name}: v{result['champion']} approved by {actor}: champion -> v{result['champion']}"
+            f" (previous-champion: {('v' + result['previous_champion']) if result['previous_champion'] else '-'})")
+    print(json.dumps(result, sort_keys=True) if args.json else text)
+    return 0
+
+
+def models_reject(args: argparse.Namespace, client, actor: str, _checked: dict) -> int:
+    from churnops.registry import approvals
+
+    result = approvals.reject(client, args.model_name, args.version, actor=actor, reason=args.reason)
+    print(json.dumps(result, sort_keys=True) if args.json
+          else f"{args.model_name}: v{result['version']} rejected by {actor}; the champion is unchanged")
+    return 0
+
+
+def models_card(args: argparse.Namespace, client, _actor: str, _checked: dict) -> int:
+    from churnops.app import views
+    from churnops.registry import cards
+
+    version = args.version or views.champion_version(client, args.model_name)
+    markdown, page, card = cards.render(client, args.model_name, version)
+    if args.output is None:
+        print(json.dumps({"model_name": args.model_name, "version": card["version"], "markdown": markdown},
+                         sort_keys=True) if args.json else markdown, end="" if not args.json else "\n")
+        return 0
+    target = args.output.resolve()
+    text = page if target.suffix.lower() in (".html", ".htm") else markdown
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise ChurnopsError(f"Cannot write the model card to {target} ({exc.strerror}); pass a writable --output.") from None
+    print(json.dumps({"model_name": args.model_name, "version": card["version"], "output": str(target)}, sort_keys=True)
+          if args.json else f"{args.model_name} v{card['version']}: model card -> {target}")
+    return 0
+
+
+def models_guard(args: argparse.Namespace, client, actor: str, checked: dict) -> int:
+    findings = checked["guard_findings"]
+    if args.enforce:
+        from churnops.registry import guard
+
+        findings += [f.to_dict() for f in guard.check(client, args.model_name, actor=f"churnops models: {actor}",
+                                                      origin="cli", enforce=True)]
+    result = {"model_name": args.model_name, "findings": findings, "expired": checked["expired"]}
+    print(json.dumps(result, sort_keys=True) if args.json else
+          (f"{args.model_name}: {len(findings)} finding(s); details on stderr" if findings
+           else f"{args.model_name}: every guarded alias is where churnops put it"))
+    return 0
+
+
+def models_webhook(args: argparse.Namespace, client, _actor: str, _checked: dict) -> int:
+    from churnops.registry import webhooks
+
+    secret = os.environ.get(args.secret_env, "") if args.secret_env else ""
+    if args.secret_env and not secret:
+        raise ChurnopsError(f"--secret-env {args.secret_env} names an unset or empty variable; set it to the "
+                            "webhook secret the receiver checks, or leave --secret-env out.")
+    result = webhooks.subscribe(client, args.model_name, args.url, secret)
+    print(json.dumps(result, sort_keys=True) if args.json else
+          f"MLflow webhook {result['name']} ({result['webhook_id']}) -> {result['url_label']}: {', '.join(result['events'])}")
+    return 0
+
+
+GOVERNANCE_COMMANDS = {"approve": models_approve, "reject": models_reject, "card": models_card,
+                       "guard": models_guard, "webhook": models_webhook}
+
+
+def cmd_events(args: argparse.Namespace) -> int:
+    from churnops import events
+
+    path = events.dead_letter_path()
+    result = {"dead_letter": str(path), **events.replay(path, events.check())}
+    print(json.dumps(result, sort_keys=True) if args.json else
+          f"{result['replayed']} dead letter(s) replayed, {result['delivered']} delivered, {result['kept']} kept in {path}")
     return 0
 
 
@@ -618,7 +755,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
 
 
 HANDLERS = {"train": cmd_train, "predict": cmd_predict, "models": cmd_models, "compile": cmd_compile,
-            "sync": cmd_sync, "mlflow": cmd_mlflow, "serve": cmd_serve}
+            "sync": cmd_sync, "mlflow": cmd_mlflow, "serve": cmd_serve, "events": cmd_events}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -647,6 +784,14 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 1
+    finally:
+        flush_events()
+
+
+def flush_events() -> None:
+    """Whatever the command announced gets its bounded chance to be delivered (or dead-lettered) before exit."""
+    if "churnops.events" in sys.modules:
+        sys.modules["churnops.events"].flush()
 
 
 def run() -> None:

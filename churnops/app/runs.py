@@ -13,13 +13,16 @@ import shutil
 import socket
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import mlflow
 
-from churnops import defaults, names
+from churnops import defaults, events, names
+from churnops.app import governed
 from churnops.app.local_runner import run_locally
 from churnops.app.views import training_summary
 from churnops.core import secrets
@@ -27,10 +30,11 @@ from churnops.core.data import encode_target
 from churnops.core.data import fingerprint as dataset_sha256
 from churnops.core.fingerprint import training_fingerprint
 from churnops.core.parameters import resolve_training_request
-from churnops.core.promotion import ACTION_PROMOTE, Policy
+from churnops.core.promotion import ACTION_PROMOTE, Governance, Policy
 from churnops.core.search_space import search_settings
 from churnops.errors import ChurnopsError
 from churnops.registry import journal, profiles
+from churnops.registry.loading import MODELS_URI
 from churnops.registry.tracking import churnops_home, connect, embedded_tracking_uri, sweep_stale_runs
 from churnops.registry.versions import find_by_fingerprint
 from churnops.storage.datasets import local_path, read_dataset, write_error
@@ -95,6 +99,7 @@ def _train(
     search_space: list[dict[str, Any]] | None = None,
     cv_folds: int = defaults.CV_FOLDS,
     search_budget: dict[str, Any] | None = None,
+    governance: Governance | None = None,
 ) -> dict[str, Any]:
     """Run the training pipeline locally and return what it registered (see summary.training_summary).
 
@@ -103,15 +108,20 @@ def _train(
     any estimator name trains that one model with `hyperparameters`. Not given: the search, or
     logistic regression when `hyperparameters` are given (what they meant before the search).
 
+    `governance`: `promotion` auto|approval, `guard` report|enforce, `approval_hours` (issue 27).
+
     Idempotent: when a version with the same fingerprint (dataset content + parameters + code)
     exists, nothing runs and that version is returned with `promoted: False`, unless `force`.
     """
     model_type, hyperparameters, search_space, search_budget = resolve_training_request(
-        model_type, hyperparameters, test_size, cv_folds, decision_threshold, search_budget, search_space, policy)
+        model_type, hyperparameters, test_size, cv_folds, decision_threshold, search_budget, search_space, policy,
+        governance)
     home = home or churnops_home()
     tracking_uri = tracking_uri or embedded_tracking_uri(home)
+    events.check()  # a bad CHURNOPS_EVENT_SINKS is refused before any step runs
     connect(tracking_uri)  # fail fast on an unreachable server, before any step starts
     policy = policy or Policy()
+    governance = governance or Governance()
     dataset_uri = dataset  # absolute and redacted by train()
     started = time.monotonic()
     started_ms = int(time.time() * 1000)
@@ -132,6 +142,7 @@ def _train(
     del frame
     client = mlflow.MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
     recovered = journal.recover(client, model_name, f"churnops train: {journal.default_actor()}")
+    governed.check_registry(client, model_name, f"churnops train: {journal.default_actor()}")
     existing = None if force else find_by_fingerprint(client, model_name, fingerprint)
     # A pending version is one whose run was killed before the gate decided: the pipeline runs
     # again, finds that version (registration reuses it) and decides it.
@@ -146,9 +157,10 @@ def _train(
     me = f"{socket.gethostname()}:{os.getpid()}"
     os.environ[names.ENV_RUN_OWNER] = me  # the step processes tag their runs with this train's owner
     try:
-        version = _run_training(dataset_uri, tracking_uri, experiment, model_name, model_type, hyperparameters, target,
-                                positive_label, test_size, random_state, search_space, cv_folds, search_budget,
-                                decision_threshold, policy, force, home, verbose)
+        with dead_letters_beside(home):
+            version = _run_training(dataset_uri, tracking_uri, experiment, model_name, model_type, hyperparameters,
+                                    target, positive_label, test_size, random_state, search_space, cv_folds,
+                                    search_budget, decision_threshold, policy, force, home, verbose, governance)
     except BaseException:
         # A failed step leaves its run RUNNING (KFP's local runner runs no exit handler): mark them FAILED.
         found = client.get_experiment_by_name(experiment)
@@ -172,9 +184,23 @@ def _train(
     return result
 
 
+@contextmanager
+def dead_letters_beside(home: Path) -> Iterator[None]:
+    """The steps' undelivered events go to this run's CHURNOPS_HOME (a step runs in kfp.local's working
+    directory, not ours), unless CHURNOPS_EVENT_DEAD_LETTER names a file already."""
+    if events.ENV_DEAD_LETTER in os.environ:
+        yield
+        return
+    os.environ[events.ENV_DEAD_LETTER] = str(events.dead_letter_path({names.ENV_HOME: str(home)}))
+    try:
+        yield
+    finally:
+        os.environ.pop(events.ENV_DEAD_LETTER, None)
+
+
 def _run_training(dataset_uri, tracking_uri, experiment, model_name, model_type, hyperparameters, target,
                   positive_label, test_size, random_state, search_space, cv_folds, search_budget,
-                  decision_threshold, policy, force, home, verbose) -> str:
+                  decision_threshold, policy, force, home, verbose, governance) -> str:
     return run_locally(
         training_pipeline,
         {
@@ -197,6 +223,9 @@ def _run_training(dataset_uri, tracking_uri, experiment, model_name, model_type,
             "promotion_tolerance": policy.tolerance,
             "promotion_min_test_rows": policy.min_test_rows,
             "promotion_min_class_rows": policy.min_class_rows,
+            "promotion": governance.promotion,
+            "promotion_guard": governance.guard,
+            "approval_hours": governance.approval_hours,
             "force": force,
         },
         home,
@@ -258,25 +287,30 @@ def _predict(
     home = home or churnops_home()
     check_output_writable(Path(output).resolve())  # before the whole file is scored, not after
     tracking_uri = tracking_uri or embedded_tracking_uri(home)
+    events.check()
     connect(tracking_uri)
+    if found := MODELS_URI.match(model_uri):  # an alias moved outside churnops is found before it is scored with
+        client = mlflow.MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+        governed.check_registry(client, found.group("name"), f"churnops predict: {journal.default_actor()}")
     started = time.monotonic()
     started_ms = int(time.time() * 1000)
-    summary = dict(run_locally(
-        inference_pipeline,
-        {
-            "model_uri": model_uri,
-            "input_uri": input_uri,  # absolute and redacted by predict()
-            "mlflow_tracking_uri": tracking_uri,
-            "chunk_rows": chunk_rows,
-            "max_rejected_fraction": max_rejected_fraction,
-            "max_unseen_fraction": max_unseen_fraction,
-            "allow_blank_columns": allow_blank_columns,
-            **(drift or DriftOptions(enabled=False)).parameters(),
-        },
-        home,
-        verbose=verbose,
-        result_task="batch-predict",  # the pipeline returns nothing: its body is in a dsl.ExitHandler
-    ))
+    with dead_letters_beside(home):
+        summary = dict(run_locally(
+            inference_pipeline,
+            {
+                "model_uri": model_uri,
+                "input_uri": input_uri,  # absolute and redacted by predict()
+                "mlflow_tracking_uri": tracking_uri,
+                "chunk_rows": chunk_rows,
+                "max_rejected_fraction": max_rejected_fraction,
+                "max_unseen_fraction": max_unseen_fraction,
+                "allow_blank_columns": allow_blank_columns,
+                **(drift or DriftOptions(enabled=False)).parameters(),
+            },
+            home,
+            verbose=verbose,
+            result_task="batch-predict",  # the pipeline returns nothing: its body is in a dsl.ExitHandler
+        ))
     # KFP passes a dict output through a protobuf Struct: every number comes back as a float.
     for key in ("rows", "rejected"):
         summary[key] = int(summary[key])

@@ -37,6 +37,14 @@ def registered_model(client: mlflow.MlflowClient, model_name: str):
         raise RegistryError(f"{missing_model(client, model_name)} Pass it with --model-name.") from None
 
 
+def champion_version(client: mlflow.MlflowClient, model_name: str) -> str:
+    """The champion's version number; a clear error when there is none."""
+    version = {a: str(n) for a, n in registered_model(client, model_name).aliases.items()}.get(names.ALIAS_CHAMPION)
+    if version is None:
+        raise RegistryError(f"{model_name} has no champion yet; pass --version N.")
+    return version
+
+
 def _metric(tags: dict[str, str], name: str) -> float | None:
     # The gate's re-scored value when there is one, else the evaluation step's; the JSON tags of
     # issue 13 first, then the one-tag-per-metric set of older versions.

@@ -40,6 +40,8 @@ class VersionFacts:
     score: float | None = None  # the candidate's score on it, re-scored by the gate
     compared_with: str = ""  # the champion version the gate compared with ("" or "none": none)
     test_rows: int | None = None
+    expires: str = ""  # approval_expires of the gate's evidence (the `approval` policy)
+    card: str = ""  # the model card's link in the MLflow UI ("" when the version has no run)
 
 
 @dataclass(frozen=True)
@@ -81,7 +83,7 @@ def _by(entry: dict) -> str:
 
 
 # How a move into `champion` reads, by the audit action of the version that became champion.
-MOVE_PHRASES = {"promote": "promoted by {by}", "rollback": "rollback by {by}"}
+MOVE_PHRASES = {"promote": "promoted by {by}", "rollback": "rollback by {by}", "approve": "approved by {by}"}
 
 
 def how(entry: dict) -> str:
@@ -120,6 +122,33 @@ def _moved_away(action: str, label: str) -> "Case":
     return case
 
 
+# The `approval` policy (issue 27): a version that passed the gate waits for a person, then is approved
+# (it becomes champion: the champion case), rejected, or expires.
+APPROVAL_LINES = {
+    names.STATUS_AWAITING_APPROVAL: "AWAITING APPROVAL - passed the gate; waits for `churnops models approve "
+                                    "--version {version} --reason TEXT` (or `models reject`) until {expires}",
+    names.STATUS_REJECTED: "REJECTED by {by} ({at}): {reason}",
+    names.STATUS_EXPIRED: "EXPIRED ({at}): nobody approved it by {expires}",
+}
+APPROVAL_ENDS = {names.STATUS_REJECTED: "reject", names.STATUS_EXPIRED: "expire"}  # their audit actions
+
+
+def approval_line(status: str, *, version: str, by: str = "", at: str = "", reason: str = "", expires: str = "") -> str:
+    return APPROVAL_LINES[status].format(version=version, by=by or "an unknown actor", at=at,
+                                         reason=reason.strip().rstrip("."), expires=expires or "-")
+
+
+def _approval(view: View) -> str | None:
+    status = view.facts.status
+    if status not in APPROVAL_LINES:
+        return None
+    ended = [entry for entry in view.facts.history if entry.get("action") == APPROVAL_ENDS.get(status)]
+    entry = ended[-1] if ended else {}
+    line = approval_line(status, version=view.facts.version, by=entry.get("by", ""), at=when(entry.get("at", "")),
+                         reason=entry.get("reason", ""), expires=view.facts.expires)
+    return f"{line} (champion: v{view.champion or '-'})."
+
+
 def _challenger(view: View) -> str | None:
     if CHALLENGER not in view.held:
         return None
@@ -143,7 +172,7 @@ def _pending(view: View) -> str | None:
 
 Case = Callable[[View], "str | None"]
 # First match wins: aliases held now, then the version's last move, then the gate's status.
-CASES: list[Case] = [_champion, _previous, _challenger, _moved_away("rolled-back", "ROLLED BACK"),
+CASES: list[Case] = [_champion, _previous, _approval, _challenger, _moved_away("rolled-back", "ROLLED BACK"),
                      _moved_away("demoted", "SUPERSEDED"), _decided_not_serving, _pending]
 
 
@@ -163,7 +192,9 @@ def gate_record(facts: VersionFacts) -> str:
     at = when(decided[0]) if decided[0] else "an unknown time"
     who = f" by {decided[1]}" if len(decided) > 1 else ""
     verdict = {"promote": "passed and was promoted", "challenger": "failed (kept as challenger)",
-               "conflict": "not moved (the champion changed during its run)"}.get(facts.action, facts.status)
+               "conflict": "not moved (the champion changed during its run)",
+               "await-approval": "passed (the `approval` policy: champion unchanged until approved)"}.get(
+        facts.action, facts.status)
     reason = facts.reason.strip().rstrip(".")
     score = "-" if facts.score is None else f"{facts.score:.4f}"
     compared = (f"compared with v{facts.compared_with}" + (f" on the same {facts.test_rows} holdout rows"
@@ -175,14 +206,15 @@ def gate_record(facts: VersionFacts) -> str:
 
 
 def version_description(facts: VersionFacts, aliases: Mapping[str, str]) -> str:
-    """Status line (the role now), then the gate's record."""
-    record = gate_record(facts)
-    return status_line(facts, aliases) + (f"\n\n{record}" if record else "")
+    """Status line (the role now), then the gate's record, then the link to the model card."""
+    parts = [status_line(facts, aliases), gate_record(facts), f"[Model card]({facts.card})" if facts.card else ""]
+    return "\n\n".join(part for part in parts if part)
 
 
 # How a move reads in the registered model's history, by the audit action of the version it names.
 # The other side of a move (`demoted`, `rolled-back`) and journal replays are not lines of their own.
-HISTORY_PHRASES = {"promote": "v{version} promoted to champion", "rollback": "champion rolled back to v{version}"}
+HISTORY_PHRASES = {"promote": "v{version} promoted to champion", "rollback": "champion rolled back to v{version}",
+                   "approve": "v{version} approved and promoted to champion"}
 MIRRORED = frozenset({"demoted", "rolled-back", RECOVERED})
 
 

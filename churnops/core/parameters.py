@@ -13,6 +13,7 @@ from typing import Any, Callable
 from churnops import defaults
 from churnops.core.estimators import ESTIMATORS, check_hyperparameters
 from churnops.core.halving import budget_problems
+from churnops.core.promotion import governance_problems
 from churnops.core.search_space import DEFAULT_SEARCH_SPACE, MODEL_TYPES, SEARCH, check_search_space
 from churnops.errors import ChurnopsError
 
@@ -144,6 +145,10 @@ def training_parameter_problems(parameters: dict[str, Any]) -> list[str]:
         problems.append(f"promotion_min_class_rows ({per_class}) of each class needs at least {2 * per_class} test rows, "
                         f"more than promotion_min_test_rows ({rows}); raise promotion_min_test_rows or lower "
                         "promotion_min_class_rows")
+    if {"promotion", "promotion_guard", "approval_hours"} & set(parameters):
+        problems.extend(governance_problems(parameters.get("promotion", defaults.PROMOTION_MODE),
+                                            parameters.get("promotion_guard", defaults.GUARD_MODE),
+                                            parameters.get("approval_hours", defaults.APPROVAL_HOURS)))
     if "promotion_metric" in parameters and parameters["promotion_metric"] not in PROMOTION_METRICS:
         problems.append(f"promotion_metric {parameters['promotion_metric']!r} is unknown; "
                         f"choose from {list(PROMOTION_METRICS)}")
@@ -153,10 +158,11 @@ def training_parameter_problems(parameters: dict[str, Any]) -> list[str]:
 def resolve_training_request(model_type: str | None, hyperparameters: dict[str, Any] | None, test_size: float,
                              cv_folds: int, decision_threshold: float, search_budget: dict[str, Any] | None,
                              search_space: list[dict[str, Any]] | None, policy: Any = None,
-                             ) -> tuple[str, dict[str, Any], list[dict[str, Any]], dict[str, Any]]:
+                             governance: Any = None) -> tuple[str, dict[str, Any], list[dict[str, Any]], dict[str, Any]]:
     """What `churnops train` was asked, checked by the rules above before anything runs or is contacted:
     (model type, hyperparameters, search space, search budget) as the run uses them; a ChurnopsError
-    naming every problem otherwise. `policy`: a churnops.core.promotion.Policy (its thresholds are checked).
+    naming every problem otherwise. `policy`: a churnops.core.promotion.Policy (its thresholds are checked),
+    `governance`: a churnops.core.promotion.Governance (its promotion mode, guard and approval hours).
     Called by the CLI before it probes the tracking server, and by churnops.app.runs.train."""
     problems = training_parameter_problems({
         "model_type": model_type or ("logistic_regression" if hyperparameters else SEARCH),
@@ -165,6 +171,8 @@ def resolve_training_request(model_type: str | None, hyperparameters: dict[str, 
         **({"promotion_thresholds": dict(policy.thresholds), "promotion_metric": policy.primary_metric,
             "promotion_min_test_rows": policy.min_test_rows, "promotion_min_class_rows": policy.min_class_rows}
            if policy else {}),
+        **({"promotion": governance.promotion, "promotion_guard": governance.guard,
+            "approval_hours": governance.approval_hours} if governance else {}),
     })
     if problems:  # the rules --check and the pipeline apply, before any step runs
         raise ChurnopsError("Invalid training parameters: " + "; ".join(problems) + ".")

@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from churnops import defaults
-from churnops.names import STATUS_FAILED, STATUS_PASSED
+from churnops.names import STATUS_AWAITING_APPROVAL, STATUS_FAILED, STATUS_PASSED
 
 # Metrics where a smaller value is better; every other metric: larger is better.
 LOWER_IS_BETTER = frozenset({"log_loss"})
@@ -32,6 +32,56 @@ LOWER_IS_BETTER = frozenset({"log_loss"})
 ACTION_PROMOTE = "promote"  # candidate -> champion, old champion -> previous-champion
 ACTION_CHALLENGER = "challenger"  # candidate -> the `challenger` alias, champion untouched
 ACTION_CONFLICT = "conflict"  # champion moved during the run: nothing moves, rerun to compare again
+ACTION_AWAIT_APPROVAL = "await-approval"  # passed, policy `approval`: `challenger` until a person decides
+
+
+@dataclass(frozen=True)
+class Governance:
+    """Who moves the champion after the gate (issue 27), and what happens to a move made outside churnops.
+
+    `promotion`: "auto" (the gate moves it) or "approval" (a person: `churnops models approve`
+    within `approval_hours`, else the version expires). `guard`: "report" (announce an alias moved
+    outside churnops) or "enforce" (also put it back; serving keeps the version churnops chose).
+    """
+
+    promotion: str = defaults.PROMOTION_MODE
+    guard: str = defaults.GUARD_MODE
+    approval_hours: float = defaults.APPROVAL_HOURS
+
+    def __post_init__(self) -> None:
+        if problems := governance_problems(self.promotion, self.guard, self.approval_hours):
+            raise ValueError("; ".join(problems))
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any] | None) -> Governance:
+        raw = raw or {}
+        return cls(str(raw.get("promotion", defaults.PROMOTION_MODE)), str(raw.get("guard", defaults.GUARD_MODE)),
+                   float(raw.get("approval_hours", defaults.APPROVAL_HOURS)))
+
+
+def governance_problems(promotion: Any, guard: Any, approval_hours: Any) -> list[str]:
+    """Each setting that is wrong, with the values allowed (empty: fine)."""
+    problems = []
+    if promotion not in defaults.PROMOTION_MODES:
+        problems.append(f"promotion must be one of {', '.join(defaults.PROMOTION_MODES)}, got {promotion!r}")
+    if guard not in defaults.GUARD_MODES:
+        problems.append(f"promotion_guard must be one of {', '.join(defaults.GUARD_MODES)}, got {guard!r}")
+    if isinstance(approval_hours, bool) or not isinstance(approval_hours, (int, float)) or not approval_hours > 0:
+        problems.append(f"approval_hours must be a number of hours > 0, got {approval_hours!r}")
+    return problems
+
+
+def awaiting_approval(decision: Decision, expires_at: str) -> Decision:
+    """A passing decision under the `approval` policy: nothing moves but `challenger`; a person decides by `expires_at`."""
+    if not decision.promoted:
+        return decision
+    return Decision(STATUS_AWAITING_APPROVAL, ACTION_AWAIT_APPROVAL,
+                    f"{decision.reason}; awaiting approval (policy `approval`) until {expires_at}",
+                    decision.candidate_metrics, decision.champion_version, decision.champion_metrics,
+                    decision.primary_metric, decision.tolerance, {**decision.evidence, "approval_expires": expires_at})
 
 
 @dataclass(frozen=True)

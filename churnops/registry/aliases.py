@@ -14,7 +14,7 @@ from __future__ import annotations
 import mlflow
 from mlflow.exceptions import MlflowException
 
-from churnops import names
+from churnops import events, names
 from churnops.errors import RegistryError
 from churnops.registry import journal, locks
 from churnops.registry.versions import missing_model
@@ -94,7 +94,7 @@ def move_champion(
     if alias_version(client, model_name, CHALLENGER) == version:
         delete.append(CHALLENGER)
     tags = dict(version_tags or {})
-    if action == "promote" and current and current != version:
+    if action in ("promote", names.AUDIT_APPROVE) and current and current != version:
         tags[REPLACED_TAG] = current
     audits = [{"version": version, "action": action, "by": actor, "reason": reason}]
     if current and current != version:
@@ -105,6 +105,14 @@ def move_champion(
         version, set_aliases=set_aliases, delete_aliases=delete, version_tags={version: tags} if tags else {},
         audits=audits, run_id=run_id, run_tags=run_tags, what=f"{action} of v{version}"))
     return current
+
+
+def announce(kind: str, model_name: str, version: str, replaced: str | None, actor: str, reason: str) -> None:
+    """An operator's move, and the alias-moved hint the serving follower acts on."""
+    subject, summary = f"{model_name}/v{version}", f"champion -> v{version} (was {_v(replaced)}) by {actor}: {reason}"
+    data = {"model_name": model_name, "version": version, "replaced": replaced, "by": actor, "reason": reason}
+    events.emit(kind, subject, {**data, "summary": summary})
+    events.emit(events.ALIAS_MOVED, subject, {**data, "aliases": {CHAMPION: version}, "summary": summary})
 
 
 UNSET = "read"  # the caller did not say which champion it expects: the one read under the lock
@@ -134,6 +142,7 @@ def promote(client: mlflow.MlflowClient, model_name: str, version: str, *, actor
         if current == version and expected == current:
             raise RegistryError(f"{model_name} v{version} is already the champion; nothing to do.")
         replaced = move_champion(client, model_name, version, expected, actor=actor, reason=reason)
+    announce(events.CHAMPION_PROMOTED, model_name, version, replaced, actor, reason)
     return {"model_name": model_name, "champion": version, "previous_champion": replaced, "validation_status": status}
 
 
@@ -154,4 +163,5 @@ def rollback(client: mlflow.MlflowClient, model_name: str, *, actor: str, reason
             before = None
         move_champion(client, model_name, target, expected, actor=actor, reason=reason, action="rollback",
                       previous=before)
+    announce(events.CHAMPION_ROLLED_BACK, model_name, target, current, actor, reason)
     return {"model_name": model_name, "champion": target, "rolled_back": current, "previous_champion": before}

@@ -106,6 +106,27 @@ def boundary(name: str) -> None:
         os._exit(KILLED_EXIT_CODE)
 
 
+def json_tag(tags: dict, key: str) -> Any:
+    """A JSON tag's value; None when it is absent or not JSON."""
+    try:
+        return json.loads(tags[key]) if tags.get(key) else None
+    except json.JSONDecodeError:
+        return None
+
+
+def guard_record(tags: dict, current: dict[str, str], set_aliases: dict[str, str], delete: list[str]) -> dict[str, str]:
+    """Where the guarded aliases are after a churnops move (issue 27, churnops.registry.guard): the last
+    record (or, before any, the aliases as they are) with this move's guarded aliases applied."""
+    record = json_tag(tags, names.TAG_GUARD_RECORD)
+    base = dict(record) if isinstance(record, dict) else {a: v for a, v in current.items() if a in names.GUARDED_ALIASES}
+    for alias in names.GUARDED_ALIASES:
+        if alias in set_aliases:
+            base[alias] = str(set_aliases[alias])
+        elif alias in delete:
+            base.pop(alias, None)
+    return dict(sorted(base.items()))
+
+
 def plan(version: str, *, set_aliases: dict[str, str] | None = None, delete_aliases: list[str] | None = None,
          version_tags: dict[str, dict[str, str]] | None = None, audits: list[dict[str, str]] | None = None,
          run_id: str = "", run_tags: dict[str, str] | None = None, what: str = "") -> dict[str, Any]:
@@ -143,6 +164,13 @@ def apply(client: mlflow.MlflowClient, model_name: str, intent: dict[str, Any]) 
         if alias_version(client, model_name, alias) is not None:
             client.delete_registered_model_alias(model_name, alias)
         boundary(f"promote:after-delete-{alias}")
+    if any(alias in names.GUARDED_ALIASES for alias in [*intent["set_aliases"], *intent["delete_aliases"]]):
+        # The guard's record of this move, before the entry is finished: while the entry is open
+        # the guard does not judge, once it is finished the record matches the aliases.
+        registered = client.get_registered_model(model_name)
+        record = guard_record(dict(registered.tags), {a: str(v) for a, v in registered.aliases.items()},
+                              intent["set_aliases"], intent["delete_aliases"])
+        client.set_registered_model_tag(model_name, names.TAG_GUARD_RECORD, json.dumps(record, sort_keys=True))
     for version, tags in intent["version_tags"].items():
         for key, value in tags.items():
             client.set_model_version_tag(model_name, version, key, value)

@@ -27,7 +27,13 @@ def json_tag(tags: dict[str, str], key: str) -> dict:
     return value if isinstance(value, dict) else {}
 
 
-def facts_from_tags(version: str, tags: dict[str, str], history: list[dict], dataset: str) -> narrative.VersionFacts:
+def card_link(experiment_id: str, run_id: str) -> str:
+    """The model card in the MLflow UI (the run page's artifact view, which renders HTML), relative to the UI's root."""
+    return f"#/experiments/{experiment_id}/runs/{run_id}/artifactPath/{names.CARD_HTML}"
+
+
+def facts_from_tags(version: str, tags: dict[str, str], history: list[dict], dataset: str,
+                    card: str = "") -> narrative.VersionFacts:
     """A version's facts from its tags: issue 13's JSON tags, or the one-tag-per-field set of older versions."""
     evidence = json_tag(tags, names.TAG_VALIDATION_EVIDENCE)
     metric = str(evidence.get("primary_metric") or "roc_auc")
@@ -44,16 +50,19 @@ def facts_from_tags(version: str, tags: dict[str, str], history: list[dict], dat
         action=tags.get(names.TAG_VALIDATION_ACTION, ""), reason=tags.get(names.TAG_VALIDATION_REASON, ""),
         decided=tags.get(names.TAG_VALIDATION_DECIDED, ""), dataset=dataset, metric=metric, score=score,
         compared_with=str(evidence.get("compared_champion") or tags.get("validation_compared_champion") or ""),
-        test_rows=int(rows) if isinstance(rows, (int, float)) else None)
+        test_rows=int(rows) if isinstance(rows, (int, float)) else None,
+        expires=str(evidence.get("approval_expires") or ""), card=card)
 
 
-def _dataset(client: mlflow.MlflowClient, run_id: str | None) -> str:
+def _run_facts(client: mlflow.MlflowClient, run_id: str | None) -> tuple[str, str]:
+    """(name@digest of the training data, the model card's link) from the version's source run."""
     if not run_id:
-        return ""
+        return "", ""
     try:
-        return client.get_run(run_id).data.tags.get(names.RUN_TAG_DATASET, "")
+        run = client.get_run(run_id)
     except MlflowException:
-        return ""  # a deleted run: the words say "unknown data"
+        return "", ""  # a deleted run: the words say "unknown data"
+    return run.data.tags.get(names.RUN_TAG_DATASET, ""), card_link(run.info.experiment_id, run_id)
 
 
 def narrate(client: mlflow.MlflowClient, model_name: str, intent: dict[str, Any]) -> dict[str, Any]:
@@ -78,9 +87,9 @@ def narrate(client: mlflow.MlflowClient, model_name: str, intent: dict[str, Any]
         history = json.loads(tags.get(names.TAG_AUDIT_HISTORY) or "[]") + new_entries.get(version, [])
         runs[version] = found.run_id
         facts[version] = (tags, history)
-    datasets = {version: _dataset(client, runs.get(version)) for version in touched | {after.get(narrative.CHAMPION)}
-                if version in facts}
-    versions = {version: facts_from_tags(version, tags, history, datasets.get(version, ""))
+    from_runs = {version: _run_facts(client, runs.get(version)) for version in touched | {after.get(narrative.CHAMPION)}
+                 if version in facts}
+    versions = {version: facts_from_tags(version, tags, history, *from_runs.get(version, ("", "")))
                 for version, (tags, history) in facts.items()}
     descriptions = {version: narrative.version_description(versions[version], after)
                     for version in sorted(touched) if version in versions}

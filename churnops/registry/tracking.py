@@ -25,8 +25,8 @@ if TYPE_CHECKING:
 # MLflow is imported where it is used: the CLI reads the home, the store's URI and probes a server
 # (standard library only) before it pays for importing MLflow, so a wrong --tracking-uri fails fast.
 
-HOME_ENV = "CHURNOPS_HOME"
-DEFAULT_HOME = ".churnops"
+HOME_ENV = names.ENV_HOME
+DEFAULT_HOME = defaults.HOME
 
 
 def churnops_home(environ: dict | None = None) -> Path:

@@ -11,6 +11,10 @@ sees the request:
 - protocol metadata: `GET /v1/models`, `/v2`, `/v2/models`, `/v2/models/{name}` (read-only, what
   Open Inference Protocol clients ask for before they infer);
 - metrics: `GET /metrics`;
+- events: `POST /churnops/v1/events` (churnops.serving.governance): a hint that an alias moved. Its body
+  is never trusted: the predictor re-reads the alias from the registry and vets the version there
+  (an MLflow webhook's signature is checked when CHURNOPS_WEBHOOK_SECRET is set); the most anyone who
+  reaches it can cause is a registry read;
 - only with `--enable-model-repository`: kserve's load/unload; only with `--enable-docs`: /docs,
   /openapi.json.
 
@@ -44,6 +48,8 @@ METADATA = frozenset({
     ("GET", "/v2/models/{model_name}/versions/{model_version}"),
 })
 METRICS = frozenset({("GET", "/metrics")})
+EVENTS_PATH = "/churnops/v1/events"
+EVENTS = frozenset({("POST", EVENTS_PATH)})
 MODEL_REPOSITORY = frozenset({
     ("POST", "/v2/repository/models/{model_name}/load"), ("POST", "/v2/repository/models/{model_name}/unload"),
 })
@@ -71,7 +77,7 @@ class Exposure:
 
 def mounted_routes(exposure: Exposure) -> frozenset[tuple[str, str]]:
     """(method, path template) of every route the server keeps."""
-    routes = HEALTH | INFERENCE | METADATA | METRICS
+    routes = HEALTH | INFERENCE | METADATA | METRICS | EVENTS
     if exposure.model_repository:
         routes |= MODEL_REPOSITORY
     if exposure.docs:

@@ -75,7 +75,8 @@ class Follower:
 
     def __init__(self, model_uri: str, tracking_uri: str, poll_seconds: float,
                  loader: Callable[[ResolvedModel], Served] = load_version,
-                 on_event: Callable[[str, ResolvedModel, str], None] | None = None):
+                 on_event: Callable[[str, ResolvedModel, str], None] | None = None,
+                 vet: Callable[[mlflow.MlflowClient, ResolvedModel], ResolvedModel] | None = None):
         if poll_seconds <= 0:
             raise ServingError(f"--poll-seconds must be > 0, got {poll_seconds}.")
         self.model_uri = model_uri
@@ -87,7 +88,11 @@ class Follower:
         self.served: Served | None = None
         self.last_failure: str = ""
         self._failed_version = ""
+        # `vet`: the guard (churnops.serving.governance.vet): the version to serve for what the alias
+        # resolved to; under the policy `enforce` never one the alias was moved to outside churnops.
+        self._vet = vet or (lambda _client, resolved: resolved)
         self._stop = threading.Event()
+        self._wake = threading.Event()  # an alias-moved event: resolve now instead of at the next poll
         self._thread: threading.Thread | None = None
 
     def start_serving(self, wait_seconds: float) -> Served:
@@ -97,7 +102,7 @@ class Follower:
         except TrackingError as exc:
             raise ServingError(f"{exc} (churnops serve: --start-wait-seconds). Nothing was served.") from None
         try:
-            resolved = resolve(self.model_uri, self.client)
+            resolved = self._vet(self.client, resolve(self.model_uri, self.client))
         except RegistryError as exc:  # the server answers but the model or alias does not exist
             raise ServingError(str(exc)) from None
         try:
@@ -112,7 +117,7 @@ class Follower:
         """Ask the registry once; returns what happened: unchanged, swapped, failed, unreachable."""
         current = self.served
         try:
-            resolved = resolve(self.model_uri, self.client)
+            resolved = self._vet(self.client, resolve(self.model_uri, self.client))
         except Exception as exc:  # noqa: BLE001 - registry down or alias gone: keep serving what is loaded
             self.last_failure = f"cannot resolve {self.model_uri}: {str(exc).splitlines()[0][:200]}"
             log.warning("%s; still serving version %s", self.last_failure, current.resolved.model_version)
@@ -140,11 +145,21 @@ class Follower:
         self._thread = threading.Thread(target=self._poll_loop, name="churnops-alias-poller", daemon=True)
         self._thread.start()
 
+    def hint(self) -> None:
+        """An alias-moved event (MLflow's webhook or churnops' own): resolve now; hints while one resolve
+        runs are coalesced into the next one. The poll stays the fallback."""
+        self._wake.set()
+
     def _poll_loop(self) -> None:
-        while not self._stop.wait(self.poll_seconds):
+        while not self._stop.is_set():
+            self._wake.wait(self.poll_seconds)
+            if self._stop.is_set():
+                return
+            self._wake.clear()
             self.poll_once()
 
     def stop(self) -> None:
         self._stop.set()
+        self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout=self.poll_seconds + 5)

@@ -163,11 +163,13 @@ def run(model_uri: str, tracking_uri: str, *, host: str = defaults.SERVE_HOST, p
 
     ExposedRESTServer = exposed_server_class()  # noqa: N806 (a class)
 
+    from churnops.serving import governance
     from churnops.serving.predictor import ChurnPredictor, record_event, register_metrics
 
     configure_logging()
     register_metrics(name)
-    follower = Follower(model_uri, tracking_uri, poll_seconds, on_event=record_event)
+    governance.register_metrics(name)
+    follower = Follower(model_uri, tracking_uri, poll_seconds, on_event=record_event, vet=governance.Vet())
     follower.start_serving(start_wait_seconds)
     model = ChurnPredictor(name, follower, max_rows=exposure.max_rows)
     server = ModelServer(http_port=port, enable_grpc=False, workers=1, enable_latency_logging=False)
@@ -177,6 +179,9 @@ def run(model_uri: str, tracking_uri: str, *, host: str = defaults.SERVE_HOST, p
     rest = ExposedRESTServer(exposure, FASTAPI_APP_IMPORT_STRING, server.dataplane, server.model_repository_extension,
                              port, workers=1, grace_period=10)
     rest.config.host = host
+    from kserve.model_server import app
+
+    governance.mount(app, follower, name)  # POST /churnops/v1/events: an alias moved, resolve now (issue 27)
     follower.start_polling()
     logging.getLogger("churnops.serving").info(
         "listening on http://%s:%d (model %s; body <= %d bytes, <= %d rows per request%s%s)", host, port, name,

@@ -15,13 +15,13 @@ from typing import Any
 import mlflow
 import pandas as pd
 
-from churnops import defaults
+from churnops import defaults, events, names
 from churnops.core import secrets
 from churnops.core.drift import DriftCheck, DriftReport, Thresholds, to_html, to_markdown
 from churnops.core.fitting import typed_features
 from churnops.core.profile import SCORE
 from churnops.errors import ChurnopsError
-from churnops.registry import lineage, profiles, tracking
+from churnops.registry import journal, lineage, profiles, tracking
 from churnops.registry.loading import feature_spec
 from churnops.storage import uris
 
@@ -55,6 +55,7 @@ def run(
     logged = profiles.log_drift_run(client, experiment_id, report, input_uri=",".join(secrets.redact(uri) for uri in input_uris),
                                     reference_run_id=model_metadata["run_id"],
                                     run_tags=lineage.kfp_tags(kfp_run or {}))
+    announce(client, model_metadata, report, logged)
     return {
         "verdict": report.verdict,
         "drifted_features": report.drifted,
@@ -68,6 +69,20 @@ def run(
         "html_path": html_path,
         **logged,
     }
+
+
+def announce(client, model_metadata: dict, report: DriftReport, logged: dict[str, Any]) -> None:
+    """The verdict on the registered model (the predictor's churnops_drift_verdict gauge) and as an event."""
+    name, version = model_metadata["model_name"], str(model_metadata["model_version"])
+    if name and version.isdigit():  # a registered version, not a runs:/ URI
+        client.set_registered_model_tag(name, names.TAG_LAST_DRIFT, json.dumps(
+            {"verdict": report.verdict, "version": version, "at": journal.now(),
+             "run_id": logged.get("drift_run_id", "")}, sort_keys=True))
+    events.emit(events.DRIFT_VERDICT, f"{name}/v{version}", {
+        "model_name": name, "version": version, "verdict": report.verdict, "drifted_features": report.drifted,
+        "rows": report.rows, "drift_run_id": logged.get("drift_run_id"),
+        "summary": f"{report.verdict}" + (f" ({', '.join(report.drifted)})" if report.drifted else "")}, "drift")
+    events.flush()
 
 
 def run_sharded(model_metadata: dict, manifest_uri: str, **options: Any) -> dict[str, Any]:

@@ -32,11 +32,26 @@ def run(state: str, tracking_uri: str, experiment_name: str, kfp_run_id: str, ta
     state = str(state or "").upper()
     if state in SUCCESS_STATES:
         return {"state": state, "ended_runs": []}
-    import mlflow
 
     from churnops.registry import tracking  # only now: MLflow costs ~2 s to import
 
     tracking.kfp_run_filter(kfp_run_id)  # an unfilled placeholder is refused before the store is touched
+    from churnops import events
+
+    events.emit(events.PIPELINE_FAILED, f"kfp-run/{kfp_run_id}", {
+        "kfp_run_id": kfp_run_id, "state": state, "task": task_name, "experiment": experiment_name,
+        "summary": f"KFP run {kfp_run_id} ended {state}{f' ({task_name})' if task_name else ''}"}, "exit-handler")
+    try:
+        return _end(state, tracking_uri, experiment_name, kfp_run_id, task_name)
+    finally:
+        events.flush()  # bounded; the runs are ended whatever the sinks do
+
+
+def _end(state: str, tracking_uri: str, experiment_name: str, kfp_run_id: str, task_name: str) -> dict[str, Any]:
+    import mlflow
+
+    from churnops.registry import tracking
+
     tracking.connect(tracking_uri)
     client = mlflow.MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
     experiment = client.get_experiment_by_name(experiment_name)

@@ -10,15 +10,17 @@ from __future__ import annotations
 import hashlib
 import json
 import sys
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import mlflow
 
-from churnops import cpus, defaults, names
+from churnops import cpus, defaults, events, names
+from churnops.core import comparison as review
 from churnops.core import evaluation, leakage, promotion
 from churnops.core.fitting import typed_features
 from churnops.errors import ChurnopsError
-from churnops.registry import aliases, journal, locks, tracking
+from churnops.registry import aliases, approvals, cards, guard, journal, locks, tracking
 from churnops.registry.loading import feature_spec, load_pipeline
 from churnops.storage.datasets import read_features, read_target
 
@@ -57,12 +59,14 @@ def run_tags(decision: promotion.Decision) -> dict[str, str]:
 
 
 def log_evidence(client: mlflow.MlflowClient, model_name: str, version: str, run_id: str,
-                 decision: promotion.Decision) -> None:
-    """The decision in the candidate's MLflow run (metrics, decision.json): after the journal entry."""
+                 decision: promotion.Decision, intervals: dict | None = None) -> None:
+    """The decision in the candidate's MLflow run (metrics, decision.json): after the journal entry.
+
+    `intervals`: the candidate's holdout metrics with 95% bootstrap intervals (the model card's)."""
     for name, value in (decision.champion_metrics or {}).items():
         client.log_metric(run_id, f"champion_test_{name}", value)
-    client.log_dict(run_id, {**decision.to_dict(), "model_name": model_name, "model_version": version},
-                    "promotion/decision.json")
+    client.log_dict(run_id, {**decision.to_dict(), "model_name": model_name, "model_version": version,
+                             "intervals": intervals or {}}, cards.DECISION_ARTIFACT)
 
 
 def run(
@@ -80,13 +84,33 @@ def run(
     min_test_rows: int = defaults.PROMOTION_MIN_TEST_ROWS,
     min_class_rows: int = defaults.PROMOTION_MIN_CLASS_ROWS,
     seed: int = defaults.RANDOM_STATE,
+    governance: promotion.Governance | dict | None = None,
 ) -> dict[str, Any]:
-    """Decide and apply. Returns the decision (plus model_name/model_version) as a plain dict."""
+    """Decide and apply. Returns the decision (plus model_name/model_version) as a plain dict.
+
+    `governance`: who moves the champion after a pass (`approval`: nobody until `churnops models
+    approve`) and what the guard does (issue 27); recorded on the registered model for every reader."""
     policy = promotion.Policy(dict(thresholds), primary_metric, tolerance, min_test_rows, min_class_rows)
+    if not isinstance(governance, promotion.Governance):
+        governance = promotion.Governance.from_dict(governance)  # a bad value fails here, before anything is decided
+    events.check()  # a bad CHURNOPS_EVENT_SINKS fails here, before anything is decided
     tracking.connect(tracking_uri)
     client = mlflow.MlflowClient()
     actor = actor or f"training-run:{run_id}"
+    try:
+        return _run(client, x_test_path, y_test_path, run_id, model_name, version, policy, governance, threshold,
+                    actor, seed)
+    finally:
+        events.flush()  # bounded: the decision is already written whatever the sinks do
+
+
+def _run(client, x_test_path, y_test_path, run_id, model_name, version, policy, governance, threshold, actor,
+         seed) -> dict[str, Any]:
     journal.recover(client, model_name, actor)  # a promotion killed half-way is finished first
+    client.set_registered_model_tag(model_name, names.TAG_POLICY, json.dumps(governance.to_dict(), sort_keys=True))
+    # An alias moved outside churnops is found (and put back under `enforce`) before the gate reads the champion.
+    guard.check(client, model_name, actor=actor, origin="gate", enforce=governance.guard == "enforce")
+    approvals.expire_overdue(client, model_name, actor=actor, origin="gate")
     candidate = aliases.get_version(client, model_name, version)
     if candidate.tags.get(names.TAG_STATUS, names.STATUS_PENDING) != names.STATUS_PENDING:
         # A fingerprint match returned an existing, already decided version: nothing to do.
@@ -101,6 +125,7 @@ def run(
     candidate_metrics = evaluation.compute_metrics(y_test, candidate_scores, threshold)
     spec = feature_spec(candidate_uri)
     feature_auc = leakage.single_feature_auc(typed_features(x_test, spec), y_test, spec, seed)
+    intervals = review.metric_intervals(y_test, candidate_scores, threshold, seed) if y_test.nunique() == 2 else {}
     champion_version = aliases.alias_version(client, model_name, names.ALIAS_CHAMPION)
     champion_metrics = comparison = champion_error = None
     if champion_version is not None:
@@ -123,7 +148,10 @@ def run(
         holdout=(len(y_test), int(y_test.sum())), comparison=comparison, best_seen=best_seen,
         feature_auc=feature_auc, champion_error=champion_error,
     )
-    result = apply_decision(client, model_name, str(version), run_id, decision, actor)
+    if governance.promotion == "approval":
+        expires = datetime.now(timezone.utc) + timedelta(hours=governance.approval_hours)
+        decision = promotion.awaiting_approval(decision, expires.isoformat(timespec="seconds"))
+    result = apply_decision(client, model_name, str(version), run_id, decision, actor, intervals=intervals)
     if result.get("promoted"):
         best_seen = promotion.best_of(policy.primary_metric, [best_seen, candidate_metrics.get(policy.primary_metric)])
     if best_seen is not None:
@@ -164,12 +192,31 @@ def test_set_digest(x_test_path: str, y_test_path: str) -> str:
     return digest.hexdigest()[:16]
 
 
-def apply_decision(client, model_name: str, version: str, run_id: str, decision: promotion.Decision, actor: str) -> dict:
-    """Move the aliases the decision calls for (re-checking the champion) and record it, as one journal entry."""
+def apply_decision(client, model_name: str, version: str, run_id: str, decision: promotion.Decision, actor: str,
+                   intervals: dict | None = None) -> dict:
+    """Move the aliases the decision calls for (re-checking the champion) and record it, as one journal entry;
+    then the evidence, the model card, and the announcement."""
     with locks.alias_lock(aliases.store_uri(client), client, model_name):
         decision = _apply(client, model_name, version, run_id, decision, actor)
-    log_evidence(client, model_name, version, run_id, decision)
+    log_evidence(client, model_name, version, run_id, decision, intervals)
+    cards.log(client, model_name, version)
+    client.set_registered_model_tag(model_name, names.TAG_LAST_DECISION, json.dumps(
+        {"version": version, "status": decision.status, "at": aliases.now()}, sort_keys=True))
+    announce(model_name, version, decision)
     return {**decision.to_dict(), "model_name": model_name, "model_version": version}
+
+
+def announce(model_name: str, version: str, decision: promotion.Decision) -> None:
+    subject = f"{model_name}/v{version}"
+    events.emit(events.GATE_DECIDED, subject, {
+        "model_name": model_name, "version": version, "status": decision.status, "action": decision.action,
+        "reason": decision.reason, "champion_version": decision.champion_version,
+        "candidate_metrics": decision.candidate_metrics, "approval_expires": decision.evidence.get("approval_expires"),
+        "summary": f"{decision.status} ({decision.action}): {decision.reason}"}, "gate")
+    if decision.promoted:
+        events.emit(events.ALIAS_MOVED, subject, {"model_name": model_name, "aliases": {names.ALIAS_CHAMPION: version},
+                                                 "replaced": decision.champion_version,
+                                                 "summary": f"champion -> v{version} (gate)"}, "gate")
 
 
 def _apply(client, model_name: str, version: str, run_id: str, decision: promotion.Decision,
@@ -187,8 +234,11 @@ def _apply(client, model_name: str, version: str, run_id: str, decision: promoti
                                         promotion.Policy({}, decision.primary_metric, decision.tolerance),
                                         champion_error=decision.evidence.get("champion_error"))
     if not decision.promoted:
-        set_aliases = {names.ALIAS_CHALLENGER: version} if decision.action == promotion.ACTION_CHALLENGER else {}
+        set_aliases = ({names.ALIAS_CHALLENGER: version}
+                       if decision.action in (promotion.ACTION_CHALLENGER, promotion.ACTION_AWAIT_APPROVAL) else {})
+        audits = ([{"version": version, "action": names.AUDIT_AWAIT, "by": actor, "reason": decision.reason}]
+                  if decision.action == promotion.ACTION_AWAIT_APPROVAL else [])
         journal.execute(client, model_name, journal.plan(
-            version, set_aliases=set_aliases, version_tags={version: decision_tags(decision, actor)},
+            version, set_aliases=set_aliases, version_tags={version: decision_tags(decision, actor)}, audits=audits,
             run_id=run_id, run_tags=run_tags(decision), what=f"{decision.action} decision on v{version}"))
     return decision

@@ -18,7 +18,7 @@ import kfp_server_api
 import mlflow
 import urllib3
 
-from churnops import defaults
+from churnops import defaults, events
 from churnops.core import storm_guard
 from churnops.errors import ChurnopsError
 from churnops.registry import journal, profiles, tracking
@@ -49,6 +49,13 @@ def run(
         tracking.connect(drift["mlflow_tracking_uri"])
         profiles.record_retrain_decision(mlflow.MlflowClient(tracking_uri=drift["mlflow_tracking_uri"]),
                                          drift["drift_run_id"], decision)
+    if decision.get("action") == storm_guard.TRIGGER:
+        model = drift.get("model_name", "")
+        events.emit(events.RETRAIN_TRIGGERED, f"{model}/v{drift.get('model_version', '')}", {
+            "model_name": model, "version": drift.get("model_version"), "recurring_run": recurring_run,
+            "run_id": decision.get("run_id"), "reason": decision.get("reason"),
+            "summary": f"retraining started ({decision.get('reason')})"}, "drift")
+        events.flush()
     return decision
 
 

@@ -85,7 +85,8 @@ def test_train_evaluate_register_chain(tmp_path, split, tracking_uri):
         model=model, x_test=split["x_test"], y_test=split["y_test"], model_name="churn-components",
         model_version=version, comparison=comparison, promotion_thresholds={"roc_auc": 0.5},
         promotion_metric="roc_auc", promotion_tolerance=0.005, decision_threshold=0.5,
-        promotion_min_test_rows=101, promotion_min_class_rows=11)
+        promotion_min_test_rows=101, promotion_min_class_rows=11, promotion="auto", promotion_guard="report",
+        approval_hours=72.0)
     assert decision["promoted"] is True
     # The holdout minimums the pipeline passes are the ones the gate applied (and recorded).
     evidence = json.loads(mlflow.MlflowClient().get_model_version("churn-components", version).tags[

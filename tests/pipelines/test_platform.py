@@ -1,6 +1,7 @@
 """The platform config reaches every task of the compiled pipeline YAML, and only the copy for the cluster."""
 
 # No `from __future__ import annotations`: KFP reads the real annotations of the pipeline below.
+import builtins
 from pathlib import Path
 
 import pytest
@@ -119,18 +120,18 @@ def test_churnops_compile_with_a_platform_file_writes_the_platform_spec(tmp_path
     assert labels["labels"]["churnops.io/environment"] == "dev"
 
 
-def test_the_local_runner_runs_a_platform_pipeline_and_ignores_the_cluster_settings(tmp_path, recwarn, monkeypatch):
-    import builtins
-
+def test_the_local_runner_runs_a_platform_pipeline_and_ignores_the_cluster_settings(tmp_path, recwarn):
     from kfp import local
 
     config = PlatformConfig(defaults={"node_selector": {"pool": "cpu"}, "secrets_as_env": {"s": {"K": "K"}},
                                       "pod_labels": {"team": "churn"}, "retries": {"count": 1}})
     local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(tmp_path / "outputs"))
-    # kfp.local's ParallelFor threads can leave their indenting print behind (churnops.app.local_runner puts
-    # the real one back; this test calls kfp.local directly): restored after the test, so later tests in
-    # this process print unindented (tests/scripts/test_bootstrap.py failed after this one).
-    monkeypatch.setattr(builtins, "print", builtins.print)
-
-    assert with_platform(_nested, config.for_step)(count=3).output == 3
+    real_print = builtins.print
+    try:
+        assert with_platform(_nested, config.for_step)(count=3).output == 3
+    finally:
+        # kfp.local's parallel task threads can leave their indenting print behind (churnops.app.local_runner
+        # restores it for every churnops run); this test drives kfp.local itself, so it restores it too:
+        # the next test module's captured output started with four spaces (test_bootstrap, serial test-fast).
+        builtins.print = real_print
     assert not [w for w in recwarn if "local runner" in str(w.message)], "no platform setting warns locally"

@@ -32,6 +32,7 @@ def test_make_run_installs_the_runtime_set_only_and_make_test_adds_the_dev_extra
     test = dry_run("test")
     assert "scripts/bootstrap.py venv --extra dev" in test
     assert "scripts/bootstrap.py chromium" in test and "scripts/bootstrap.py tool-venv checkov" in test
+    assert "scripts/bootstrap.py promtool" in test and "scripts/monitoring/validate.py" in test  # issue 27
 
 
 def test_a_silent_command_gets_a_progress_line_with_what_and_how_far(bootstrap, monkeypatch, capsys):

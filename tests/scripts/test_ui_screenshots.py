@@ -44,7 +44,7 @@ def test_the_pages_show_dataset_kfp_run_champion_and_status(tmp_path, chromium):
     script = load_script()
     assert script.main(["--home", str(tmp_path / "home"), "--out", str(tmp_path / "out"), "--chromium", chromium]) == 0
     report = json.loads((tmp_path / "out" / "report.json").read_text())
-    assert set(report) == {"runs-list", "run-page", "model-version", "model"}
+    assert set(report) == {"runs-list", "run-page", "model-version", "model", "model-card"}
     for page in report.values():
         assert all(page["shows"].values()), page
         assert page["assistant_panel_open"] is False, page  # the preset localStorage keys keep it closed
@@ -56,6 +56,7 @@ def test_the_pages_show_dataset_kfp_run_champion_and_status(tmp_path, chromium):
     assert version_page["top_px"]["status"] < 1000
     # Issue 24: the model page opens with the current champion (the description every alias move rewrites).
     assert report["model"]["above_fold"]["champion sentence"], report["model"]
+    assert version_page["shows"]["card link"] and report["model-card"]["shows"]["card frame"]  # issue 27
 
 
 def test_an_item_below_a_scroll_box_or_under_an_overlay_is_not_above_the_fold(tmp_path, chromium):

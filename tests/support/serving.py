@@ -54,6 +54,21 @@ class Served:
             return exc.code, exc.read().decode()
 
 
+def start_tracking(root: Path, **env: str) -> Tracking:
+    """The `mlflow server` of `churnops mlflow serve` on a SQLite backend in `root`, artifacts proxied;
+    `env`: more of the server's environment (MLflow's webhook settings)."""
+    from churnops.app import mlflow_server
+
+    port = services.free_port()
+    config = mlflow_server.ServerConfig(backend_store_uri=f"sqlite:///{root / 'mlflow.db'}",
+                                        artifacts_destination=str(root / "artifacts"), port=port)
+    service = services.Service("mlflow", mlflow_server.server_command(config),
+                               {**mlflow_server.job_execution_env(serve_env(root)), **env}, root / "mlflow.log",
+                               config.url + "/health")
+    service.start().wait_ready(MLFLOW_READY_SECONDS)
+    return Tracking(config.url, root / "artifacts", service)
+
+
 def serve_argv(model_uri: str, tracking_uri: str, port: int, *extra: str) -> list[str]:
     return [sys.executable, "-m", "churnops", "serve", "--model-uri", model_uri, "--tracking-uri", tracking_uri,
             "--port", str(port), *extra]

@@ -96,3 +96,25 @@ def test_a_new_case_is_one_function_in_the_case_list(monkeypatch):
     monkeypatch.setattr(narrative, "CASES", [awaiting, *narrative.CASES])
     facts = VersionFacts("5", status="passed", action="awaiting-approval")
     assert narrative.status_line(facts, {"champion": "1"}) == "AWAITING APPROVAL - passed the gate."
+
+
+AWAITING = dict(GATE, status="awaiting-approval", action="await-approval", expires="2026-03-05T06:00:20+00:00",
+                card="#/experiments/1/runs/abc/artifactPath/card/model-card.html")
+
+
+@pytest.mark.parametrize(("facts", "held", "start"), [
+    (VersionFacts("2", history(("await-approval", "training-run:b", AT["v2"], "beats the champion")), **AWAITING),
+     {"challenger": "2"},
+     "AWAITING APPROVAL - passed the gate; waits for `churnops models approve --version 2 --reason TEXT` "
+     "(or `models reject`) until 2026-03-05T06:00:20+00:00 (champion: v1)."),
+    (VersionFacts("2", history(("reject", "carol", AT["back"], "recall too low.")), **{**AWAITING, "status": "rejected"}),
+     {}, "REJECTED by carol (2026-03-03 07:30 UTC): recall too low (champion: v1)."),
+    (VersionFacts("2", history(("expire", "t", AT["back"], "late")), **{**AWAITING, "status": "expired"}),
+     {}, "EXPIRED (2026-03-03 07:30 UTC): nobody approved it by 2026-03-05T06:00:20+00:00 (champion: v1)."),
+    (VersionFacts("2", history(("approve", "alice", AT["back"], "card reviewed")), **{**AWAITING, "status": "passed"}),
+     {"champion": "2"}, "CHAMPION since 2026-03-03 07:30 UTC (approved by alice): card reviewed."),
+])
+def test_the_approval_policy_states_read_as_the_role_now_and_link_the_card(facts, held, start):
+    text = narrative.version_description(facts, {"champion": "1", **held})
+    assert text.split("\n\n")[0] == start, text
+    assert text.endswith("\n\n[Model card](#/experiments/1/runs/abc/artifactPath/card/model-card.html)")

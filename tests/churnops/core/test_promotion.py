@@ -170,3 +170,27 @@ def test_best_of_follows_the_metric_direction():
     assert best_of("roc_auc", [None, 0.8, 0.9, 0.85]) == 0.9
     assert best_of("log_loss", [0.4, None, 0.3]) == 0.3
     assert best_of("roc_auc", [None]) is None
+
+
+@pytest.mark.parametrize("settings, message", [
+    ({"promotion": "manual"}, "promotion must be one of auto, approval, got 'manual'"),
+    ({"guard": "block"}, "promotion_guard must be one of report, enforce, got 'block'"),
+    ({"approval_hours": 0}, "approval_hours must be a number of hours > 0, got 0"),
+])
+def test_a_bad_governance_setting_is_refused_naming_the_allowed_values(settings, message):
+    from churnops.core.promotion import Governance
+
+    with pytest.raises(ValueError, match=message):
+        Governance(**settings)
+
+
+def test_under_approval_a_pass_awaits_and_a_failure_stays_a_failure():
+    from churnops.core.promotion import ACTION_AWAIT_APPROVAL, awaiting_approval
+
+    passed = decide({"roc_auc": 0.9, "precision": 0.5, "recall": 0.5}, None, None, None)
+    waiting = awaiting_approval(passed, "2026-01-04T00:00:00+00:00")
+    assert (waiting.status, waiting.action, waiting.promoted) == ("awaiting-approval", ACTION_AWAIT_APPROVAL, False)
+    assert waiting.evidence["approval_expires"] == "2026-01-04T00:00:00+00:00"
+    assert "awaiting approval (policy `approval`) until 2026-01-04" in waiting.reason
+    failed = decide({"roc_auc": 0.5, "precision": 0.5, "recall": 0.5}, None, None, None)
+    assert awaiting_approval(failed, "2026-01-04T00:00:00+00:00") == failed

@@ -2,34 +2,18 @@
 
 from __future__ import annotations
 
-import itertools
 import json
 
-import mlflow
 import pytest
 
 from churnops.errors import RegistryError
 from churnops.registry import aliases as champion
-from churnops.registry.tracking import embedded_tracking_uri
-
-_models = itertools.count(1)
-
-
-@pytest.fixture(scope="module")
-def store(tmp_path_factory):
-    """One SQLite store for the module: creating one costs ~5 s of schema migrations."""
-    uri = embedded_tracking_uri(tmp_path_factory.mktemp("alias-store"))
-    return mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
 
 
 @pytest.fixture
-def model(store):
-    """A fresh registered model with versions 1-3 (no aliases) in the shared store: (client, name)."""
-    name = f"alias-model-{next(_models)}"
-    store.create_registered_model(name)
-    for _ in range(3):
-        store.create_model_version(name, "file:///nowhere")
-    return store, name
+def model(fresh_model):
+    """A fresh registered model with versions 1-3 (no aliases) in the module's store (conftest): (client, name)."""
+    return fresh_model
 
 
 def aliases(client, name) -> dict[str, str]:

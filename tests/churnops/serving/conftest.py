@@ -7,23 +7,14 @@ from __future__ import annotations
 
 import pytest
 from support import serving
-from support.serving import Tracking, services
-
-from churnops.app import mlflow_server
+from support.serving import Tracking
 
 
 @pytest.fixture(scope="module")
 def tracking(tmp_path_factory) -> Tracking:
-    root = tmp_path_factory.mktemp("serving-mlflow")
-    port = services.free_port()
-    config = mlflow_server.ServerConfig(backend_store_uri=f"sqlite:///{root / 'mlflow.db'}",
-                                        artifacts_destination=str(root / "artifacts"), port=port)
-    service = services.Service("mlflow", mlflow_server.server_command(config),
-                               mlflow_server.job_execution_env(serving.serve_env(root)), root / "mlflow.log",
-                               config.url + "/health")
-    service.start().wait_ready(serving.MLFLOW_READY_SECONDS)
-    yield Tracking(config.url, root / "artifacts", service)
-    service.stop()
+    started = serving.start_tracking(tmp_path_factory.mktemp("serving-mlflow"))
+    yield started
+    started.service.stop()
 
 
 @pytest.fixture(scope="module")

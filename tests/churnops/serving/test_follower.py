@@ -64,3 +64,32 @@ def test_an_unknown_alias_stops_the_start_naming_it(registry, tracking_uri):
 def test_the_poll_interval_must_be_positive(tracking_uri):
     with pytest.raises(ServingError, match="--poll-seconds must be > 0"):
         Follower(f"models:/{NAME}@champion", tracking_uri, 0, loader=loader(set(), []))
+
+
+def test_a_hint_resolves_now_instead_of_at_the_next_poll(registry, tracking_uri):
+    import time
+
+    follower = Follower(f"models:/{NAME}@champion", tracking_uri, 600.0, loader=loader(set(), []))
+    follower.start_serving(5)
+    follower.start_polling()
+    try:
+        registry.set_registered_model_alias(NAME, "champion", "3")
+        time.sleep(1.0)
+        assert follower.served.resolved.model_version == "1"  # a 600 s poll: nothing yet
+        follower.hint()  # the alias-moved event
+        deadline = time.monotonic() + 10
+        while follower.served.resolved.model_version != "3" and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert follower.served.resolved.model_version == "3"
+    finally:
+        follower.stop()
+
+
+def test_the_vet_hook_decides_which_version_serves(registry, tracking_uri):
+    from dataclasses import replace
+
+    follower = Follower(f"models:/{NAME}@champion", tracking_uri, 1.0, loader=loader(set(), []),
+                        vet=lambda _client, resolved: replace(resolved, model_uri=f"models:/{NAME}/1", model_version="1"))
+    follower.start_serving(5)
+    registry.set_registered_model_alias(NAME, "champion", "2")
+    assert follower.poll_once() == "unchanged" and follower.served.resolved.model_version == "1"

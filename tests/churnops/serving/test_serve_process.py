@@ -246,13 +246,17 @@ def test_a_version_that_fails_to_load_keeps_the_old_one_serving(server, champion
         pickle.write_bytes(b"not a pickle")
     broken = mlflow.register_model(f"runs:/{run.info.run_id}/model", champion["model_name"]).version
     aliases.promote(client, champion["model_name"], str(broken), actor="test", reason="broken version")
-    metric = re.compile(r'churnops_model_load_failures_total\{model_name="%s"\} 1\.0' % champion["model_name"])
-    wait_until(lambda: metric.search(server.get("/metrics")[1]), 90, "the load failure to be reported")
-    status, body = server.post(f"/v1/models/{champion['model_name']}:predict", {"instances": raw_rows(synthetic_csv, 2)})
-    assert status == 200, body
-    assert {prediction["model_version"] for prediction in body["predictions"]} == {str(serving_now)}
-    assert server.get("/v2/health/ready")[0] == 200
-    assert f"models:/{champion['model_name']}/{broken} failed to load" in server.service.log_path.read_text()
+    try:
+        metric = re.compile(r'churnops_model_load_failures_total\{model_name="%s"\} 1\.0' % champion["model_name"])
+        wait_until(lambda: metric.search(server.get("/metrics")[1]), 90, "the load failure to be reported")
+        status, body = server.post(f"/v1/models/{champion['model_name']}:predict",
+                                   {"instances": raw_rows(synthetic_csv, 2)})
+        assert status == 200, body
+        assert {prediction["model_version"] for prediction in body["predictions"]} == {str(serving_now)}
+        assert server.get("/v2/health/ready")[0] == 200
+        assert f"models:/{champion['model_name']}/{broken} failed to load" in server.service.log_path.read_text()
+    finally:  # the module's later servers start from the champion: a loadable one again
+        aliases.promote(client, champion["model_name"], str(serving_now), actor="test", reason="put back")
 
 
 def test_load_unload_and_the_docs_are_not_served_by_default(server, champion, synthetic_csv):

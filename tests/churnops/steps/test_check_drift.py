@@ -48,7 +48,7 @@ def test_a_run_without_a_profile_says_how_to_get_one(client, trained_run):
     ("drifted.csv", "drifted", ["Contract", "MonthlyCharges", "tenure"]),
 ])
 def test_the_check_logs_a_run_tagged_with_the_version_holding_the_report(trained_run, client, batches, tmp_path,
-                                                                         batch, verdict, drifted):
+                                                                         batch, verdict, drifted, event_sink):
     resolved = resolve(f"models:/churn-classifier/{trained_run['model_version']}", client)
     predictions = tmp_path / "predictions.csv"
     predict_file(resolved, str(batches / batch), str(predictions), str(tmp_path / "rejected.csv"),
@@ -68,6 +68,11 @@ def test_the_check_logs_a_run_tagged_with_the_version_holding_the_report(trained
     stored = json.loads(open(client.download_artifacts(run.info.run_id, names.ARTIFACT_DRIFT_JSON, str(tmp_path))).read())
     assert stored["verdict"] == verdict and stored["score"]["name"] == "churn_probability"
     assert (tmp_path / "r.md").read_text().startswith(f"# Drift: **{verdict}**")
+    # issue 27: announced, and on the registered model for the predictor's churnops_drift_verdict gauge
+    assert event_sink.kinds() == ["drift.verdict"]
+    last = json.loads(client.get_registered_model("churn-classifier").tags[names.TAG_LAST_DRIFT])
+    assert (last["verdict"], last["version"], last["run_id"]) == (verdict, trained_run["model_version"],
+                                                                 result["drift_run_id"])
 
 
 def test_a_sharded_check_of_a_manifest_without_parts_says_what_to_check(tmp_path):

@@ -49,7 +49,7 @@ def snapshot(client, run_ids):
 
 
 @pytest.mark.parametrize("state", ["FAILED", "RUNNING", "CANCELED"])
-def test_a_run_that_did_not_succeed_ends_its_own_running_runs_and_nothing_else(store, state):
+def test_a_run_that_did_not_succeed_ends_its_own_running_runs_and_nothing_else(store, state, event_sink):
     client, uri, runs = store
     untouched = runs["own_finished"] + runs["other_running"] + runs["other_finished"] + runs["other_experiment"]
     before = snapshot(client, untouched)
@@ -64,6 +64,7 @@ def test_a_run_that_did_not_succeed_ends_its_own_running_runs_and_nothing_else(s
         assert run.data.tags[names.RUN_TAG_ENDED_BY] == names.ENDED_BY_EXIT_HANDLER
         assert f"KFP run {OWN} ended {state}" in run.data.tags[names.RUN_TAG_SWEPT]
     assert snapshot(client, untouched) == before, "a run of another KFP run, or a finished one, was changed"
+    assert event_sink.kinds() == ["pipeline.failed"]  # issue 27: the failure is announced
 
 
 @pytest.mark.parametrize("state", ["SUCCEEDED", "COMPLETE", "CACHED"])
