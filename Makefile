@@ -32,11 +32,11 @@ run: setup ## Main job: train + validation gate (promote) + batch inference with
 	$(BIN)/churnops train
 	$(BIN)/churnops predict --model-uri models:/churn-classifier@champion --input data/churn_synthetic.csv --output build/predictions.csv
 
-test: setup-dev serve-setup browser lint validate ## The whole suite (the command CI runs): lint, validate, then every test tier; it starts the services it needs
+test: setup-dev serve-setup browser lint validate cluster-build ## The whole suite (the command CI runs): lint, validate, then every test tier; it starts the services it needs
 	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup --durations=30
 
 test-fast: setup-dev ## Quick loop: unit and component tests only (no kubectl/helm, no services, no pipeline runs)
-	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup -m "not e2e and not integration and not k8s and not telco and not serving" --ignore=tests/e2e --ignore=tests/integration --ignore=tests/k8s
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup -m "not e2e and not integration and not k8s and not telco and not serving and not cluster" --ignore=tests/e2e --ignore=tests/integration --ignore=tests/k8s --ignore=tests/cluster
 
 lint: setup-dev ## ruff (rules in pyproject.toml) and import-linter (the layer contracts of docs/architecture.md)
 	$(BIN)/ruff check .
@@ -68,6 +68,25 @@ validate: tools promtool $(VALIDATE_STAMP) ## Validate offline: the Kubernetes b
 	$(BIN)/python scripts/k8s/validate.py
 	$(BIN)/python scripts/monitoring/validate.py
 
+CLUSTER := $(BIN)/python -m scripts.cluster
+
+cluster-build: setup-dev tools ## Build the local control plane from source at scripts/cluster/versions.toml (cached; cold ~30 min on 2 cores)
+	$(CLUSTER) build
+	$(BOOTSTRAP) redis
+
+cluster-up: cluster-build ## Start the local control plane (Kubernetes, Argo CD, KServe, Knative; kwok nodes): writes .churnops/cluster/{kubeconfig,env}
+	$(CLUSTER) up
+
+cluster-down: ## Stop everything cluster-up started (safe to run twice)
+	@if [ -x $(BIN)/python ]; then $(CLUSTER) down; else echo "churnops cluster: no .venv, nothing was started"; fi
+
+cluster-status: setup-dev ## Which processes of the local control plane run (with the log tail of any that died)
+	$(CLUSTER) status
+
+cluster-gitops: setup-dev tools ## Sync ENV=<env> through the local Argo CD from this checkout and wait for all-green
+	@if [ -z "$(ENV)" ]; then echo "ENV is required: make cluster-gitops ENV=dev (an environment of k8s/overlays)"; exit 2; fi
+	$(CLUSTER) gitops --env $(ENV)
+
 compile: setup ## Compile every pipeline to KFP YAML under build/
 	$(BIN)/churnops compile --output-dir build/pipelines
 
@@ -94,4 +113,5 @@ measure-inference: setup ## Peak memory and rows/s of batch inference at 200k an
 data: setup ## Regenerate data/churn_synthetic.csv (byte-for-byte reproducible)
 	$(BIN)/python scripts/generate_synthetic_data.py --output data/churn_synthetic.csv
 
+.PHONY: cluster-build cluster-up cluster-down cluster-status cluster-gitops
 .PHONY: help setup setup-dev browser promtool serve-setup run test test-fast lint tools validate compile schedules-check bench mlflow-ui mlflow-server measure-inference data

@@ -6,6 +6,7 @@ before .venv exists).
     python3.11 scripts/bootstrap.py tool-venv NAME FILE         a tool in its own venv (.tools/NAME)
     python3.11 scripts/bootstrap.py kubectl                     kubectl + helm into .tools/bin
     python3.11 scripts/bootstrap.py chromium                    Debian's chromium (apt-get, as root)
+    python3.11 scripts/bootstrap.py redis                       Debian's redis-server (apt-get, as root)
     python3.11 scripts/bootstrap.py promtool                    promtool from Debian's prometheus (apt-get, as root)
     python3.11 scripts/bootstrap.py watch --what TEXT -- CMD    any long command, with heartbeats
 
@@ -294,6 +295,12 @@ def cmd_chromium(args: argparse.Namespace) -> None:
                 " (or skip them on purpose: CHURNOPS_SKIP_BROWSER=1 make test)", "~1-2 min, ~100 MB")
 
 
+def cmd_redis(args: argparse.Namespace) -> None:
+    """Debian's redis-server for the local control plane's Argo CD (scripts/cluster): apt-get where root."""
+    apt_install("redis-server", "redis-server", "the local control plane (make cluster-up) and its Argo CD cache", "",
+                "~20 s, ~2 MB")
+
+
 def cmd_promtool(args: argparse.Namespace) -> None:
     """promtool from Debian's prometheus package: `make validate` checks the alert rules and runs their unit tests."""
     apt_install("promtool", "prometheus", "the alert rules' checks (promtool check rules, promtool test rules)",
@@ -322,6 +329,7 @@ def build_parser() -> argparse.ArgumentParser:
     tool.set_defaults(func=cmd_tool_venv)
     commands.add_parser("kubectl", help="kubectl + helm into .tools/bin").set_defaults(func=cmd_kubectl)
     commands.add_parser("chromium", help="Debian's chromium (apt-get, as root)").set_defaults(func=cmd_chromium)
+    commands.add_parser("redis", help="Debian's redis-server (apt-get, as root)").set_defaults(func=cmd_redis)
     commands.add_parser("promtool", help="promtool from Debian's prometheus (apt-get, as root)").set_defaults(
         func=cmd_promtool)
     run = commands.add_parser("watch", help="run a long command with progress lines")

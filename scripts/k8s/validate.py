@@ -17,7 +17,8 @@ Every check that can run without a cluster:
   services    every Service selects pods and targets a port they declare
   images      no untagged or `latest` image
   resources   every container has cpu and memory requests and limits
-  argocd      every Application has the finalizer, automated prune and a pinned targetRevision
+  argocd      every Application has the finalizer, automated prune, a pinned targetRevision and a
+              destination namespace
   ordering    resources in Argo CD's sync order (phase, wave, kind): no workload or hook needs a
               Secret/ConfigMap/PVC/ServiceAccount of a later phase or wave, and no hook Job reads a
               ConfigMap/Secret of the render whose content can change without the Job's spec changing
@@ -28,6 +29,16 @@ Every check that can run without a cluster:
               is not the MinIO root user, and a bucket the bucket Job creates; gs: a Workload
               Identity annotation on the runs' service account)
   checkov     security scan of everything rendered (k8s/checkov-skips.yaml is the skip list)
+
+Each rule that the local control plane (scripts/cluster, tests/cluster, marker `cluster`) now
+checks with the upstream system itself is listed here; where the two
+disagree, the real one wins and the rule here is fixed.
+  [cluster: schema]     the real kube-apiserver (strict field validation) with the upstream CRDs of
+                        Argo CD, KServe, Knative, prometheus-operator and Istio at the pins, and KServe's
+                        and Knative's own admission webhooks (tests/cluster/test_apply_k.py)
+  [cluster: argocd]     Argo CD v3.6.2 syncing every environment (tests/cluster/test_gitops.py):
+                        destinations, the AppProject, waves, hooks, the Application health check
+  [cluster: ordering]   the same syncs: the order is Argo CD's own, health waits included
 
 Each check is a function from objects to a list of error strings; tests/k8s/ feeds every one a
 seeded mistake. `main()` runs them all and exits 1 if any error was found.
@@ -443,6 +454,9 @@ def check_argocd(objects: list[dict]) -> list[str]:
             errors.append(f"{where(app)}: no {ARGOCD_FINALIZER} finalizer: deleting it would orphan its resources")
         if not ((spec.get("syncPolicy") or {}).get("automated") or {}).get("prune"):
             errors.append(f"{where(app)}: syncPolicy.automated.prune is not true: removed manifests would linger")
+        if not (spec.get("destination") or {}).get("namespace"):
+            errors.append(f"{where(app)}: no destination namespace: under a restricted AppProject Argo CD marks it "
+                          "InvalidSpecError (a destination glob never matches an empty namespace)")
         for source in [spec.get("source")] + list(spec.get("sources") or []):
             if source is None:
                 continue

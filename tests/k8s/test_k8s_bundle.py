@@ -137,7 +137,10 @@ def test_the_root_application_points_argocd_at_the_chart_with_the_environment_va
     (root,) = [o for o in argocd_apps(env, "--set", "root=true") if o["kind"] == "Application"]
     assert root["metadata"]["name"] == f"churnops-{env}" and root["spec"]["destination"]["namespace"] == "argocd"
     source = root["spec"]["source"]
-    assert source["path"] == "k8s/argocd" and source["helm"] == {"valueFiles": [f"values/{env}.yaml"]}
+    # the root's repoURL is passed on to the children, so a fork (or the loopback git server of
+    # make cluster-gitops) is named once: --set repoURL=<fork> on the root
+    assert source["path"] == "k8s/argocd" and source["helm"] == {
+        "valueFiles": [f"values/{env}.yaml"], "parameters": [{"name": "repoURL", "value": source["repoURL"]}]}
     assert (ROOT / "k8s" / "argocd" / source["helm"]["valueFiles"][0]).is_file()
 
 

@@ -306,6 +306,7 @@ def test_an_argocd_chart_mistake_fails_validation(tmp_path, crd_schemas):
     (lambda a: a["spec"]["source"].update(targetRevision="main"), "not pinned"),
     (lambda a: a["metadata"].pop("finalizers"), "finalizer"),
     (lambda a: a["spec"]["syncPolicy"]["automated"].update(prune=False), "prune"),
+    (lambda a: a["spec"]["destination"].pop("namespace"), "InvalidSpecError"),
 ])
 def test_argocd_mistakes_are_reported(applications, mistake, message):
     app = copy.deepcopy(applications[0])

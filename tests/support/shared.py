@@ -25,6 +25,7 @@ from pathlib import Path
 
 import pytest
 
+from scripts.cluster.processes import start_time
 from support import postgres
 
 RUN_PREFIX = "churnops-test-run-"
@@ -33,21 +34,12 @@ OWNER_FILE = "owner"
 POSTGRES_ENV = "CHURNOPS_TEST_POSTGRES"  # a server of the developer's own instead of the run's
 
 
-def _start_time(pid: int) -> str | None:
-    """The process's start time in clock ticks since boot (/proc/PID/stat field 22): pid + this is unique."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    return stat.rsplit(")", 1)[1].split()[19]
-
-
 def _owner_alive(run_dir: Path) -> bool:
     try:
         pid, started = (run_dir / OWNER_FILE).read_text().split()
     except (OSError, ValueError):
         return False
-    return _start_time(int(pid)) == started
+    return start_time(int(pid)) == started
 
 
 @contextlib.contextmanager
@@ -94,7 +86,7 @@ def pytest_configure(config) -> None:
         return
     sweep_stale()
     folder = Path(tempfile.mkdtemp(prefix=RUN_PREFIX))
-    (folder / OWNER_FILE).write_text(f"{os.getpid()} {_start_time(os.getpid())}")
+    (folder / OWNER_FILE).write_text(f"{os.getpid()} {start_time(os.getpid())}")
     (folder / "services").mkdir()
     config.churnops_run_dir = folder
     # A SIGTERM (a CI time-out, a killed job) unwinds like Ctrl-C, so unconfigure still stops the services.
