@@ -47,6 +47,7 @@ def test_first_registered_version_passes_the_gate_and_becomes_champion(trained_r
 
 def test_registered_model_loads_by_uri_and_scores_raw_rows(trained_run, synthetic_csv):
     mlflow.set_tracking_uri(trained_run["tracking_uri"])
+    mlflow.set_registry_uri(trained_run["tracking_uri"])  # not another module's registry in this worker
     model = mlflow.pyfunc.load_model(trained_run["model_uri"])
     raw = pd.read_csv(synthetic_csv, nrows=20).drop(columns=["Churn"])
     schema = model.metadata.get_input_schema()

@@ -29,7 +29,11 @@ def versions_of(tracking_uri: str, model_name: str) -> list:
 
 
 def assert_every_version_has_its_files(tracking_uri: str, model_name: str) -> None:
-    mlflow.set_tracking_uri(tracking_uri)
+    from churnops.registry import tracking
+
+    # As every churnops process connects: model files through the server, not MLflow's presigned
+    # multipart download (which this test process got when no earlier test in it had connected).
+    tracking.connect(tracking_uri)
     for version in versions_of(tracking_uri, model_name):
         versions.check_model_files(version.source)  # raises RegistryError when the files are gone
 

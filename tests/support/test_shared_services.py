@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from scripts.cluster import processes
 from support import postgres, shared
 from support.paths import REPO
 
@@ -108,7 +109,7 @@ def test_a_killed_runs_server_is_swept_by_the_next_run(tmp_path):
     assert postgres.is_running(server)
     alive = tmp_path / f"{shared.RUN_PREFIX}alive"
     (alive / "services").mkdir(parents=True)
-    (alive / shared.OWNER_FILE).write_text(f"{os.getpid()} {shared._start_time(os.getpid())}")
+    (alive / shared.OWNER_FILE).write_text(f"{os.getpid()} {processes.start_time(os.getpid())}")
     assert shared.sweep_stale(tmp_path) == [folder]
     assert not postgres.is_running(server) and refused(server.port) and not Path(server.data_dir).exists()
     assert not folder.exists() and alive.exists()

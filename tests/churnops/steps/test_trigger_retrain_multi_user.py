@@ -140,8 +140,13 @@ def test_the_rendered_rbac_and_token_cover_every_call_the_trigger_makes(tmp_path
         seeded(server, training_package, namespace)
         server.multi_user = True
         server.tokens["projected-token"] = (pod["user"], (pod["audience"],))
-        for rule in pod["role"]["rules"]:
-            assert rule["apiGroups"] == ["pipelines.kubeflow.org"]
+        kfp_rules = [rule for rule in pod["role"]["rules"] if rule["apiGroups"] == ["pipelines.kubeflow.org"]]
+        # Besides KFP's own API (what its server checks for the trigger): what a step's pod needs from
+        # Kubernetes and Argo (issue 22: the churnops ConfigMap/Secrets, the executor's task results).
+        assert [rule for rule in pod["role"]["rules"] if rule not in kfp_rules] == [
+            {"apiGroups": [""], "resources": ["configmaps", "secrets"], "verbs": ["get"]},
+            {"apiGroups": ["argoproj.io"], "resources": ["workflowtaskresults"], "verbs": ["create", "patch"]}]
+        for rule in kfp_rules:
             for resource in rule["resources"]:
                 for verb in rule["verbs"]:
                     server.rbac.add((pod["user"], namespace, resource, verb))
