@@ -366,7 +366,7 @@ def up() -> None:
 
 def start_all() -> None:
     started = time.monotonic()
-    ports = {name: processes.free_port() for name in PORTS}
+    ports = dict(zip(PORTS, processes.free_ports(len(PORTS)), strict=True))
     token = make_pki()
     write_kubeconfig(kubeconfig_path(), ports["apiserver"], token)
     say(f"starting etcd, kube-apiserver, kube-controller-manager, kube-scheduler and kwok on 127.0.0.1 ({pins.state()})")

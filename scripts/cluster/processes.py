@@ -34,6 +34,20 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+def free_ports(count: int) -> list[int]:
+    """`count` different free ports: each probe stays bound until all are chosen. A port can still be
+    taken before its component binds it (an outbound connection gets one of the same range): the
+    cluster tier's fixture tries `up` a second time after such a failure."""
+    probes = [socket.socket() for _ in range(count)]
+    try:
+        for probe in probes:
+            probe.bind(("127.0.0.1", 0))
+        return [probe.getsockname()[1] for probe in probes]
+    finally:
+        for probe in probes:
+            probe.close()
+
+
 def start_time(pid: int) -> str | None:
     """The process's start time in clock ticks since boot (/proc/PID/stat field 22): pid + this is unique."""
     try:
