@@ -66,7 +66,10 @@ def read_env() -> dict[str, str]:
 
 def kubectl(*args: str, stdin: str | None = None, check: bool = True, kubeconfig: Path | None = None,
             timeout: float = 120) -> subprocess.CompletedProcess:
-    result = subprocess.run([str(KUBECTL), f"--kubeconfig={kubeconfig or kubeconfig_path()}", *args], input=stdin,
+    # Discovery cached per cluster: kubectl's default (~/.kube/cache) is keyed by host:port, and a port of
+    # an earlier cluster comes back with other resources ("doesn't have a resource type" seen in .ci/run).
+    result = subprocess.run([str(KUBECTL), f"--kubeconfig={kubeconfig or kubeconfig_path()}",
+                             f"--cache-dir={pins.state() / 'kubectl-cache'}", *args], input=stdin,
                             capture_output=True, text=True, timeout=timeout)
     if check and result.returncode != 0:
         raise SystemExit(f"churnops cluster: kubectl {' '.join(args)[:300]} failed: {result.stderr.strip()[:3000]}")
