@@ -1,8 +1,9 @@
 """The local control plane (scripts/cluster) for the tests in this folder (marker `cluster`).
 
-One cluster per test run: every test here is in the xdist group `cluster`, so one worker runs them
-all, and the session fixture `cluster` starts it once (in the run's folder, apart from a developer's
-own `make cluster-up` in .churnops/cluster) and stops it at the end. `make test` builds the
+One cluster per test run: every test here is in the xdist group `tests/cluster`
+(tests/support/grouping.py), so one worker runs them all, and the session fixture `cluster` starts it
+once (in the run's folder, apart from a developer's own `make cluster-up` in .churnops/cluster) and
+stops it at the end. `make test` builds the
 components first (`cluster-build`); a component that is not built is an error, not a skip.
 """
 
@@ -18,15 +19,14 @@ import pytest
 from cluster_helpers import BUNDLE_NAMESPACES, ROOT
 from support import shared
 
-from scripts.cluster import build, pins, plane
+from scripts.cluster import build, pins, plane, processes
 
 
 def pytest_collection_modifyitems(items):
     here = Path(__file__).parent
     for item in items:
         if here in Path(item.fspath).parents:
-            item.add_marker(pytest.mark.cluster)
-            item.add_marker(pytest.mark.xdist_group("cluster"))
+            item.add_marker(pytest.mark.cluster)  # its xdist group: tests/support/grouping.py
 
 
 @pytest.fixture(scope="session")
@@ -37,6 +37,11 @@ def cluster(pytestconfig) -> dict[str, str]:
         pytest.fail(f"not built: {', '.join(unbuilt)}: run `make cluster-build` (make test does)")
     state = shared.run_dir(pytestconfig) / "cluster"
     os.environ[pins.STATE_ENV] = str(state)
+    running = [name for name in processes.order() if processes.alive(name)]
+    if running:  # a second cluster here would take the first one's kubeconfig and ports away mid-test
+        os.environ.pop(pins.STATE_ENV)
+        pytest.fail(f"another worker's control plane runs in {state} ({', '.join(running)}): every test of "
+                    "tests/cluster must be in one xdist group (tests/support/grouping.py)")
     started = time.monotonic()
     failures = []
     for _ in range(2):  # a second try only after a failed one, which stopped what it started
