@@ -367,8 +367,19 @@ def up() -> None:
     say(f"up in {time.monotonic() - started:.0f} s: KUBECONFIG={kubeconfig_path()}, endpoints in {env_file()}")
 
 
+# Knative's controller serves its health probes on ":8080", fixed in knative.dev/pkg
+# (injection.HealthCheckDefaultPort, injection/sharedmain/main.go; no flag or env changes it)
+KNATIVE_PROBE_PORT = 8080
+
+
 def start_all() -> None:
     started = time.monotonic()
+    if not processes.port_free_everywhere(KNATIVE_PROBE_PORT):
+        raise SystemExit(f"churnops cluster: port {KNATIVE_PROBE_PORT} is taken, and Knative's controller binds it on "
+                         "every address for its health probes (fixed in knative.dev/pkg: injection.HealthCheckDefaultPort)."
+                         f" Stop what listens there (`ss -ltnp 'sport = :{KNATIVE_PROBE_PORT}'`; `churnops serve` "
+                         "defaults to it: give it --port) or another running cluster (make cluster-down), then run "
+                         "cluster up again")
     ports = dict(zip(PORTS, processes.free_ports(len(PORTS)), strict=True))
     token = make_pki()
     write_kubeconfig(kubeconfig_path(), ports["apiserver"], token)

@@ -153,6 +153,17 @@ def wait_for(what: str, ready: Callable[[], bool], timeout: float, process: str 
     raise SystemExit(f"churnops cluster: timed out after {timeout:.0f} s waiting for {what}{tail}")
 
 
+def port_free_everywhere(port: int) -> bool:
+    """Whether a listener on ":port" (every address, as Go's net.Listen binds it) can start now."""
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as Go sets it: TIME_WAIT does not count
+        try:
+            probe.bind(("", port))
+        except OSError:
+            return False
+        return True
+
+
 def port_open(port: int) -> bool:
     with socket.socket() as probe:
         probe.settimeout(0.5)
