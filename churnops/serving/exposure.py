@@ -93,7 +93,13 @@ class Gate:
       its routes; HEAD follows GET);
     - a declared Content-Length above `max_body_bytes` is a 413 naming the limit. A body without a
       length (chunked) is counted as it arrives by Starlette's RequestBodyLimitMiddleware behind
-      this one, whose 413 too_large_handler words the same way.
+      this one, whose 413 too_large_handler words the same way;
+    - before any 413 whose body is not all read, the rest is read and dropped, up to LINGER_BYTES
+      in LINGER_SECONDS (as Go's net/http and nginx's lingering close do). uvicorn closes the
+      connection after a `connection: close` answer, and a close with bytes unread is a TCP reset,
+      which can overtake the 413: a client that sends its whole body before it reads (Python's
+      http.client, requests) saw "Broken pipe" instead of the answer. A client that sent
+      `Expect: 100-continue` (curl above 1 MB) has not sent the body: nothing is read for it.
     """
 
     def __init__(self, app, allowed: frozenset[tuple[str, str]], max_body_bytes: int) -> None:
@@ -114,11 +120,56 @@ class Gate:
         if not self.admits(scope["method"], scope["path"]):
             await _answer(send, 404, f"{scope['method']} {scope['path']} is not served here.")
             return
-        length = dict(scope.get("headers") or []).get(b"content-length", b"")
-        if length.isdigit() and int(length) > self.max_body_bytes:
-            await _answer(send, 413, body_too_large(self.max_body_bytes), close=True)
+        headers = dict(scope.get("headers") or [])
+        length = headers.get(b"content-length", b"")
+        body = Body(receive, expects_continue=headers.get(b"expect", b"").lower() == b"100-continue",
+                    declared=int(length) if length.isdigit() else None)
+
+        async def send_after_linger(message) -> None:
+            if message["type"] == "http.response.start" and message["status"] == 413:
+                await body.linger()
+            await send(message)
+
+        if body.declared is not None and body.declared > self.max_body_bytes:
+            await _answer(send_after_linger, 413, body_too_large(self.max_body_bytes), close=True)
             return
-        await self.app(scope, receive, send)
+        await self.app(scope, body.receive, send_after_linger)
+
+
+LINGER_BYTES = 8 << 20
+LINGER_SECONDS = 5.0
+
+
+class Body:
+    """A request's ASGI receive that knows whether the whole body has been read."""
+
+    def __init__(self, receive, expects_continue: bool, declared: int | None) -> None:
+        self._receive = receive
+        self.declared = declared  # Content-Length
+        # nothing was sent yet: reading would ask for it (100 Continue); a body longer than the linger
+        # reads would end in a reset all the same
+        self.done = expects_continue or (declared or 0) > LINGER_BYTES
+        self.read = 0
+
+    async def receive(self):
+        message = await self._receive()
+        if message["type"] == "http.disconnect" or not message.get("more_body", False):
+            self.done = True
+        self.read += len(message.get("body", b""))
+        return message
+
+    async def linger(self) -> None:
+        """Read and drop what is left of the body, up to LINGER_BYTES in LINGER_SECONDS."""
+        import asyncio
+
+        async def drain() -> None:
+            while not self.done and self.read <= LINGER_BYTES:
+                await self.receive()
+
+        try:
+            await asyncio.wait_for(drain(), LINGER_SECONDS)
+        except asyncio.TimeoutError:
+            pass
 
 
 async def _answer(send, status: int, message: str, close: bool = False) -> None:
