@@ -66,8 +66,7 @@ def read_env() -> dict[str, str]:
 
 def kubectl(*args: str, stdin: str | None = None, check: bool = True, kubeconfig: Path | None = None,
             timeout: float = 120) -> subprocess.CompletedProcess:
-    # Discovery cached per cluster: kubectl's default (~/.kube/cache) is keyed by host:port, and a port of
-    # an earlier cluster comes back with other resources ("doesn't have a resource type" seen in .ci/run).
+    # Discovery cached with the cluster, not in ~/.kube/cache (keyed by host:port, which later clusters reuse).
     result = subprocess.run([str(KUBECTL), f"--kubeconfig={kubeconfig or kubeconfig_path()}",
                              f"--cache-dir={pins.state() / 'kubectl-cache'}", *args], input=stdin,
                             capture_output=True, text=True, timeout=timeout)
