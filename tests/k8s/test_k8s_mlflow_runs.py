@@ -272,13 +272,35 @@ def test_concurrent_migrations_on_a_fresh_database_all_succeed(env, venv, tmp_pa
         mlflow_server.drop_database(backend)
 
 
-def test_plain_concurrent_mlflow_db_upgrade_races(venv, fresh_database):
+# `mlflow db upgrade BACKEND`, started when the file GO exists: the CLI is imported first, so a loaded
+# machine's uneven imports do not run the four migrations one after another (seen: none failed)
+AT_ONCE = """
+import pathlib, sys, time
+from mlflow.cli import cli
+ready, go = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2])
+ready.touch()
+while not go.exists():
+    time.sleep(0.005)
+cli.main(args=["db", "upgrade", sys.argv[3]], prog_name="mlflow")
+"""
+
+
+def test_plain_concurrent_mlflow_db_upgrade_races(venv, fresh_database, tmp_path):
     """The seeded mistake the wrapper fixes: main's `mlflow db upgrade` x4 at once on a fresh database."""
     backend = fresh_database("i11_race")
+    go = tmp_path / "go"
+    env = {"PATH": str(venv / "bin"), "HOME": "/tmp"}
     try:
-        argv = [str(venv / "bin" / "mlflow"), "db", "upgrade", backend]
-        from pod_runner import Process
-        results = run_concurrently([Process(argv, {"PATH": str(venv / "bin"), "HOME": "/tmp"})] * 4)
+        with concurrent.futures.ThreadPoolExecutor(4) as pool:
+            started = [pool.submit(subprocess.run, [str(venv / "bin" / "python"), "-c", AT_ONCE,
+                                                    str(tmp_path / f"ready-{n}"), str(go), backend],
+                                   env=env, capture_output=True, text=True, timeout=300) for n in range(4)]
+            deadline = time.monotonic() + 240
+            while len(list(tmp_path.glob("ready-*"))) < 4 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            go.touch()
+            results = [future.result() for future in started]
+        assert len(list(tmp_path.glob("ready-*"))) == 4, [r.stderr[-500:] for r in results]
         assert any(r.returncode != 0 for r in results), "no concurrent plain upgrade failed: this test proves nothing"
     finally:
         mlflow_server.drop_database(backend)
