@@ -27,6 +27,8 @@ per MB of JSON), above the container's 1536Mi limit. `install` puts both on the 
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import os
 from dataclasses import dataclass
@@ -160,16 +162,13 @@ class Body:
 
     async def linger(self) -> None:
         """Read and drop what is left of the body, up to LINGER_BYTES in LINGER_SECONDS."""
-        import asyncio
 
         async def drain() -> None:
             while not self.done and self.read <= LINGER_BYTES:
                 await self.receive()
 
-        try:
+        with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(drain(), LINGER_SECONDS)
-        except asyncio.TimeoutError:
-            pass
 
 
 async def _answer(send, status: int, message: str, close: bool = False) -> None:

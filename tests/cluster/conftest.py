@@ -3,8 +3,8 @@
 One cluster per test run: every test here is in the xdist group `tests/cluster`
 (tests/support/grouping.py), so one worker runs them all, and the session fixture `cluster` starts it
 once (in the run's folder, apart from a developer's own `make cluster-up` in .churnops/cluster) and
-stops it at the end. `make test` builds the
-components first (`cluster-build`); a component that is not built is an error, not a skip.
+stops it at the end. `make test` builds the components first (`cluster-build`); a component that is
+not built is an error, not a skip.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""One worker per test module under `pytest -n 2 --dist loadgroup` (make test): a module's fixtures are
+"""One worker per test module under `pytest -n N --dist loadgroup` (make test): a module's fixtures are
 built once, and a module written as a scenario (tests/e2e/test_governed_promotion.py: train, approve,
 guard, card) runs in order on one worker. A package whose fixture must be built once per run is one
 group (PACKAGES): tests/integration (the topology of three mlflow servers) and tests/cluster (one
@@ -11,6 +11,7 @@ under 9.2 every module was spread over both workers (pyproject pins 9.1.1; test_
 
 from __future__ import annotations
 
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -28,8 +29,7 @@ def pytest_collection_modifyitems(config, items):
 
 def group_of(path: Path) -> str:
     """tests/<package> for a test anywhere under one of PACKAGES, else the module's path."""
-    parts = path.parts
-    for index in range(len(parts) - 1, 0, -1):
-        if parts[index - 1] == "tests" and parts[index] in PACKAGES:
-            return f"tests/{parts[index]}"
+    for above, folder in pairwise(path.parts):
+        if above == "tests" and folder in PACKAGES:
+            return f"tests/{folder}"
     return str(path)

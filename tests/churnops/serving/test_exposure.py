@@ -55,7 +55,8 @@ def answer(checked: Gate, method: str, path: str, headers=(), chunks=()) -> tupl
         return message
 
     async def send(message):
-        events.append("answer") if message["type"] == "http.response.start" else None
+        if message["type"] == "http.response.start":
+            events.append("answer")
         sent.append(message)
 
     checked.app = app
