@@ -97,8 +97,10 @@ class Gate:
       length (chunked) is counted as it arrives by Starlette's RequestBodyLimitMiddleware behind
       this one, whose 413 too_large_handler words the same way;
     - before any 413 whose body is not all read, the rest is read and dropped, up to LINGER_BYTES
-      in LINGER_SECONDS (as Go's net/http and nginx's lingering close do). uvicorn closes the
-      connection after a `connection: close` answer, and a close with bytes unread is a TCP reset,
+      in LINGER_SECONDS. (Go's net/http, go1.26.8 server.go, reads up to 256 KiB of an unread body
+      and half-closes with a 500 ms wait, `maxPostHandlerReadBytes`, `closeWriteAndWait`; uvicorn
+      0.54.0 does neither: both its protocols close the transport as soon as a `connection: close`
+      answer is sent.) A close with bytes unread is a TCP reset,
       which can overtake the 413: a client that sends its whole body before it reads (Python's
       http.client, requests) saw "Broken pipe" instead of the answer. A client that sent
       `Expect: 100-continue` (curl above 1 MB) has not sent the body: nothing is read for it.
